@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the session-store benchmarks against a real Redis (the local one, or a
+# throwaway redis-server when none is reachable; REDIS_URL overrides both).
+#
+# Usage: scripts/bench.sh [BENCH_ARGS...]
+#   BENCH_ARGS are passed to the bench binary, after `--`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/services.sh
+source scripts/lib/services.sh
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+ensure_packages redis-server redis-tools python3
+ensure_redis
+printf '==> REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2
+
+printf '==> cargo bench -p session-store --bench store -- %s\n' "$*" >&2
+cargo bench -p session-store --bench store -- "$@"

@@ -1,0 +1,545 @@
+//! The client-side backend: the whole session, sealed with AES-256-GCM, is the cookie value.
+//!
+//! Nothing is stored on the server, so every node can read every session and losing a node
+//! loses nothing. The price:
+//!
+//! # Limitations
+//! - **No server-side delete.** [`SessionStore::delete`] cannot reach the copy a browser (or an
+//!   attacker who stole it) still holds; the sealed value stays valid until it expires. Ending
+//!   such sessions early is what [`Revocation`] is for: give the store a revocation check with
+//!   [`CookieStore::with_revocation`] and revoke the session's tags (e.g. its SSO `sid`) through
+//!   a [`RevocationList`] shared by every node. The SSO client re-checks the global session with
+//!   the center at a bounded interval on top of this.
+//! - **No index, no one-time values, no counters**: the store implements [`SessionStore`] only.
+//! - **Size.** A browser keeps at most 4096 bytes of `name=value` per cookie; a record that
+//!   seals larger is refused with [`Error::TooLarge`], never truncated.
+//! - **Sliding expiry** reseals the cookie, so a load may return a session with a new key that
+//!   must be sent back in `Set-Cookie` (at most once per [`Record::touch_granularity`]).
+//!
+//! # Keys
+//! A [`KeyRing`] holds one current key, used to seal, and any number of older keys that are
+//! only used to open. Each sealed value names its key id, so keys rotate without signing anyone
+//! out: add the new key as current, keep the old one as previous for one absolute session
+//! lifetime, then drop it. A session opened with a previous key is resealed with the current one.
+//! Random 96-bit nonces are used, so rotate a key well before 2³² seals.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use crate::key::random_bytes;
+use crate::record::{decode, encode};
+use crate::{
+    CounterStore, Error, IndexTag, Record, Result, Session, SessionKey, SessionStore, Timestamp,
+};
+
+/// Browsers store at least this many bytes of `name=value` per cookie (RFC 6265 §6.1).
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+const NONCE_BYTES: usize = 12;
+const KEY_BYTES: usize = 32;
+
+struct SealingKey {
+    id: String,
+    cipher: Aes256Gcm,
+}
+
+/// The keys a [`CookieStore`] seals with (the current one) and opens with (all of them).
+pub struct KeyRing {
+    current: SealingKey,
+    previous: Vec<SealingKey>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("current", &self.current.id)
+            .field(
+                "previous",
+                &self.previous.iter().map(|key| &key.id).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl KeyRing {
+    /// A ring whose current key is `key` (32 bytes, standard base64) with id `id`
+    /// (1–16 characters of `A-Z a-z 0-9 _ -`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a malformed id or key.
+    pub fn new(id: &str, key_base64: &str) -> Result<Self> {
+        Ok(Self {
+            current: sealing_key(id, key_base64)?,
+            previous: Vec::new(),
+        })
+    }
+
+    /// Adds an older key that is still accepted for opening.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a malformed id or key, or an id already in the ring.
+    pub fn with_previous(mut self, id: &str, key_base64: &str) -> Result<Self> {
+        let key = sealing_key(id, key_base64)?;
+        if self.find(id).is_some() {
+            return Err(Error::Config(format!("cookie key id {id:?} is used twice")));
+        }
+        self.previous.push(key);
+        Ok(self)
+    }
+
+    /// A new random key in the form [`KeyRing::new`] takes.
+    pub fn generate_key() -> String {
+        STANDARD.encode(random_bytes::<KEY_BYTES>())
+    }
+
+    fn find(&self, id: &str) -> Option<&SealingKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.id == id)
+    }
+}
+
+fn sealing_key(id: &str, key_base64: &str) -> Result<SealingKey> {
+    let id_ok = (1..=16).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if !id_ok {
+        return Err(Error::Config(format!(
+            "cookie key id {id:?} must be 1-16 characters of A-Z a-z 0-9 _ -"
+        )));
+    }
+    let bytes = STANDARD
+        .decode(key_base64.trim())
+        .ok()
+        .filter(|bytes| bytes.len() == KEY_BYTES)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "cookie key {id:?} must be {KEY_BYTES} bytes in standard base64"
+            ))
+        })?;
+    let cipher = Aes256Gcm::new_from_slice(&bytes)
+        .map_err(|_| Error::Config(format!("cookie key {id:?} has the wrong length")))?;
+    Ok(SealingKey {
+        id: id.to_owned(),
+        cipher,
+    })
+}
+
+/// Decides whether sessions carrying a tag have been revoked.
+#[async_trait]
+pub trait Revocation: Send + Sync + fmt::Debug {
+    /// Whether sessions tagged `tag` must no longer be accepted.
+    ///
+    /// # Errors
+    /// When the list cannot be read; the session is then not accepted either.
+    async fn is_revoked(&self, tag: &IndexTag) -> Result<bool>;
+}
+
+/// A revocation list kept in any [`CounterStore`]: with a shared store (Redis) a revocation made
+/// on one node is seen by all of them.
+#[derive(Debug, Clone)]
+pub struct RevocationList<C> {
+    counters: C,
+}
+
+impl<C: CounterStore> RevocationList<C> {
+    /// A list kept in `counters`.
+    pub fn new(counters: C) -> Self {
+        Self { counters }
+    }
+
+    /// Revokes every session tagged `tag` for `duration`, which should be at least the longest
+    /// absolute lifetime of such a session.
+    ///
+    /// # Errors
+    /// When the store is unavailable.
+    pub async fn revoke(&self, tag: &IndexTag, duration: Duration) -> Result<()> {
+        self.counters
+            .increment(&revocation_name(tag), duration)
+            .await
+            .map(drop)
+    }
+}
+
+fn revocation_name(tag: &IndexTag) -> String {
+    format!("revoked:{}", tag.as_str())
+}
+
+#[async_trait]
+impl<C: CounterStore> Revocation for RevocationList<C> {
+    async fn is_revoked(&self, tag: &IndexTag) -> Result<bool> {
+        Ok(self.counters.count(&revocation_name(tag)).await? > 0)
+    }
+}
+
+/// The encrypted-cookie store. Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct CookieStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cookie_name: String,
+    ring: KeyRing,
+    revocation: Option<Arc<dyn Revocation>>,
+}
+
+enum Opened {
+    Current(Record),
+    /// Sealed with a previous key: reseal with the current one.
+    Stale(Record),
+}
+
+impl CookieStore {
+    /// A store for the cookie named `cookie_name`. The name is bound into every seal, so a value
+    /// sealed for one cookie cannot be replayed as another.
+    pub fn new(cookie_name: &str, ring: KeyRing) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cookie_name: cookie_name.to_owned(),
+                ring,
+                revocation: None,
+            }),
+        }
+    }
+
+    /// The store, refusing sessions any of whose tags `revocation` reports revoked.
+    #[must_use]
+    pub fn with_revocation(self, revocation: Arc<dyn Revocation>) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            cookie_name: shared.cookie_name.clone(),
+            ring: KeyRing {
+                current: clone_key(&shared.ring.current),
+                previous: shared.ring.previous.iter().map(clone_key).collect(),
+            },
+            revocation: shared.revocation.clone(),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                revocation: Some(revocation),
+                ..inner
+            }),
+        }
+    }
+
+    /// Seals arbitrary bytes as a cookie value with the current key.
+    pub(crate) fn seal_bytes(&self, plaintext: &[u8]) -> Result<SessionKey> {
+        let key = &self.inner.ring.current;
+        let nonce = random_bytes::<NONCE_BYTES>();
+        let payload = Payload {
+            msg: plaintext,
+            aad: self.inner.cookie_name.as_bytes(),
+        };
+        let ciphertext = key
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .map_err(|_| Error::Config("cookie sealing failed".to_owned()))?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&ciphertext);
+        let value = format!("{}.{}", key.id, URL_SAFE_NO_PAD.encode(sealed));
+        let size = self.inner.cookie_name.len() + 1 + value.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(Error::TooLarge {
+                size,
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        Ok(SessionKey::from_trusted(value))
+    }
+
+    fn seal(&self, record: &Record) -> Result<SessionKey> {
+        self.seal_bytes(&encode(record)?)
+    }
+
+    /// Opens a sealed value; `None` for anything not sealed by this ring for this cookie.
+    fn open(&self, key: &SessionKey) -> Option<Opened> {
+        let (id, sealed) = key.as_str().split_once('.')?;
+        let Some(sealing_key) = self.inner.ring.find(id) else {
+            tracing::debug!(key_id = id, "session cookie sealed with an unknown key");
+            return None;
+        };
+        let sealed = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if sealed.len() < NONCE_BYTES {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: self.inner.cookie_name.as_bytes(),
+        };
+        let Ok(plaintext) = sealing_key
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), payload)
+        else {
+            tracing::debug!("session cookie failed authentication");
+            return None;
+        };
+        let record = decode(&plaintext)?;
+        Some(if std::ptr::eq(sealing_key, &self.inner.ring.current) {
+            Opened::Current(record)
+        } else {
+            Opened::Stale(record)
+        })
+    }
+
+    /// Whether `record` is alive at `now` and none of its tags is revoked.
+    async fn accepts(&self, record: &Record, now: Timestamp) -> Result<bool> {
+        if !record.is_live_at(now) {
+            return Ok(false);
+        }
+        if let Some(revocation) = &self.inner.revocation {
+            for tag in record.tags() {
+                if revocation.is_revoked(tag).await? {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn clone_key(key: &SealingKey) -> SealingKey {
+    SealingKey {
+        id: key.id.clone(),
+        cipher: key.cipher.clone(),
+    }
+}
+
+#[async_trait]
+impl SessionStore for CookieStore {
+    async fn create(&self, record: Record) -> Result<Session> {
+        let key = self.seal(&record)?;
+        Ok(Session::new(key, record))
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
+        let now = Timestamp::now();
+        let (mut record, stale) = match self.open(key) {
+            Some(Opened::Current(record)) => (record, false),
+            Some(Opened::Stale(record)) => (record, true),
+            None => return Ok(None),
+        };
+        if !self.accepts(&record, now).await? {
+            return Ok(None);
+        }
+        let key = if record.slide(now) || stale {
+            self.seal(&record)?
+        } else {
+            key.clone()
+        };
+        Ok(Some(Session::new(key, record)))
+    }
+
+    async fn update(&self, session: &mut Session) -> Result<bool> {
+        let now = Timestamp::now();
+        if !self.accepts(session.record(), now).await? {
+            return Ok(false);
+        }
+        session.record_mut().refresh(now);
+        let key = self.seal(session.record())?;
+        session.set_key(key);
+        Ok(true)
+    }
+
+    /// Nothing to delete server-side: the caller clears the cookie. See the module's
+    /// limitations for ending a copy that is still out there.
+    async fn delete(&self, _key: &SessionKey) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Harness, RawBytes};
+    use crate::{Expiry, MemoryStore};
+
+    const NAME: &str = "app_session";
+
+    fn ring(id: &str) -> (KeyRing, String) {
+        let key = KeyRing::generate_key();
+        (KeyRing::new(id, &key).unwrap(), key)
+    }
+
+    fn record() -> Record {
+        let mut record = Record::new(Expiry::new(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+        ));
+        record.insert("user", "alice").unwrap();
+        record.with_tag(IndexTag::new("sid", "s-1").unwrap())
+    }
+
+    #[derive(Debug)]
+    struct CookieHarness(CookieStore);
+
+    #[async_trait]
+    impl Harness for CookieHarness {
+        type Store = CookieStore;
+
+        async fn setup() -> Self {
+            Self(CookieStore::new(NAME, ring("k1").0))
+        }
+
+        fn store(&self) -> CookieStore {
+            self.0.clone()
+        }
+    }
+
+    #[async_trait]
+    impl RawBytes for CookieHarness {
+        async fn write_raw(&self, bytes: &[u8], _ttl: Duration) -> SessionKey {
+            self.0.seal_bytes(bytes).unwrap()
+        }
+    }
+
+    crate::session_suite!(CookieHarness);
+    crate::stored_bytes_suite!(CookieHarness);
+
+    #[tokio::test]
+    async fn rotated_keys_keep_sessions_and_reseal_with_the_current_key() {
+        let (old_ring, old_key) = ring("old");
+        let sealed = CookieStore::new(NAME, old_ring)
+            .create(record())
+            .await
+            .unwrap();
+
+        let new_key = KeyRing::generate_key();
+        let rotated = KeyRing::new("new", &new_key)
+            .unwrap()
+            .with_previous("old", &old_key)
+            .unwrap();
+        let store = CookieStore::new(NAME, rotated);
+        let loaded = store
+            .load(sealed.key())
+            .await
+            .unwrap()
+            .expect("old key still opens");
+        assert!(loaded.key().as_str().starts_with("new."));
+        assert_eq!(
+            loaded.record().get::<String>("user").as_deref(),
+            Some("alice")
+        );
+
+        let dropped = CookieStore::new(NAME, KeyRing::new("new", &new_key).unwrap());
+        assert!(dropped.load(sealed.key()).await.unwrap().is_none());
+        assert!(dropped.load(loaded.key()).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn tampered_values_and_other_cookies_do_not_open() {
+        let (ring, key) = ring("k1");
+        let store = CookieStore::new(NAME, ring);
+        let sealed = store.create(record()).await.unwrap();
+        let text = sealed.key().as_str();
+
+        let mut flipped = text.as_bytes().to_vec();
+        let last = flipped.len() - 5;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = SessionKey::parse(std::str::from_utf8(&flipped).unwrap()).unwrap();
+        assert!(store.load(&flipped).await.unwrap().is_none());
+
+        let truncated = SessionKey::parse(&text[..text.len() - 4]).unwrap();
+        assert!(store.load(&truncated).await.unwrap().is_none());
+        for junk in ["k1", "k1.", "k1.AAAA", "nokey.AAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+            let junk = SessionKey::parse(junk).unwrap();
+            assert!(store.load(&junk).await.unwrap().is_none());
+        }
+
+        let other_cookie = CookieStore::new("other", KeyRing::new("k1", &key).unwrap());
+        assert!(other_cookie.load(sealed.key()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn oversized_sessions_are_refused_not_truncated() {
+        let store = CookieStore::new(NAME, ring("k1").0);
+        let mut big = record();
+        big.insert("blob", "x".repeat(3_000)).unwrap();
+        let error = store.create(big).await.unwrap_err();
+        assert!(
+            matches!(error, Error::TooLarge { size, limit: 4096 } if size > 4096),
+            "{error:?}"
+        );
+
+        let mut session = store.create(record()).await.unwrap();
+        let before = session.key().clone();
+        session
+            .record_mut()
+            .insert("blob", "y".repeat(3_500))
+            .unwrap();
+        assert!(matches!(
+            store.update(&mut session).await,
+            Err(Error::TooLarge { .. })
+        ));
+        assert_eq!(
+            session.key(),
+            &before,
+            "a failed update keeps the old cookie"
+        );
+    }
+
+    #[tokio::test]
+    async fn revoked_tags_end_cookie_sessions_on_every_store_sharing_the_list() {
+        let shared = MemoryStore::default();
+        let list = Arc::new(RevocationList::new(shared.clone()));
+        let (ring_a, key) = ring("k1");
+        let node_a = CookieStore::new(NAME, ring_a).with_revocation(list.clone());
+        let node_b = CookieStore::new(NAME, KeyRing::new("k1", &key).unwrap())
+            .with_revocation(Arc::new(RevocationList::new(shared)));
+
+        let mut session = node_a.create(record()).await.unwrap();
+        let unrelated = node_a.create(record_with_sid("s-2")).await.unwrap();
+        list.revoke(
+            &IndexTag::new("sid", "s-1").unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+
+        assert!(node_b.load(session.key()).await.unwrap().is_none());
+        assert!(!node_b.update(&mut session).await.unwrap());
+        assert!(node_b.load(unrelated.key()).await.unwrap().is_some());
+    }
+
+    fn record_with_sid(sid: &str) -> Record {
+        Record::new(Expiry::new(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+        ))
+        .with_tag(IndexTag::new("sid", sid).unwrap())
+    }
+
+    #[test]
+    fn malformed_keys_are_configuration_errors() {
+        assert!(matches!(
+            KeyRing::new("k1", "c2hvcnQ="),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            KeyRing::new("bad id!", &KeyRing::generate_key()),
+            Err(Error::Config(_))
+        ));
+        let (ring, key) = ring("k1");
+        assert!(matches!(
+            ring.with_previous("k1", &key),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn debug_output_shows_key_ids_only() {
+        let (ring, key) = ring("k1");
+        let shown = format!("{:?}", CookieStore::new(NAME, ring));
+        assert!(shown.contains("k1"));
+        assert!(!shown.contains(&key));
+    }
+}

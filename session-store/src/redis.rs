@@ -1,0 +1,599 @@
+//! The centralized backend: every node reads and writes one Redis (optionally found through
+//! Sentinel), so sessions survive the loss of any application node and single logout reaches
+//! every node at once.
+//!
+//! # Keys
+//! All keys start with the configured prefix:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{prefix}s:{id}` | string | a session record (see [`crate::record`]), expiring at its deadline |
+//! | `{prefix}t:{tag}` | sorted set | ids of sessions with the tag, scored by their deadline |
+//! | `{prefix}o:{key}` | string | a one-time value |
+//! | `{prefix}c:{name}` | string | a counter |
+//!
+//! Nothing relies on keyspace notifications: expired sessions leave an index when it is read
+//! (members are scored by deadline) and an index key itself expires with its last member.
+//! Multi-key scripts assume a single Redis primary (standalone or Sentinel), not Redis Cluster.
+//!
+//! # Failures
+//! Every operation, connecting included, is bounded by [`RedisConfig::with_timeout`]. A
+//! connection that fails, times out or meets a read-only replica (after a Sentinel failover) is
+//! dropped, and the next operation connects again, re-resolving the primary through Sentinel.
+//! Idempotent operations are retried once on a fresh connection, so a Redis restart costs at most
+//! the non-idempotent operations (`take`, `increment`) that were in flight.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::MultiplexedConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ServerErrorKind};
+
+use crate::record::{decode, encode};
+use crate::time::millis;
+use crate::{
+    CounterStore, Error, IndexTag, OneTimeKey, OneTimeStore, Record, Result, Session, SessionIndex,
+    SessionKey, SessionStore, Timestamp,
+};
+
+/// Where the Redis primary is and how the store uses it.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    target: Target,
+    prefix: String,
+    timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Target {
+    Url(String),
+    Sentinel {
+        sentinels: Vec<String>,
+        service: String,
+    },
+}
+
+/// URLs may carry passwords: show only that a target is configured.
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(_) => f.write_str("Url(…)"),
+            Self::Sentinel { sentinels, service } => f
+                .debug_struct("Sentinel")
+                .field("sentinels", &sentinels.len())
+                .field("service", service)
+                .finish(),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// A Redis server at `url` (`redis://[:password@]host:port[/db]`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self::with_target(Target::Url(url.into()))
+    }
+
+    /// The primary of `service` as reported by the Sentinels at `sentinel_urls`.
+    pub fn sentinel(sentinel_urls: Vec<String>, service: impl Into<String>) -> Self {
+        Self::with_target(Target::Sentinel {
+            sentinels: sentinel_urls,
+            service: service.into(),
+        })
+    }
+
+    fn with_target(target: Target) -> Self {
+        Self {
+            target,
+            prefix: "session:".to_owned(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Prefix of every key (default `session:`); give each use of one Redis its own.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Longest time one operation may take, connecting included (default 2 s).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// The Redis store. Cloning is cheap and clones share one connection.
+#[derive(Clone, Debug)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    prefix: String,
+    timeout: Duration,
+    dialer: tokio::sync::Mutex<Dialer>,
+    connection: Mutex<Option<MultiplexedConnection>>,
+    scripts: Scripts,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Dialer {
+    Direct(Client),
+    Sentinel(Box<SentinelClient>),
+}
+
+impl RedisStore {
+    /// A store for `config`. No connection is made yet: the first operation connects, so a
+    /// process can start while Redis is down and work once it is up.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the URLs cannot be parsed.
+    pub fn new(config: RedisConfig) -> Result<Self> {
+        let invalid = |error: RedisError| Error::Config(format!("redis: {error}"));
+        let dialer = match config.target {
+            Target::Url(url) => Dialer::Direct(Client::open(url).map_err(invalid)?),
+            Target::Sentinel { sentinels, service } => Dialer::Sentinel(Box::new(
+                SentinelClient::build(sentinels, service, None, SentinelServerType::Master)
+                    .map_err(invalid)?,
+            )),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                prefix: config.prefix,
+                timeout: config.timeout,
+                dialer: tokio::sync::Mutex::new(dialer),
+                connection: Mutex::new(None),
+                scripts: Scripts::new(),
+            }),
+        })
+    }
+
+    /// Whether Redis answers a `PING` within the timeout (for readiness checks).
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<()> {
+        self.run(Retry::Once, |mut conn| async move {
+            redis::cmd("PING").query_async::<()>(&mut conn).await
+        })
+        .await
+    }
+
+    fn session_key(&self, key: &SessionKey) -> String {
+        format!("{}s:{}", self.inner.prefix, key.as_str())
+    }
+
+    fn index_key(&self, tag: &IndexTag) -> String {
+        format!("{}t:{}", self.inner.prefix, tag.as_str())
+    }
+
+    /// Runs `op` on a connection within the timeout; drops the connection when it failed.
+    async fn run<T, F, Fut>(&self, retry: Retry, op: F) -> Result<T>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let timeout = self.inner.timeout;
+        let attempt = async {
+            let mut last = None;
+            for _ in 0..retry.attempts() {
+                let conn = self.connection().await.map_err(|e| self.error(e))?;
+                match op(conn).await {
+                    Ok(value) => return Ok(value),
+                    Err(error) if needs_reconnect(&error) => {
+                        self.drop_connection();
+                        last = Some(error);
+                    }
+                    Err(error) => return Err(self.error(error)),
+                }
+            }
+            Err(last.map_or(Error::Timeout(timeout), |e| self.error(e)))
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.drop_connection();
+                Err(Error::Timeout(timeout))
+            }
+        }
+    }
+
+    fn error(&self, error: RedisError) -> Error {
+        if error.is_timeout() {
+            Error::Timeout(self.inner.timeout)
+        } else {
+            Error::Unavailable(Box::new(error))
+        }
+    }
+
+    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        if let Some(conn) = self.cached_connection() {
+            return Ok(conn);
+        }
+        let mut dialer = self.inner.dialer.lock().await;
+        if let Some(conn) = self.cached_connection() {
+            return Ok(conn);
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.inner.timeout))
+            .set_response_timeout(Some(self.inner.timeout));
+        let conn = match &mut *dialer {
+            Dialer::Direct(client) => {
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+            }
+            Dialer::Sentinel(client) => client.get_async_connection_with_config(&config).await,
+        }?;
+        *lock(&self.inner.connection) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    fn cached_connection(&self) -> Option<MultiplexedConnection> {
+        lock(&self.inner.connection).clone()
+    }
+
+    fn drop_connection(&self) {
+        lock(&self.inner.connection).take();
+    }
+
+    async fn write_index(
+        &self,
+        script: &Script,
+        key: &SessionKey,
+        record: &Record,
+    ) -> Result<bool> {
+        let value = encode(record)?;
+        let deadline = record.expires_at().as_millis();
+        let session_key = self.session_key(key);
+        let index_keys: Vec<String> = record.tags().map(|tag| self.index_key(tag)).collect();
+        let prefix = &self.inner.prefix;
+        self.run(Retry::Once, |mut conn| {
+            let mut invocation = script.key(&session_key);
+            invocation
+                .key(&index_keys)
+                .arg(&value)
+                .arg(deadline)
+                .arg(key.as_str())
+                .arg(prefix);
+            async move { invocation.invoke_async::<i64>(&mut conn).await }
+        })
+        .await
+        .map(|written| written == 1)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Safe to repeat: retried once on a fresh connection.
+    Once,
+    /// Not safe to repeat (it may have taken effect before the connection failed).
+    Never,
+}
+
+impl Retry {
+    fn attempts(self) -> usize {
+        match self {
+            Self::Once => 2,
+            Self::Never => 1,
+        }
+    }
+}
+
+fn needs_reconnect(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+        || error.is_unrecoverable_error()
+        || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Lua shared by the scripts: index maintenance.
+///
+/// `index_add` keeps an index key alive exactly as long as its longest-lived member;
+/// `unindex` removes a session from the indexes its stored record names (if it still parses).
+const LUA_INDEX: &str = r"
+local function index_add(index, deadline, id)
+  redis.call('ZADD', index, deadline, id)
+  local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', index, last[2])
+end
+local function unindex(stored, id, prefix)
+  local ok, record = pcall(cjson.decode, stored)
+  if ok and type(record) == 'table' and type(record.tags) == 'table' then
+    for _, tag in ipairs(record.tags) do
+      if type(tag) == 'string' then redis.call('ZREM', prefix .. 't:' .. tag, id) end
+    end
+  end
+end
+";
+
+struct Scripts {
+    create: Script,
+    update: Script,
+    touch: Script,
+    delete: Script,
+    list: Script,
+    delete_by_tag: Script,
+    increment: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_index = |body: &str| Script::new(&format!("{LUA_INDEX}{body}"));
+        Self {
+            // KEYS: session, indexes…  ARGV: record, deadline, id, prefix
+            create: with_index(
+                r"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PXAT', ARGV[2]) then return 0 end
+for i = 2, #KEYS do index_add(KEYS[i], ARGV[2], ARGV[3]) end
+return 1",
+            ),
+            update: with_index(
+                r"
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+unindex(old, ARGV[3], ARGV[4])
+for i = 2, #KEYS do index_add(KEYS[i], ARGV[2], ARGV[3]) end
+return 1",
+            ),
+            // KEYS: session, indexes…  ARGV: deadline, id
+            touch: with_index(
+                r"
+if redis.call('PEXPIREAT', KEYS[1], ARGV[1]) == 0 then return 0 end
+for i = 2, #KEYS do
+  if redis.call('ZSCORE', KEYS[i], ARGV[2]) then index_add(KEYS[i], ARGV[1], ARGV[2]) end
+end
+return 1",
+            ),
+            // KEYS: session  ARGV: id, prefix
+            delete: with_index(
+                r"
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+redis.call('DEL', KEYS[1])
+unindex(old, ARGV[1], ARGV[2])
+return 1",
+            ),
+            // KEYS: index  ARGV: now, prefix
+            list: Script::new(
+                r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local live = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[2] .. 's:' .. id) == 1 then
+    table.insert(live, id)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return live",
+            ),
+            // KEYS: index  ARGV: prefix
+            delete_by_tag: with_index(
+                r"
+local deleted = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[1] .. 's:' .. id
+  local old = redis.call('GET', key)
+  if old then
+    redis.call('DEL', key)
+    unindex(old, id, ARGV[1])
+    deleted = deleted + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return deleted",
+            ),
+            // KEYS: counter  ARGV: window in ms
+            increment: Script::new(
+                r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count",
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create(&self, record: Record) -> Result<Session> {
+        let key = SessionKey::generate();
+        if !self
+            .write_index(&self.inner.scripts.create, &key, &record)
+            .await?
+        {
+            // 256 random bits never collide in practice; refuse rather than overwrite.
+            return Err(Error::Config(
+                "generated session id already exists".to_owned(),
+            ));
+        }
+        Ok(Session::new(key, record))
+    }
+
+    async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
+        let redis_key = self.session_key(key);
+        let (bytes, ttl_ms): (Option<Vec<u8>>, i64) = self
+            .run(Retry::Once, |mut conn| {
+                let redis_key = &redis_key;
+                async move {
+                    redis::pipe()
+                        .get(redis_key)
+                        .pttl(redis_key)
+                        .query_async(&mut conn)
+                        .await
+                }
+            })
+            .await?;
+        let now = Timestamp::now();
+        let (Some(bytes), Ok(ttl_ms)) = (bytes, u64::try_from(ttl_ms)) else {
+            return Ok(None);
+        };
+        let Some(mut record) = decode(&bytes) else {
+            return Ok(None);
+        };
+        record.set_expires_at(now.saturating_add(Duration::from_millis(ttl_ms)));
+        if record.slide(now) {
+            let deadline = record.expires_at().as_millis();
+            let index_keys: Vec<String> = record.tags().map(|tag| self.index_key(tag)).collect();
+            let touched = self
+                .run(Retry::Once, |mut conn| {
+                    let mut invocation = self.inner.scripts.touch.key(&redis_key);
+                    invocation.key(&index_keys).arg(deadline).arg(key.as_str());
+                    async move { invocation.invoke_async::<i64>(&mut conn).await }
+                })
+                .await?;
+            if touched == 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Session::new(key.clone(), record)))
+    }
+
+    async fn update(&self, session: &mut Session) -> Result<bool> {
+        session.record_mut().refresh(Timestamp::now());
+        self.write_index(&self.inner.scripts.update, session.key(), session.record())
+            .await
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<()> {
+        let redis_key = self.session_key(key);
+        let prefix = &self.inner.prefix;
+        self.run(Retry::Once, |mut conn| {
+            let mut invocation = self.inner.scripts.delete.key(&redis_key);
+            invocation.arg(key.as_str()).arg(prefix);
+            async move { invocation.invoke_async::<i64>(&mut conn).await }
+        })
+        .await
+        .map(drop)
+    }
+}
+
+#[async_trait]
+impl SessionIndex for RedisStore {
+    async fn list_by_tag(&self, tag: &IndexTag) -> Result<Vec<SessionKey>> {
+        let index_key = self.index_key(tag);
+        let now = Timestamp::now().as_millis();
+        let prefix = &self.inner.prefix;
+        let ids: Vec<String> = self
+            .run(Retry::Once, |mut conn| {
+                let mut invocation = self.inner.scripts.list.key(&index_key);
+                invocation.arg(now).arg(prefix);
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| SessionKey::parse(&id))
+            .collect())
+    }
+
+    async fn delete_by_tag(&self, tag: &IndexTag) -> Result<usize> {
+        let index_key = self.index_key(tag);
+        let prefix = &self.inner.prefix;
+        self.run(Retry::Once, |mut conn| {
+            let mut invocation = self.inner.scripts.delete_by_tag.key(&index_key);
+            invocation.arg(prefix);
+            async move { invocation.invoke_async::<usize>(&mut conn).await }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OneTimeStore for RedisStore {
+    async fn put_once(&self, value: Vec<u8>, ttl: Duration) -> Result<OneTimeKey> {
+        let key = OneTimeKey::generate();
+        let redis_key = format!("{}o:{}", self.inner.prefix, key.as_str());
+        let ttl_ms = millis(ttl).max(1);
+        let stored: Option<String> = self
+            .run(Retry::Once, |mut conn| {
+                let mut command = redis::cmd("SET");
+                command
+                    .arg(&redis_key)
+                    .arg(&value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .arg("NX");
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
+        match stored {
+            Some(_) => Ok(key),
+            None => Err(Error::Config(
+                "generated one-time key already exists".to_owned(),
+            )),
+        }
+    }
+
+    async fn take(&self, key: &OneTimeKey) -> Result<Option<Vec<u8>>> {
+        let redis_key = format!("{}o:{}", self.inner.prefix, key.as_str());
+        self.run(Retry::Never, |mut conn| {
+            let mut command = redis::cmd("GETDEL");
+            command.arg(&redis_key);
+            async move { command.query_async(&mut conn).await }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl CounterStore for RedisStore {
+    async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
+        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        let window_ms = millis(window).max(1);
+        self.run(Retry::Never, |mut conn| {
+            let mut invocation = self.inner.scripts.increment.key(&redis_key);
+            invocation.arg(window_ms);
+            async move { invocation.invoke_async(&mut conn).await }
+        })
+        .await
+    }
+
+    async fn count(&self, name: &str) -> Result<u64> {
+        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        let count: Option<u64> = self
+            .run(Retry::Once, |mut conn| {
+                let mut command = redis::cmd("GET");
+                command.arg(&redis_key);
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    async fn reset(&self, name: &str) -> Result<()> {
+        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        self.run(Retry::Once, |mut conn| {
+            let mut command = redis::cmd("DEL");
+            command.arg(&redis_key);
+            async move { command.query_async::<()>(&mut conn).await }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,330 @@
+//! The acceptance suite against a real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`),
+//! each test in its own key prefix, plus failure tests against Redis processes started here.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use super::*;
+use crate::Expiry;
+use crate::testing::{Harness, RawBytes};
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn unique_prefix() -> String {
+    format!("test:{}:", &SessionKey::generate().as_str()[..16])
+}
+
+#[derive(Debug)]
+struct RedisHarness {
+    store: RedisStore,
+    prefix: String,
+}
+
+#[async_trait]
+impl Harness for RedisHarness {
+    type Store = RedisStore;
+
+    async fn setup() -> Self {
+        let prefix = unique_prefix();
+        let store = RedisStore::new(RedisConfig::new(redis_url()).with_prefix(&prefix)).unwrap();
+        Self { store, prefix }
+    }
+
+    fn store(&self) -> RedisStore {
+        self.store.clone()
+    }
+
+    async fn second_store(&self) -> RedisStore {
+        RedisStore::new(RedisConfig::new(redis_url()).with_prefix(&self.prefix)).unwrap()
+    }
+}
+
+#[async_trait]
+impl RawBytes for RedisHarness {
+    async fn write_raw(&self, bytes: &[u8], ttl: Duration) -> SessionKey {
+        let key = SessionKey::generate();
+        let client = Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("SET")
+            .arg(format!("{}s:{}", self.prefix, key.as_str()))
+            .arg(bytes)
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+        key
+    }
+}
+
+crate::acceptance_suite!(RedisHarness);
+crate::stored_bytes_suite!(RedisHarness);
+
+fn expiry() -> Expiry {
+    Expiry::new(Duration::from_secs(30), Duration::from_secs(60))
+}
+
+/// Runs every kind of operation once and returns the errors; none may take longer than `bound`.
+async fn every_operation_fails(store: &RedisStore, bound: Duration) -> Vec<Error> {
+    let key = SessionKey::generate();
+    let tag = IndexTag::new("sid", "x").unwrap();
+    let mut session = Session::new(key.clone(), Record::new(expiry()));
+    let started = Instant::now();
+    let errors = vec![
+        store.create(Record::new(expiry())).await.unwrap_err(),
+        store.load(&key).await.unwrap_err(),
+        store.update(&mut session).await.unwrap_err(),
+        store.delete(&key).await.unwrap_err(),
+        store.list_by_tag(&tag).await.unwrap_err(),
+        store.delete_by_tag(&tag).await.unwrap_err(),
+        store
+            .put_once(vec![1], Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        store.take(&OneTimeKey::generate()).await.unwrap_err(),
+        store
+            .increment("n", Duration::from_secs(1))
+            .await
+            .unwrap_err(),
+        store.count("n").await.unwrap_err(),
+        store.ping().await.unwrap_err(),
+    ];
+    assert!(
+        started.elapsed() < bound * 11,
+        "failing operations took {:?}",
+        started.elapsed()
+    );
+    errors
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_not_a_panic() {
+    let port = free_port();
+    let store = RedisStore::new(
+        RedisConfig::new(format!("redis://127.0.0.1:{port}"))
+            .with_timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    for error in every_operation_fails(&store, Duration::from_secs(1)).await {
+        assert!(
+            matches!(error, Error::Unavailable(_) | Error::Timeout(_)),
+            "{error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let store = RedisStore::new(
+        RedisConfig::new(format!("redis://127.0.0.1:{port}")).with_timeout(timeout),
+    )
+    .unwrap();
+    for error in every_operation_fails(&store, Duration::from_secs(1)).await {
+        assert!(
+            matches!(error, Error::Timeout(t) if t == timeout),
+            "{error:?}"
+        );
+    }
+    held.abort();
+}
+
+#[test]
+fn malformed_urls_are_configuration_errors() {
+    assert!(matches!(
+        RedisStore::new(RedisConfig::new("http://nowhere")),
+        Err(Error::Config(_))
+    ));
+    let shown = format!("{:?}", RedisConfig::new("redis://:hunter2@127.0.0.1:6379"));
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+/// A `redis-server` process of this test's own, killed when dropped.
+struct RedisProcess {
+    child: Child,
+    port: u16,
+}
+
+impl RedisProcess {
+    fn start(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let server = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(server)
+            .args(extra)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let process = Self { child, port };
+        process.wait_until(|reply| reply.starts_with("+PONG"), "PING");
+        process
+    }
+
+    /// Sends one inline command and returns the raw reply.
+    fn command(&self, command: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(format!("{command}\r\n").as_bytes())?;
+        let mut reply = vec![0u8; 16 * 1024];
+        let read = stream.read(&mut reply)?;
+        Ok(String::from_utf8_lossy(&reply[..read]).into_owned())
+    }
+
+    fn wait_until(&self, ready: impl Fn(&str) -> bool, command: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.command(command).is_ok_and(|reply| ready(&reply)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis on port {} never satisfied {command:?}", self.port);
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Retries `op` until it succeeds or `within` passes; returns the value and how long it took.
+async fn eventually<T, Fut: Future<Output = Result<T>>>(
+    within: Duration,
+    op: impl Fn() -> Fut,
+) -> (T, Duration) {
+    let started = Instant::now();
+    loop {
+        match op().await {
+            Ok(value) => return (value, started.elapsed()),
+            Err(error) if started.elapsed() < within => {
+                tracing::debug!(%error, "not yet");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("still failing after {within:?}: {error:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_is_survived_without_restarting_the_store() {
+    let dir = temp_dir();
+    let port = free_port();
+    let redis = RedisProcess::start(dir.path(), port, &[]);
+    let store = RedisStore::new(
+        RedisConfig::new(format!("redis://127.0.0.1:{port}"))
+            .with_timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    let before = store.create(Record::new(expiry())).await.unwrap();
+    assert!(store.load(before.key()).await.unwrap().is_some());
+
+    drop(redis);
+    let down = store.load(before.key()).await;
+    assert!(
+        matches!(down, Err(Error::Unavailable(_) | Error::Timeout(_))),
+        "{down:?}"
+    );
+
+    let _redis = RedisProcess::start(dir.path(), port, &[]);
+    let (after, _) = eventually(Duration::from_secs(5), || {
+        store.create(Record::new(expiry()))
+    })
+    .await;
+    assert!(store.load(after.key()).await.unwrap().is_some());
+    // The restarted server kept nothing (no persistence here): the old session is gone,
+    // reported as absent rather than as an error.
+    assert!(store.load(before.key()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn sentinel_failover_is_followed_to_the_new_primary() {
+    let dir = temp_dir();
+    let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
+    let primary = RedisProcess::start(dir.path(), primary_port, &[]);
+    let replica_dir = temp_dir();
+    let replica = RedisProcess::start(
+        replica_dir.path(),
+        replica_port,
+        &["--replicaof", "127.0.0.1", &primary_port.to_string()],
+    );
+    replica.wait_until(
+        |info| info.contains("master_link_status:up"),
+        "INFO replication",
+    );
+
+    let sentinel_dir = temp_dir();
+    let conf = sentinel_dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
+             sentinel down-after-milliseconds sso 1000\n\
+             sentinel failover-timeout sso 5000\n"
+        ),
+    )
+    .unwrap();
+    let sentinel = RedisProcess::start(
+        sentinel_dir.path(),
+        sentinel_port,
+        &[conf.to_str().unwrap(), "--sentinel"],
+    );
+    sentinel.wait_until(|reply| reply.contains("slaves=1"), "INFO sentinel");
+
+    let store = RedisStore::new(
+        RedisConfig::sentinel(vec![format!("redis://127.0.0.1:{sentinel_port}")], "sso")
+            .with_prefix(unique_prefix())
+            .with_timeout(Duration::from_secs(1)),
+    )
+    .unwrap();
+    let before = store.create(Record::new(expiry())).await.unwrap();
+    assert!(primary.command("WAIT 1 2000").unwrap().starts_with(":1"));
+
+    sentinel.wait_until(|reply| reply.starts_with("+OK"), "SENTINEL FAILOVER sso");
+    primary.wait_until(|info| info.contains("role:slave"), "INFO replication");
+
+    let (after, took) = eventually(Duration::from_secs(15), || {
+        store.create(Record::new(expiry()))
+    })
+    .await;
+    assert!(store.load(after.key()).await.unwrap().is_some());
+    assert!(
+        store.load(before.key()).await.unwrap().is_some(),
+        "a session written before the failover survives it"
+    );
+    assert!(
+        replica
+            .command("INFO replication")
+            .unwrap()
+            .contains("role:master")
+    );
+    tracing::info!(?took, "writes resumed after failover");
+}
