@@ -17,6 +17,7 @@
 //! | [`MemoryStore`] | yes | yes | yes | yes | no |
 //! | [`RedisStore`] (feature `redis`) | yes | yes | yes | yes | yes |
 //! | [`CookieStore`] (feature `cookie`) | yes | no (see [`Revocation`]) | no | no | yes (the browser holds it) |
+//! | [`ReplicatedStore`] (feature `replicated`) | yes | yes | yes | yes | yes (≥ 1 peer alive) |
 //!
 //! [`SharedStore`] names the full set, for code (such as the SSO center) that needs all four.
 //!
@@ -48,6 +49,8 @@ mod time;
 pub mod cookie;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "replicated")]
+pub mod replicated;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -62,3 +65,5 @@ pub use time::Timestamp;
 pub use cookie::{CookieStore, KeyRing, Revocation, RevocationList};
 #[cfg(feature = "redis")]
 pub use redis::{RedisConfig, RedisStore};
+#[cfg(feature = "replicated")]
+pub use replicated::{Peer, ReplicatedStore, ReplicationConfig};

@@ -255,6 +255,13 @@ impl Record {
             .min(self.absolute_expiry)
     }
 
+    /// Moves the deadline to `expires_at` if that is later (capped by the absolute expiry), as
+    /// a refresh made on another node.
+    #[cfg(feature = "replicated")]
+    pub(crate) fn extend_to(&mut self, expires_at: Timestamp) {
+        self.expires_at = self.expires_at.max(expires_at.min(self.absolute_expiry));
+    }
+
     /// Sets the current deadline as a backend keeps it outside the stored bytes (Redis TTL).
     #[cfg(feature = "redis")]
     pub(crate) fn set_expires_at(&mut self, expires_at: Timestamp) {

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Wall-clock rather than monotonic time because expiry deadlines are shared between processes
 /// (Redis, cookies, peers); nodes are expected to run NTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 
