@@ -1,0 +1,185 @@
+//! The middleware: answers the SDK's routes, loads the local session of every other request
+//! and sends anonymous visitors of protected paths to the center.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::{Method, header};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+
+use super::routes::{self, BackChannelForm, LogoutForm, add_cookie, presented_key};
+use super::{cookies, pages};
+use crate::{ReturnTo, SsoClient};
+
+/// Protects an actix-web app with single sign-on; see the crate documentation.
+///
+/// Every path is protected except the configured public paths and the SDK's own routes.
+/// Signed-in requests carry a [`Principal`](crate::Principal) for handlers to extract.
+#[derive(Clone, Debug)]
+pub struct SsoMiddleware {
+    client: SsoClient,
+}
+
+impl SsoMiddleware {
+    /// The middleware for `client`.
+    pub fn new(client: SsoClient) -> Self {
+        Self { client }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for SsoMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = SsoService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SsoService {
+            service: Rc::new(service),
+            client: self.client.clone(),
+        }))
+    }
+}
+
+/// The service [`SsoMiddleware`] wraps around an app.
+#[derive(Debug)]
+pub struct SsoService<S> {
+    service: Rc<S>,
+    client: SsoClient,
+}
+
+type Reply<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+impl<S, B> Service<ServiceRequest> for SsoService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Reply<B>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        Box::pin(handle(self.service.clone(), self.client.clone(), req))
+    }
+}
+
+fn reply<B>(req: ServiceRequest, response: HttpResponse) -> Reply<B> {
+    Ok(req.into_response(response).map_into_right_body())
+}
+
+async fn handle<S, B>(service: Rc<S>, client: SsoClient, mut req: ServiceRequest) -> Reply<B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let paths = &client.config().paths;
+    let path = req.path();
+    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
+    let is_post = *req.method() == Method::POST;
+
+    if path == paths.callback {
+        let response = if is_get {
+            routes::callback(&client, req.request()).await
+        } else {
+            routes::method_not_allowed("GET")
+        };
+        return reply(req, response);
+    }
+    if path == paths.backchannel_logout {
+        let response = if is_post {
+            let form = req.extract::<web::Form<BackChannelForm>>().await.ok();
+            routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await
+        } else {
+            routes::method_not_allowed("POST")
+        };
+        return reply(req, response);
+    }
+    if path == paths.logout {
+        let response = if is_post {
+            let form = req.extract::<web::Form<LogoutForm>>().await.ok();
+            routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await
+        } else {
+            routes::method_not_allowed("POST")
+        };
+        return reply(req, response);
+    }
+
+    let presented = presented_key(&client, req.request());
+    let session = match &presented {
+        Some(key) => match client.load(key).await {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the local session");
+                let response = pages::internal_error(&paths.after_logout);
+                return reply(req, response);
+            }
+        },
+        None => None,
+    };
+
+    if req.path() == paths.login {
+        let response = if is_get {
+            routes::login(&client, req.request(), session.is_some()).await
+        } else {
+            routes::method_not_allowed("GET")
+        };
+        return reply(req, response);
+    }
+
+    if let Some(session) = session {
+        req.extensions_mut().insert(session.principal);
+        let mut response = service.call(req).await?;
+        if session.key_changed {
+            add_cookie(
+                response.response_mut(),
+                &cookies::session(&client, session.key.as_str()),
+            );
+        }
+        return Ok(response.map_into_left_body());
+    }
+
+    let stale_cookie = req.cookie(&client.config().cookie.name).is_some();
+    if client.config().is_public(req.path()) {
+        let mut response = service.call(req).await?;
+        if stale_cookie {
+            add_cookie(response.response_mut(), &cookies::session_removal(&client));
+        }
+        return Ok(response.map_into_left_body());
+    }
+
+    let mut response = if is_get && wants_html(req.request()) {
+        let return_to = req
+            .uri()
+            .path_and_query()
+            .and_then(|target| ReturnTo::parse(target.as_str()).ok())
+            .unwrap_or_else(ReturnTo::root);
+        routes::start_login(&client, return_to).await
+    } else {
+        pages::unauthenticated_json()
+    };
+    if stale_cookie {
+        add_cookie(&mut response, &cookies::session_removal(&client));
+    }
+    reply(req, response)
+}
+
+/// Whether a redirect to a sign-in page makes sense: not for clients asking for JSON.
+fn wants_html(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    !accept.contains("application/json") || accept.contains("text/html")
+}

@@ -1,0 +1,14 @@
+//! actix-web glue: the [`SsoMiddleware`] that protects an app and answers the SDK's routes,
+//! and the [`Principal`](crate::Principal) extractor.
+
+mod cookies;
+mod extractor;
+mod middleware;
+mod pages;
+mod routes;
+
+pub use extractor::Unauthenticated;
+pub use middleware::{SsoMiddleware, SsoService};
+
+#[cfg(test)]
+mod tests;

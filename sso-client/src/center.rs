@@ -1,0 +1,340 @@
+//! Everything this subsystem asks the center over the back channel: discovery, the JWKS and
+//! the code exchange. Every call has a short timeout and goes through the circuit breaker;
+//! discovery and keys are cached, so signed-in users never wait on the center.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::Error;
+use crate::breaker::CircuitBreaker;
+use crate::config::{CenterSettings, Secret, SsoConfig};
+use crate::resolver::Resolver;
+use crate::tokens::keys::KeySet;
+use crate::tokens::signing_key_hint;
+
+/// The parts of the center's discovery document (OpenID Connect Discovery 1.0) the SDK uses.
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct ProviderMetadata {
+    /// The issuer identifier; must equal the configured issuer exactly.
+    pub(crate) issuer: String,
+    /// Where browsers are sent to sign in.
+    pub(crate) authorization_endpoint: Url,
+    /// Where codes are exchanged.
+    pub(crate) token_endpoint: Url,
+    /// The center's public keys.
+    pub(crate) jwks_uri: Url,
+    /// Where an access token is exchanged for the user's claims, if supported.
+    #[serde(default)]
+    pub(crate) userinfo_endpoint: Option<Url>,
+    /// Where browsers are sent to sign out (RP-Initiated Logout 1.0), if supported.
+    #[serde(default)]
+    pub(crate) end_session_endpoint: Option<Url>,
+    /// PKCE methods the center supports; when listed, it must include `S256`.
+    #[serde(default)]
+    pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+/// The token endpoint's answer to a code exchange.
+#[derive(Deserialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) id_token: Option<String>,
+    pub(crate) access_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OAuthError {
+    error: String,
+}
+
+#[derive(Debug)]
+struct KeyCache {
+    keys: Arc<KeySet>,
+    fetched: Option<Instant>,
+}
+
+/// The back-channel client of one center.
+#[derive(Debug)]
+pub(crate) struct Center {
+    http: reqwest::Client,
+    issuer: String,
+    client_id: String,
+    client_secret: Secret,
+    settings: CenterSettings,
+    breaker: CircuitBreaker,
+    metadata: RwLock<Option<(Instant, Arc<ProviderMetadata>)>>,
+    keys: RwLock<KeyCache>,
+}
+
+impl Center {
+    pub(crate) fn new(config: &SsoConfig) -> Result<Self, Error> {
+        let settings = config.center;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .timeout(Duration::from_millis(settings.request_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(Resolver))
+            .user_agent(concat!("sso-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| Error::Config(format!("HTTP client: {error}")))?;
+        Ok(Self {
+            http,
+            issuer: config.issuer.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            settings,
+            breaker: CircuitBreaker::new(
+                settings.failure_threshold,
+                Duration::from_secs(settings.open_secs),
+            ),
+            metadata: RwLock::new(None),
+            keys: RwLock::new(KeyCache {
+                keys: Arc::new(KeySet::default()),
+                fetched: None,
+            }),
+        })
+    }
+
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The discovery document for back-channel use, cached for `metadata_ttl_secs`. When a
+    /// refresh fails the previous document keeps being used (so sign-out still finds the
+    /// end-session endpoint while the center is down).
+    ///
+    /// # Errors
+    /// When the center cannot be asked and nothing is cached, or its document is unusable.
+    pub(crate) async fn metadata(&self) -> Result<Arc<ProviderMetadata>, Error> {
+        let cached = read(&self.metadata).clone();
+        match cached {
+            Some((fetched, metadata)) if fetched.elapsed() < self.metadata_ttl() => Ok(metadata),
+            Some((_, stale)) => match self.fetch_metadata().await {
+                Ok(fresh) => Ok(fresh),
+                Err(error) => {
+                    tracing::warn!(%error, "discovery refresh failed; using the cached document");
+                    Ok(stale)
+                }
+            },
+            None => self.fetch_metadata().await,
+        }
+    }
+
+    /// The discovery document for starting a sign-in: the browser is about to be sent to the
+    /// center, so a document that cannot be refreshed when due means the center is down.
+    ///
+    /// # Errors
+    /// When the center cannot be asked, or its document is unusable.
+    pub(crate) async fn live_metadata(&self) -> Result<Arc<ProviderMetadata>, Error> {
+        let cached = read(&self.metadata).clone();
+        match cached {
+            Some((fetched, metadata)) if fetched.elapsed() < self.metadata_ttl() => Ok(metadata),
+            _ => self.fetch_metadata().await,
+        }
+    }
+
+    fn metadata_ttl(&self) -> Duration {
+        Duration::from_secs(self.settings.metadata_ttl_secs)
+    }
+
+    async fn fetch_metadata(&self) -> Result<Arc<ProviderMetadata>, Error> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        );
+        let fetched = self.get_json::<ProviderMetadata>(&url).await?;
+        if fetched.issuer != self.issuer {
+            return Err(Error::CenterProtocol(format!(
+                "discovery names issuer {:?}, configured is {:?}",
+                fetched.issuer, self.issuer
+            )));
+        }
+        if fetched
+            .code_challenge_methods_supported
+            .as_ref()
+            .is_some_and(|methods| !methods.iter().any(|method| method == "S256"))
+        {
+            return Err(Error::CenterProtocol(
+                "the center does not support PKCE S256".to_owned(),
+            ));
+        }
+        let fetched = Arc::new(fetched);
+        *write(&self.metadata) = Some((Instant::now(), fetched.clone()));
+        Ok(fetched)
+    }
+
+    /// Keys to verify `token` with: the cached set if it has the token's key, else a fresh
+    /// copy of the JWKS (fetched at most once per `jwks_min_refresh_secs`, so tokens naming
+    /// made-up key ids cannot make this app hammer the center).
+    ///
+    /// # Errors
+    /// When the keys are needed from the center and it cannot be asked.
+    pub(crate) async fn keys_for(&self, token: &str) -> Result<Arc<KeySet>, Error> {
+        let kid = signing_key_hint(token).ok().and_then(|(_, kid)| kid);
+        let (keys, fetched) = {
+            let cache = read(&self.keys);
+            (cache.keys.clone(), cache.fetched)
+        };
+        let min_refresh = Duration::from_secs(self.settings.jwks_min_refresh_secs);
+        let known = fetched.is_some() && keys.find(kid.as_deref()).is_some();
+        let recently_fetched = fetched.is_some_and(|at| at.elapsed() < min_refresh);
+        if known || recently_fetched {
+            return Ok(keys);
+        }
+        let metadata = self.metadata().await?;
+        let set: JwkSet = self.get_json(metadata.jwks_uri.as_str()).await?;
+        let keys = Arc::new(KeySet::from_jwks(&set));
+        *write(&self.keys) = KeyCache {
+            keys: keys.clone(),
+            fetched: Some(Instant::now()),
+        };
+        Ok(keys)
+    }
+
+    /// Exchanges an authorization code (client authenticated with HTTP Basic, PKCE verifier
+    /// attached) for tokens.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when the center rejects the code, [`Error::CenterUnavailable`] or
+    /// [`Error::CircuitOpen`] when it cannot be asked.
+    pub(crate) async fn exchange_code(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &Url,
+    ) -> Result<TokenResponse, Error> {
+        let metadata = self.metadata().await?;
+        let permit = self.breaker.acquire()?;
+        let encode =
+            |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let sent = self
+            .http
+            .post(metadata.token_endpoint.clone())
+            .basic_auth(
+                encode(&self.client_id),
+                Some(encode(self.client_secret.expose())),
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) if !response.status().is_server_error() => response,
+            Ok(response) => {
+                permit.failed();
+                return Err(unavailable(format!(
+                    "token endpoint answered {}",
+                    response.status()
+                )));
+            }
+            Err(error) => {
+                permit.failed();
+                return Err(Error::CenterUnavailable(Some(Box::new(error))));
+            }
+        };
+        permit.succeeded();
+        let status = response.status();
+        if status.is_success() {
+            response
+                .json::<TokenResponse>()
+                .await
+                .map_err(|error| Error::CenterProtocol(format!("token response: {error}")))
+        } else {
+            let error = response
+                .json::<OAuthError>()
+                .await
+                .map_or_else(|_| format!("HTTP {status}"), |body| body.error);
+            Err(Error::Refused(error))
+        }
+    }
+
+    /// Whether the center still honours `access_token` at its userinfo endpoint (it refuses
+    /// tokens whose center session has ended).
+    ///
+    /// # Errors
+    /// When the center cannot be asked or has no userinfo endpoint.
+    pub(crate) async fn access_token_valid(&self, access_token: &str) -> Result<bool, Error> {
+        let metadata = self.metadata().await?;
+        let endpoint = metadata
+            .userinfo_endpoint
+            .clone()
+            .ok_or_else(|| Error::CenterProtocol("no userinfo_endpoint".to_owned()))?;
+        let permit = self.breaker.acquire()?;
+        match self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                permit.succeeded();
+                Ok(true)
+            }
+            Ok(response) if response.status().is_client_error() => {
+                permit.succeeded();
+                Ok(false)
+            }
+            Ok(response) => {
+                permit.failed();
+                Err(unavailable(format!(
+                    "userinfo answered {}",
+                    response.status()
+                )))
+            }
+            Err(error) => {
+                permit.failed();
+                Err(Error::CenterUnavailable(Some(Box::new(error))))
+            }
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, Error> {
+        let permit = self.breaker.acquire()?;
+        let response = match self.http.get(url).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                permit.failed();
+                return Err(Error::CenterUnavailable(Some(Box::new(error))));
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            permit.failed();
+            return Err(unavailable(format!("GET {url} answered {status}")));
+        }
+        match response.json::<T>().await {
+            Ok(body) => {
+                permit.succeeded();
+                Ok(body)
+            }
+            Err(error) => {
+                permit.failed();
+                Err(Error::CenterProtocol(format!("GET {url}: {error}")))
+            }
+        }
+    }
+}
+
+fn unavailable(reason: String) -> Error {
+    Error::CenterUnavailable(Some(reason.into()))
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,387 @@
+//! The framework-neutral core: sign-in, local sessions, logout and single logout, as plain
+//! async functions that any web framework's glue can call.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use session_store::{Expiry, IndexTag, Record, Session, SessionKey};
+use url::Url;
+
+use crate::center::Center;
+use crate::config::SsoConfig;
+use crate::local_sessions::{Backend, LocalSessions};
+use crate::login_state::{LoginCookies, LoginState};
+use crate::pkce::{s256_challenge, secrets_equal};
+use crate::tokens::{LEEWAY_SECS, id_token, logout_token};
+use crate::{Error, Principal, ReturnTo};
+
+const PRINCIPAL_KEY: &str = "principal";
+const ID_TOKEN_KEY: &str = "id_token";
+const ACCESS_TOKEN_KEY: &str = "access_token";
+/// When the center last confirmed the session (seconds since the epoch).
+const CHECKED_KEY: &str = "checked_at";
+
+/// An SSO client for one subsystem. Cloning is cheap; clones share caches and the breaker.
+#[derive(Clone)]
+pub struct SsoClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SsoConfig,
+    redirect_uri: Url,
+    post_logout_redirect_uri: Url,
+    center: Center,
+    sessions: Backend,
+    login: LoginCookies,
+    expiry: Expiry,
+}
+
+impl fmt::Debug for SsoClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoClient")
+            .field("issuer", &self.inner.config.issuer)
+            .field("client_id", &self.inner.config.client_id)
+            .field("sessions", &self.inner.sessions.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where to send the browser to sign in, and the sealed sign-in cookie to set first.
+#[derive(Debug)]
+pub struct LoginRedirect {
+    /// The center's authorization URL with `state`, `nonce` and the PKCE challenge.
+    pub url: Url,
+    /// The value of the sign-in cookie ([`SsoClient::login_cookie_name`]).
+    pub cookie_value: String,
+}
+
+/// The query of the callback the center redirects to.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Callback {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The state sent with the authorization request.
+    pub state: Option<String>,
+    /// An OAuth error code instead of a code.
+    pub error: Option<String>,
+}
+
+/// A finished sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The new local session's key (the session cookie's value).
+    pub key: SessionKey,
+    /// Who signed in.
+    pub principal: Principal,
+    /// Where the user wanted to go.
+    pub return_to: ReturnTo,
+}
+
+/// A live local session.
+#[derive(Debug)]
+pub struct LocalSession {
+    /// The session's key; for cookie sessions it changes when the cookie is resealed.
+    pub key: SessionKey,
+    /// Whether `key` differs from the key presented, so the cookie must be sent again.
+    pub key_changed: bool,
+    /// Who is signed in.
+    pub principal: Principal,
+}
+
+impl SsoClient {
+    /// A client for `config` keeping local sessions in `sessions`. Nothing is asked of the
+    /// center yet, so an app starts even while the center is down.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unusable configuration.
+    pub fn new(config: SsoConfig, sessions: LocalSessions) -> Result<Self, Error> {
+        config.validate()?;
+        let login = LoginCookies::new(
+            format!("{}_login", config.cookie.name),
+            config.login_cookie_key.as_ref(),
+        )?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                redirect_uri: config.redirect_uri()?,
+                post_logout_redirect_uri: config.post_logout_redirect_uri()?,
+                center: Center::new(&config)?,
+                sessions: sessions.into_backend(&config.cookie.name),
+                login,
+                expiry: config.session.expiry(),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SsoConfig {
+        &self.inner.config
+    }
+
+    /// The name of the local-session backend: `memory`, `redis` or `cookie`.
+    pub fn session_backend(&self) -> &'static str {
+        self.inner.sessions.name
+    }
+
+    /// The name of the short-lived sign-in cookie.
+    pub fn login_cookie_name(&self) -> &str {
+        self.inner.login.name()
+    }
+
+    /// Starts a sign-in that returns to `return_to`.
+    ///
+    /// # Errors
+    /// [`Error::CenterUnavailable`] or [`Error::CircuitOpen`] when the center's endpoints
+    /// cannot be discovered.
+    pub async fn start_login(&self, return_to: ReturnTo) -> Result<LoginRedirect, Error> {
+        let metadata = self.inner.center.live_metadata().await?;
+        let login = LoginState::new(return_to);
+        let mut url = metadata.authorization_endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.inner.config.client_id)
+            .append_pair("redirect_uri", self.inner.redirect_uri.as_str())
+            .append_pair("scope", &self.scope())
+            .append_pair("state", &login.state)
+            .append_pair("nonce", &login.nonce)
+            .append_pair("code_challenge", &s256_challenge(&login.verifier))
+            .append_pair("code_challenge_method", "S256");
+        let cookie_value = self.inner.login.seal(&login).await?;
+        Ok(LoginRedirect { url, cookie_value })
+    }
+
+    fn scope(&self) -> String {
+        let scopes = &self.inner.config.scopes;
+        let openid = (!scopes.iter().any(|scope| scope == "openid")).then_some("openid");
+        openid
+            .into_iter()
+            .chain(scopes.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Finishes a sign-in: checks the callback's state against the sign-in cookie, exchanges
+    /// the code, verifies the id token and creates a local session under a fresh key, tagged
+    /// with the center session (`sid:…`) and the user (`user:…`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] for a callback this browser did not start, [`Error::Refused`]
+    /// when the center refuses, [`Error::InvalidIdToken`], center and store failures.
+    pub async fn finish_login(
+        &self,
+        callback: &Callback,
+        login_cookie: Option<&str>,
+    ) -> Result<SignedIn, Error> {
+        let login = match login_cookie {
+            Some(value) => self.inner.login.open(value).await,
+            None => None,
+        }
+        .ok_or(Error::InvalidState)?;
+        let state_matches = callback
+            .state
+            .as_deref()
+            .is_some_and(|state| secrets_equal(state, &login.state));
+        if !state_matches {
+            return Err(Error::InvalidState);
+        }
+        if let Some(error) = &callback.error {
+            return Err(Error::Refused(error.clone()));
+        }
+        let code = callback
+            .code
+            .as_deref()
+            .filter(|code| !code.is_empty())
+            .ok_or_else(|| Error::Refused("no code in the callback".to_owned()))?;
+        let tokens = self
+            .inner
+            .center
+            .exchange_code(code, &login.verifier, &self.inner.redirect_uri)
+            .await?;
+        let raw = tokens
+            .id_token
+            .ok_or_else(|| Error::CenterProtocol("token response has no id_token".to_owned()))?;
+        let keys = self.inner.center.keys_for(&raw).await?;
+        let expected = id_token::Expected {
+            issuer: self.inner.center.issuer(),
+            client_id: &self.inner.config.client_id,
+            nonce: &login.nonce,
+            now: jsonwebtoken::get_current_timestamp(),
+        };
+        let claims = id_token::verify(&raw, &keys, &expected).map_err(Error::InvalidIdToken)?;
+        let principal = Principal::from_claims(claims)
+            .ok_or_else(|| Error::InvalidIdToken("sub is missing".to_owned()))?;
+
+        let mut record = Record::new(self.inner.expiry);
+        if let Some(sid) = principal.sid() {
+            record.tag(tag("sid", sid)?);
+        }
+        record.tag(tag("user", principal.sub())?);
+        record.insert(PRINCIPAL_KEY, &principal)?;
+        record.insert(ID_TOKEN_KEY, &raw)?;
+        record.insert(CHECKED_KEY, expected.now)?;
+        if let Some(access_token) = &tokens.access_token {
+            record.insert(ACCESS_TOKEN_KEY, access_token)?;
+        }
+        let session = self.inner.sessions.store.create(record).await?;
+        tracing::info!(sub = principal.sub(), "signed in");
+        Ok(SignedIn {
+            key: session.key().clone(),
+            principal,
+            return_to: login.return_to,
+        })
+    }
+
+    /// The live local session under `key`, if any.
+    ///
+    /// Only cookie sessions ever call the center here, once per
+    /// [`SessionSettings::recheck_secs`](crate::SessionSettings::recheck_secs); while the center
+    /// is unavailable they are kept.
+    ///
+    /// # Errors
+    /// When the session store fails.
+    pub async fn load(&self, key: &SessionKey) -> Result<Option<LocalSession>, Error> {
+        let Some(mut session) = self.inner.sessions.store.load(key).await? else {
+            return Ok(None);
+        };
+        let Some(principal) = session.record().get::<Principal>(PRINCIPAL_KEY) else {
+            tracing::warn!("local session without a readable principal; treating it as absent");
+            return Ok(None);
+        };
+        if self.recheck_due(session.record()) && !self.recheck(&mut session).await? {
+            return Ok(None);
+        }
+        Ok(Some(LocalSession {
+            key_changed: session.key() != key,
+            key: session.key().clone(),
+            principal,
+        }))
+    }
+
+    fn recheck_due(&self, record: &Record) -> bool {
+        let interval = self.inner.config.session.recheck_secs;
+        let checked = record.get::<u64>(CHECKED_KEY).unwrap_or(0);
+        interval > 0
+            && self.inner.sessions.is_client_side()
+            && jsonwebtoken::get_current_timestamp().saturating_sub(checked) >= interval
+    }
+
+    /// Asks the center whether `session` is still backed by a live center session; returns
+    /// whether it stays. A session the center cannot vouch for right now (center down, no
+    /// access token to ask with) stays: availability wins over the re-check.
+    async fn recheck(&self, session: &mut Session) -> Result<bool, Error> {
+        let Some(access_token) = session.record().get::<String>(ACCESS_TOKEN_KEY) else {
+            return Ok(true);
+        };
+        match self.inner.center.access_token_valid(&access_token).await {
+            Ok(true) => {
+                let now = jsonwebtoken::get_current_timestamp();
+                session.record_mut().insert(CHECKED_KEY, now)?;
+                Ok(self.inner.sessions.store.update(session).await?)
+            }
+            Ok(false) => {
+                tracing::info!("the center no longer honours a cookie session; ending it");
+                Ok(false)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot re-check a cookie session; keeping it for now");
+                Ok(true)
+            }
+        }
+    }
+
+    /// Ends the local session under `key` and returns where to send the browser: the center's
+    /// end-session endpoint (with `id_token_hint` and `post_logout_redirect_uri`), or straight
+    /// to the post-logout page when there was no session or the center is unavailable.
+    ///
+    /// # Errors
+    /// When the session store fails.
+    pub async fn logout(&self, key: &SessionKey) -> Result<Url, Error> {
+        let session = self.inner.sessions.store.load(key).await?;
+        self.inner.sessions.store.delete(key).await?;
+        let Some(session) = session else {
+            return Ok(self.inner.post_logout_redirect_uri.clone());
+        };
+        let id_token = session.record().get::<String>(ID_TOKEN_KEY);
+        let end_session = match self.inner.center.metadata().await {
+            Ok(metadata) => metadata.end_session_endpoint.clone(),
+            Err(error) => {
+                tracing::warn!(%error, "signed out locally only: the sign-in service is unavailable");
+                None
+            }
+        };
+        let Some(mut url) = end_session else {
+            return Ok(self.inner.post_logout_redirect_uri.clone());
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(id_token) = &id_token {
+                query.append_pair("id_token_hint", id_token);
+            }
+            query
+                .append_pair("client_id", &self.inner.config.client_id)
+                .append_pair(
+                    "post_logout_redirect_uri",
+                    self.inner.post_logout_redirect_uri.as_str(),
+                );
+        }
+        Ok(url)
+    }
+
+    /// Deletes the local session under `key` without involving the center (e.g. to rotate
+    /// the session at sign-in).
+    ///
+    /// # Errors
+    /// When the session store fails.
+    pub async fn forget(&self, key: &SessionKey) -> Result<(), Error> {
+        Ok(self.inner.sessions.store.delete(key).await?)
+    }
+
+    /// Handles a back-channel logout: verifies the logout token, refuses a replayed `jti`, and
+    /// ends every local session of the token's `sid` (or, without `sid`, of its `sub`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidLogoutToken`] for forged, expired, malformed or replayed tokens;
+    /// center failures when the keys cannot be fetched; store failures (after which the same
+    /// token is accepted again, so the center's retry succeeds).
+    pub async fn back_channel_logout(&self, token: &str) -> Result<(), Error> {
+        let keys = self.inner.center.keys_for(token).await?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let request = logout_token::verify(
+            token,
+            &keys,
+            self.inner.center.issuer(),
+            &self.inner.config.client_id,
+            now,
+        )
+        .map_err(Error::InvalidLogoutToken)?;
+        let target = match (&request.sid, &request.sub) {
+            (Some(sid), _) => tag("sid", sid),
+            (None, Some(sub)) => tag("user", sub),
+            (None, None) => Err(Error::InvalidLogoutToken("no sid or sub".to_owned())),
+        }
+        .map_err(|_| Error::InvalidLogoutToken("sid or sub out of bounds".to_owned()))?;
+
+        let counters = &self.inner.sessions.counters;
+        let seen = format!("logout-jti:{}", request.jti);
+        let window = Duration::from_secs(request.exp.saturating_sub(now) + LEEWAY_SECS);
+        if counters.increment(&seen, window).await? > 1 {
+            return Err(Error::InvalidLogoutToken("jti was already used".to_owned()));
+        }
+        let lifetime = self.inner.expiry.absolute();
+        if let Err(error) = self.inner.sessions.end_tagged(&target, lifetime).await {
+            if let Err(reset) = counters.reset(&seen).await {
+                tracing::warn!(error = %reset, "could not forget a failed logout token");
+            }
+            return Err(error.into());
+        }
+        Ok(())
+    }
+}
+
+fn tag(name: &str, value: &str) -> Result<IndexTag, Error> {
+    IndexTag::new(name, value)
+        .map_err(|_| Error::InvalidIdToken(format!("{name} is empty or longer than 1024 bytes")))
+}

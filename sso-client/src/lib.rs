@@ -1,0 +1,134 @@
+//! Single sign-on for actix-web apps: the subsystem side of an OpenID Connect provider.
+//!
+//! Add [`SsoMiddleware`](actix::SsoMiddleware) to an app and it gets, in one `wrap`:
+//!
+//! - **sign-in**: a browser asking for a protected page without a local session is sent to the
+//!   center (authorization-code flow with `state`, `nonce` and PKCE `S256`, kept in a
+//!   short-lived encrypted cookie); API clients (non-GET, or `Accept: application/json`) get
+//!   `401` with a JSON body instead;
+//! - **the callback**: state check, back-channel code exchange, id-token verification (JWKS
+//!   cached and refetched when an unknown `kid` appears; `iss`, `aud`, `exp`, `iat`, `nonce`),
+//!   a fresh local session tagged with the center session `sid`, and a redirect to the page
+//!   first asked for (same-origin paths only, see [`ReturnTo`]);
+//! - **a [`Principal`] extractor** (`sub`, name, e-mail, `sid`, all claims), and
+//!   `Option<Principal>` for pages that also serve anonymous visitors;
+//! - **sign-out**: `POST` to the logout path with the principal's
+//!   [`csrf_token`](Principal::csrf_token) deletes the local session and sends the browser to
+//!   the center's end-session endpoint, which signs the user out everywhere;
+//! - **single logout**: the center's back-channel logout tokens are verified (signature,
+//!   `iss`, `aud`, `iat`/`exp`, the logout event, no `nonce`, `jti` not seen before) and every
+//!   local session of that `sid` ends; forged, expired or replayed tokens get `400`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use actix_web::{App, HttpResponse, HttpServer, get};
+//! use session_store::MemoryStore;
+//! use sso_client::actix::SsoMiddleware;
+//! use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
+//!
+//! #[get("/")]
+//! async fn home(user: Option<Principal>) -> HttpResponse {
+//!     match user {
+//!         Some(user) => HttpResponse::Ok().body(format!("Hello, {}", user.display_name())),
+//!         None => HttpResponse::Ok().body("Hello, stranger. Visit /me to sign in."),
+//!     }
+//! }
+//!
+//! #[get("/me")]
+//! async fn me(user: Principal) -> HttpResponse {
+//!     HttpResponse::Ok().json(user.claims())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let mut config = SsoConfig::new(
+//!         "http://sso.localhost:8080",
+//!         "app1",
+//!         Secret::new(std::env::var("APP1_CLIENT_SECRET")?),
+//!         "http://app1.localhost:8081".parse()?,
+//!     );
+//!     config.public_paths = vec!["/".to_owned()];
+//!     let sessions = LocalSessions::memory(MemoryStore::default());
+//!     let client = SsoClient::new(config, sessions)?;
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .wrap(SsoMiddleware::new(client.clone()))
+//!             .service(home)
+//!             .service(me)
+//!     })
+//!     .bind(("127.0.0.1", 8081))?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Register the client at the center with the redirect URI
+//! `{base_url}/auth/callback`, the back-channel logout URI `{base_url}/auth/backchannel-logout`
+//! and the post-logout redirect URI `{base_url}/`; the paths are configurable in [`Paths`].
+//!
+//! A sign-out button is a form posting the CSRF token:
+//!
+//! ```html
+//! <form method="post" action="/auth/logout">
+//!   <input type="hidden" name="csrf_token" value="{{ user.csrf_token() }}">
+//!   <button>Sign out</button>
+//! </form>
+//! ```
+//!
+//! # Local sessions
+//!
+//! [`LocalSessions`] picks the store: [`memory`](LocalSessions::memory) for one node,
+//! [`redis`](LocalSessions::redis) for a cluster (single logout deletes the sessions for every
+//! node at once), or [`cookie`](LocalSessions::cookie) for stateless nodes (single logout puts
+//! the `sid` on a revocation list that every node checks; keep that list in a shared store).
+//! Reading a session never writes to the store on every request: the idle deadline is
+//! refreshed only once a quarter of the idle window (at most a minute) has passed.
+//!
+//! # When the center is down
+//!
+//! Requests with a local session never call the center, so signed-in users keep working.
+//! New sign-ins get a `503` "sign-in service unavailable" page. Calls to the center time out
+//! after [`CenterSettings::request_timeout_ms`], and after
+//! [`CenterSettings::failure_threshold`] consecutive failures a circuit breaker fails further
+//! calls at once for [`CenterSettings::open_secs`] before letting one trial call through.
+//!
+//! # Limitations
+//! - Cookie sessions live in the browser, so single logout cannot delete them: it revokes the
+//!   `sid` in a revocation list, which reaches every node sharing that list at once. A node with
+//!   a list of its own learns of the end through the re-check: every
+//!   [`SessionSettings::recheck_secs`] a cookie session is confirmed with the center's userinfo
+//!   endpoint (one call per session and interval, never while the circuit is open). Once the
+//!   center stops honouring the session's access token (its center session ended, or the token
+//!   expired) the local session ends and the next page visit signs in again, silently while the
+//!   center session lives. While the center is unreachable, sessions are kept.
+//! - One sign-in at a time per browser: starting a second one (in another tab) before the first
+//!   returns makes the first callback fail its state check, and the user signs in again.
+//! - `localhost` and `*.localhost` names of the center always resolve to the loopback address
+//!   (RFC 6761), whatever the system resolver says.
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "actix")]
+pub mod actix;
+mod breaker;
+mod center;
+mod client;
+pub mod config;
+mod error;
+mod local_sessions;
+mod login_state;
+mod pkce;
+mod principal;
+mod resolver;
+mod return_to;
+mod tokens;
+
+pub use client::{Callback, LocalSession, LoginRedirect, SignedIn, SsoClient};
+pub use config::{
+    CenterSettings, CookieSettings, Paths, SameSite, Secret, SessionSettings, SsoConfig,
+};
+pub use error::Error;
+pub use local_sessions::LocalSessions;
+pub use principal::Principal;
+pub use return_to::{NotSameOrigin, ReturnTo};

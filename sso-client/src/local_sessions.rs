@@ -1,0 +1,182 @@
+//! Where local sessions live, and how single logout ends them on each backend.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use session_store::{
+    CookieStore, CounterStore, IndexTag, KeyRing, MemoryStore, RedisStore, Revocation,
+    RevocationList, SessionIndex, SessionStore,
+};
+
+/// The local-session backend of a subsystem.
+///
+/// | backend | single logout | across nodes |
+/// |---|---|---|
+/// | [`LocalSessions::memory`] | deletes the sessions of the `sid` | one node only |
+/// | [`LocalSessions::redis`] | deletes the sessions of the `sid` | every node (shared) |
+/// | [`LocalSessions::cookie`] | revokes the `sid` in a revocation list | every node sharing the list, and every node within [`SessionSettings::recheck_secs`](crate::SessionSettings::recheck_secs) |
+///
+/// The same store also remembers logout-token ids, so a replayed token is refused on every
+/// node that shares it.
+pub struct LocalSessions {
+    kind: Kind,
+}
+
+enum Kind {
+    Indexed {
+        store: Arc<dyn SessionStore>,
+        index: Arc<dyn SessionIndex>,
+        counters: Arc<dyn CounterStore>,
+        backend: &'static str,
+    },
+    Cookie {
+        ring: Box<KeyRing>,
+        counters: Arc<dyn CounterStore>,
+        revocation: Arc<dyn Revocation>,
+        revoker: Arc<dyn RevokeTag>,
+    },
+}
+
+impl fmt::Debug for LocalSessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.kind {
+            Kind::Indexed { backend, .. } => backend,
+            Kind::Cookie { .. } => &"cookie",
+        };
+        f.debug_struct("LocalSessions")
+            .field("backend", backend)
+            .finish()
+    }
+}
+
+impl LocalSessions {
+    /// Sessions in this process (single node, demos, tests).
+    pub fn memory(store: MemoryStore) -> Self {
+        Self::indexed(store, "memory")
+    }
+
+    /// Sessions in Redis, shared by every node: single logout on one node ends the sessions
+    /// on all of them.
+    pub fn redis(store: RedisStore) -> Self {
+        Self::indexed(store, "redis")
+    }
+
+    /// Sessions in any store with an index; `backend` names it for display.
+    pub fn indexed<S>(store: S, backend: &'static str) -> Self
+    where
+        S: SessionIndex + CounterStore + Clone + 'static,
+    {
+        Self {
+            kind: Kind::Indexed {
+                store: Arc::new(store.clone()),
+                index: Arc::new(store.clone()),
+                counters: Arc::new(store),
+                backend,
+            },
+        }
+    }
+
+    /// Sessions sealed into the cookie itself with `ring`. Single logout puts the `sid` on a
+    /// revocation list kept in `counters` (use a store every node shares, such as Redis, so a
+    /// logout reaches them all); each node checks the list when it opens a session cookie.
+    pub fn cookie<C>(ring: KeyRing, counters: C) -> Self
+    where
+        C: CounterStore + Clone + 'static,
+    {
+        let list = Arc::new(RevocationList::new(counters.clone()));
+        Self {
+            kind: Kind::Cookie {
+                ring: Box::new(ring),
+                counters: Arc::new(counters),
+                revocation: list.clone(),
+                revoker: list,
+            },
+        }
+    }
+
+    /// The backend ready for use with session cookies named `cookie_name`.
+    pub(crate) fn into_backend(self, cookie_name: &str) -> Backend {
+        match self.kind {
+            Kind::Indexed {
+                store,
+                index,
+                counters,
+                backend,
+            } => Backend {
+                store,
+                ending: Ending::Delete(index),
+                counters,
+                name: backend,
+            },
+            Kind::Cookie {
+                ring,
+                counters,
+                revocation,
+                revoker,
+            } => Backend {
+                store: Arc::new(CookieStore::new(cookie_name, *ring).with_revocation(revocation)),
+                ending: Ending::Revoke(revoker),
+                counters,
+                name: "cookie",
+            },
+        }
+    }
+}
+
+/// Revokes tags in a revocation list, whatever store keeps it.
+#[async_trait]
+trait RevokeTag: Send + Sync + fmt::Debug {
+    async fn revoke_tag(&self, tag: &IndexTag, duration: Duration) -> session_store::Result<()>;
+}
+
+#[async_trait]
+impl<C: CounterStore + 'static> RevokeTag for RevocationList<C> {
+    async fn revoke_tag(&self, tag: &IndexTag, duration: Duration) -> session_store::Result<()> {
+        self.revoke(tag, duration).await
+    }
+}
+
+#[derive(Debug)]
+enum Ending {
+    Delete(Arc<dyn SessionIndex>),
+    Revoke(Arc<dyn RevokeTag>),
+}
+
+/// A resolved backend.
+#[derive(Debug)]
+pub(crate) struct Backend {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) counters: Arc<dyn CounterStore>,
+    pub(crate) name: &'static str,
+    ending: Ending,
+}
+
+impl Backend {
+    /// Whether sessions live in the browser, so only a re-check with the center can end a
+    /// copy that missed a single logout.
+    pub(crate) fn is_client_side(&self) -> bool {
+        matches!(self.ending, Ending::Revoke(_))
+    }
+
+    /// Ends every local session tagged `tag`. A revocation lasts `lifetime`, the longest a
+    /// session can live.
+    pub(crate) async fn end_tagged(
+        &self,
+        tag: &IndexTag,
+        lifetime: Duration,
+    ) -> session_store::Result<()> {
+        match &self.ending {
+            Ending::Delete(index) => {
+                let deleted = index.delete_by_tag(tag).await?;
+                tracing::info!(tag = tag.as_str(), deleted, "local sessions ended");
+            }
+            Ending::Revoke(list) => {
+                list.revoke_tag(tag, lifetime).await?;
+                tracing::info!(tag = tag.as_str(), "local sessions revoked");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The signed-in user, as the id token described them at sign-in.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::pkce::{random_token, secrets_equal};
+
+/// The user of a local session: who they are (`sub`), how to address them, which center
+/// session they belong to (`sid`), and every claim of their id token.
+///
+/// With the `actix` feature this is an extractor: a handler taking `Principal` answers 401 to
+/// anonymous requests, one taking `Option<Principal>` serves both.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    sub: String,
+    name: Option<String>,
+    email: Option<String>,
+    sid: Option<String>,
+    claims: Map<String, Value>,
+    csrf_token: String,
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("sub", &self.sub)
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Principal {
+    /// The principal described by verified id-token claims, with a fresh CSRF token.
+    pub(crate) fn from_claims(claims: Map<String, Value>) -> Option<Self> {
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        Some(Self {
+            sub: text("sub")?,
+            name: text("name").or_else(|| text("preferred_username")),
+            email: text("email"),
+            sid: text("sid"),
+            csrf_token: random_token(),
+            claims,
+        })
+    }
+
+    /// The user's stable identifier at the center (`sub`).
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// The user's display name (`name`, else `preferred_username`), if the center sent one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The user's e-mail address, if the center sent one.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+
+    /// How to address the user: name, else e-mail, else `sub`.
+    pub fn display_name(&self) -> &str {
+        self.name().or(self.email()).unwrap_or(&self.sub)
+    }
+
+    /// The center session this local session belongs to (`sid`).
+    pub fn sid(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// Every claim of the id token the user signed in with.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// The claim `name` as a `T`, if present and of that type.
+    pub fn claim<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        self.claims
+            .get(name)
+            .and_then(|value| T::deserialize(value).ok())
+    }
+
+    /// Whether the `roles` claim (an array of strings) contains `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.claim::<Vec<String>>("roles")
+            .is_some_and(|roles| roles.iter().any(|r| r == role))
+    }
+
+    /// The token to put in forms of this session (as `csrf_token`); the SDK's logout route
+    /// requires it, and apps can check it with [`Principal::verify_csrf`].
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    /// Whether `token` is this session's CSRF token (compared in constant time).
+    pub fn verify_csrf(&self, token: &str) -> bool {
+        secrets_equal(&self.csrf_token, token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn principal(claims: Value) -> Option<Principal> {
+        Principal::from_claims(claims.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn fields_come_from_the_claims() {
+        let alice = principal(
+            json!({"sub": "u-1", "name": "Alice", "email": "a@example.test",
+                                     "sid": "s-1", "roles": ["admin"]}),
+        )
+        .unwrap();
+        assert_eq!(alice.sub(), "u-1");
+        assert_eq!(alice.display_name(), "Alice");
+        assert_eq!(alice.sid(), Some("s-1"));
+        assert!(alice.has_role("admin"));
+        assert!(!alice.has_role("root"));
+        assert_eq!(
+            alice.claim::<String>("email").as_deref(),
+            Some("a@example.test")
+        );
+
+        let bare = principal(json!({"sub": "u-2"})).unwrap();
+        assert_eq!(bare.display_name(), "u-2");
+        assert!(principal(json!({"name": "no sub"})).is_none());
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_session_and_hidden_from_debug() {
+        let a = principal(json!({"sub": "u"})).unwrap();
+        let b = principal(json!({"sub": "u"})).unwrap();
+        assert_ne!(a.csrf_token(), b.csrf_token());
+        assert!(a.verify_csrf(a.csrf_token()));
+        assert!(!a.verify_csrf(b.csrf_token()));
+        assert!(!a.verify_csrf(""));
+        assert!(!format!("{a:?}").contains(a.csrf_token()));
+    }
+}

@@ -1,0 +1,215 @@
+//! The logout token of OIDC Back-Channel Logout 1.0: the center telling this subsystem that a
+//! center session (`sid`) or all sessions of a user (`sub`) have ended.
+
+use serde_json::Value;
+
+use super::{KeySet, LEEWAY_SECS, date_claim, string_claim, verify_signed};
+
+/// The `events` member that marks a logout token.
+pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
+    "http://schemas.openid.net/event/backchannel-logout";
+
+/// Longest `jti` accepted (it becomes part of a store key).
+const MAX_JTI_LEN: usize = 256;
+
+/// What a verified logout token asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LogoutRequest {
+    /// The token's unique id, remembered until `exp` so it cannot be replayed.
+    pub(crate) jti: String,
+    /// When the token expires (seconds since the epoch).
+    pub(crate) exp: u64,
+    /// The center session that ended, if named.
+    pub(crate) sid: Option<String>,
+    /// The user whose sessions ended, if named.
+    pub(crate) sub: Option<String>,
+}
+
+/// Verifies a logout token (Back-Channel Logout 1.0 §2.6): signature, `iss`, `aud`, `exp`,
+/// `iat`, `jti`, the back-channel logout event, `sid` or `sub`, and no `nonce`.
+/// Replay of the `jti` is for the caller to check.
+///
+/// # Errors
+/// A reason for the first check that fails.
+pub(crate) fn verify(
+    token: &str,
+    keys: &KeySet,
+    issuer: &str,
+    client_id: &str,
+    now: u64,
+) -> Result<LogoutRequest, String> {
+    let claims = verify_signed(token, keys, issuer, client_id)?;
+    let events = claims
+        .get("events")
+        .and_then(Value::as_object)
+        .ok_or("events is missing")?;
+    if !events
+        .get(BACKCHANNEL_LOGOUT_EVENT)
+        .is_some_and(Value::is_object)
+    {
+        return Err("events does not name a back-channel logout".to_owned());
+    }
+    if claims.contains_key("nonce") {
+        return Err("a logout token must not carry a nonce".to_owned());
+    }
+    let iat = date_claim(&claims, "iat").ok_or("iat is missing")?;
+    if iat > now + LEEWAY_SECS {
+        return Err("iat is in the future".to_owned());
+    }
+    let exp = date_claim(&claims, "exp").ok_or("exp is missing")?;
+    let jti = string_claim(&claims, "jti")
+        .filter(|jti| (1..=MAX_JTI_LEN).contains(&jti.len()))
+        .ok_or("jti is missing or too long")?;
+    let non_empty = |name| string_claim(&claims, name).filter(|value| !value.is_empty());
+    let sid = non_empty("sid").map(str::to_owned);
+    let sub = non_empty("sub").map(str::to_owned);
+    if sid.is_none() && sub.is_none() {
+        return Err("neither sid nor sub is present".to_owned());
+    }
+    Ok(LogoutRequest {
+        jti: jti.to_owned(),
+        exp,
+        sid,
+        sub,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+    use crate::tokens::test_keys::{CLIENT, ISSUER, TestKey, now};
+
+    fn claims() -> Value {
+        json!({"iss": ISSUER, "aud": CLIENT, "iat": now(), "exp": now() + 120,
+               "jti": "j-1", "sid": "s-1", "sub": "alice",
+               "events": {BACKCHANNEL_LOGOUT_EVENT: {}}})
+    }
+
+    fn check(key: &TestKey, claims: &Value) -> Result<LogoutRequest, String> {
+        let token = key.sign("logout+jwt", claims);
+        verify(&token, &TestKey::jwks(&[key]), ISSUER, CLIENT, now())
+    }
+
+    fn edit(change: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+        let mut claims = claims();
+        change(claims.as_object_mut().unwrap());
+        claims
+    }
+
+    #[test]
+    fn a_valid_token_names_the_session_to_end() {
+        let key = TestKey::generate("k1");
+        let request = check(&key, &claims()).unwrap();
+        assert_eq!(request.jti, "j-1");
+        assert_eq!(request.sid.as_deref(), Some("s-1"));
+        assert_eq!(request.sub.as_deref(), Some("alice"));
+
+        let sub_only = edit(|c| {
+            c.remove("sid");
+        });
+        assert_eq!(check(&key, &sub_only).unwrap().sid, None);
+    }
+
+    #[test]
+    fn claim_violations_are_refused() {
+        let key = TestKey::generate("k1");
+        let cases = [
+            (
+                "wrong issuer",
+                edit(|c| {
+                    c.insert("iss".into(), json!("https://evil.example"));
+                }),
+            ),
+            (
+                "wrong audience",
+                edit(|c| {
+                    c.insert("aud".into(), json!("app2"));
+                }),
+            ),
+            (
+                "expired",
+                edit(|c| {
+                    c.insert("iat".into(), json!(now() - 7200));
+                    c.insert("exp".into(), json!(now() - 3600));
+                }),
+            ),
+            (
+                "no exp",
+                edit(|c| {
+                    c.remove("exp");
+                }),
+            ),
+            (
+                "no iat",
+                edit(|c| {
+                    c.remove("iat");
+                }),
+            ),
+            (
+                "iat in the future",
+                edit(|c| {
+                    c.insert("iat".into(), json!(now() + 3600));
+                }),
+            ),
+            (
+                "no events",
+                edit(|c| {
+                    c.remove("events");
+                }),
+            ),
+            (
+                "other event",
+                edit(|c| {
+                    c.insert("events".into(), json!({"urn:other": {}}));
+                }),
+            ),
+            (
+                "nonce present",
+                edit(|c| {
+                    c.insert("nonce".into(), json!("n"));
+                }),
+            ),
+            (
+                "no jti",
+                edit(|c| {
+                    c.remove("jti");
+                }),
+            ),
+            (
+                "neither sid nor sub",
+                edit(|c| {
+                    c.remove("sid");
+                    c.remove("sub");
+                }),
+            ),
+        ];
+        for (name, bad) in cases {
+            assert!(check(&key, &bad).is_err(), "{name} was accepted");
+        }
+    }
+
+    #[test]
+    fn forged_signatures_and_symmetric_algorithms_are_refused() {
+        let published = TestKey::generate("k1");
+        let forger = TestKey::generate("k1");
+        let keys = TestKey::jwks(&[&published]);
+        let forged = forger.sign("logout+jwt", &claims());
+        assert!(verify(&forged, &keys, ISSUER, CLIENT, now()).is_err());
+
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".to_owned());
+        let hmac =
+            jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(b"k1")).unwrap();
+        assert!(verify(&hmac, &keys, ISSUER, CLIENT, now()).is_err());
+
+        let unsigned = format!(
+            "{}.{}.",
+            "eyJhbGciOiJub25lIiwia2lkIjoiazEifQ",
+            forged.split('.').nth(1).unwrap()
+        );
+        assert!(verify(&unsigned, &keys, ISSUER, CLIENT, now()).is_err());
+    }
+}

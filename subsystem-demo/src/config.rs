@@ -1,0 +1,486 @@
+//! Configuration: one typed struct, read from an optional TOML file and `DEMO_APP_`-prefixed
+//! environment variables.
+//!
+//! # Sources, in order
+//! 1. Built-in defaults: app `app1` on `127.0.0.1:8081`, public at
+//!    `http://{name}.localhost:{port}`, center `http://sso.localhost:8080`, client id = name,
+//!    memory sessions, `Secure` cookies.
+//! 2. The TOML file given with `--config` (or `DEMO_APP_CONFIG`).
+//! 3. Environment variables `DEMO_APP_<SECTION>__<KEY>` (double underscore between levels), e.g.
+//!    `DEMO_APP_NAME=app2`, `DEMO_APP_HTTP__PORT=8082`, `DEMO_APP_SSO__CLIENT_SECRET=…`,
+//!    `DEMO_APP_STORE__BACKEND=redis`. A value that parses as a TOML number or boolean is taken as
+//!    one, anything else as a string.
+//!
+//! Unknown keys are errors. Every secret (`sso.client_secret`, `sso.login_cookie_key`,
+//! `store.redis_url`, `store.cookie_key`) has a `_file` variant that reads it from a file;
+//! setting both is an error. Secrets never appear in `Debug` output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
+use url::Url;
+
+/// Prefix of environment variables that override the configuration.
+pub const ENV_PREFIX: &str = "DEMO_APP_";
+
+/// Environment variable naming the configuration file.
+pub const CONFIG_FILE_ENV: &str = "DEMO_APP_CONFIG";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file or a value is not valid TOML of the expected shape.
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A value is out of bounds or settings contradict each other.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The demo app's configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The app's name, shown on its pages (`app1`, `app2`).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// The name of this node, shown on the pages so HA demos can tell nodes apart; defaults to
+    /// the app's name.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Where to listen and how browsers reach the app.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// The center and this app's client registration.
+    pub sso: SsoSettings,
+    /// Lifetime of local sessions.
+    #[serde(default)]
+    pub session: SessionSettings,
+    /// Limits on calls to the center.
+    #[serde(default)]
+    pub center: CenterSettings,
+    /// Where local sessions live.
+    #[serde(default)]
+    pub store: StoreSettings,
+}
+
+fn default_name() -> String {
+    "app1".to_owned()
+}
+
+/// Where to listen and how browsers reach the app.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// The address to bind.
+    pub host: String,
+    /// The port to bind; `0` picks a free one.
+    pub port: u16,
+    /// The URL browsers use; defaults to `http://{name}.localhost:{port}` with the bound port.
+    pub public_url: Option<Url>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8081,
+            public_url: None,
+        }
+    }
+}
+
+/// The center and this app's registration there.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoSettings {
+    /// The center's issuer URL.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// The client id; defaults to the app's name.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The client secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// A file holding the client secret.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Key sealing the sign-in cookie (32 bytes, base64); needed when several nodes serve
+    /// the app.
+    #[serde(default)]
+    pub login_cookie_key: Option<Secret>,
+    /// A file holding the sign-in cookie key.
+    #[serde(default)]
+    pub login_cookie_key_file: Option<PathBuf>,
+    /// The `Secure` attribute of the app's cookies.
+    #[serde(default = "default_true")]
+    pub cookie_secure: bool,
+}
+
+fn default_issuer() -> String {
+    "http://sso.localhost:8080".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Which local-session backend to use.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In this process (one node).
+    #[default]
+    Memory,
+    /// In Redis, shared by every node.
+    Redis,
+    /// In an encrypted cookie; the revocation list goes to Redis when `redis_url` is set.
+    Cookie,
+}
+
+impl StoreBackend {
+    /// The backend's name as shown on the pages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Redis => "redis",
+            Self::Cookie => "cookie",
+        }
+    }
+}
+
+/// Where local sessions live.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// The backend.
+    pub backend: StoreBackend,
+    /// `redis://…` for the Redis backend (and the cookie backend's revocation list).
+    pub redis_url: Option<Secret>,
+    /// A file holding the Redis URL.
+    pub redis_url_file: Option<PathBuf>,
+    /// Key sealing cookie sessions (32 bytes, standard base64).
+    pub cookie_key: Option<Secret>,
+    /// A file holding the cookie key.
+    pub cookie_key_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads the configuration from `file` (if any) and the process environment.
+    ///
+    /// # Errors
+    /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret file
+    /// is missing, or a required value is absent.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads the configuration from `file` (if any) and the given environment.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .parse::<toml::Table>()?,
+            None => toml::Table::new(),
+        };
+        table
+            .entry("sso")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let overrides: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_ENV)
+            .collect();
+        for (key, value) in overrides {
+            apply_env(&mut table, &key, &value)?;
+        }
+        let mut settings: Self = toml::Value::Table(table).try_into()?;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        let sso = &mut self.sso;
+        resolve_secret(
+            "sso.client_secret",
+            &mut sso.client_secret,
+            sso.client_secret_file.take(),
+        )?;
+        resolve_secret(
+            "sso.login_cookie_key",
+            &mut sso.login_cookie_key,
+            sso.login_cookie_key_file.take(),
+        )?;
+        let store = &mut self.store;
+        resolve_secret(
+            "store.redis_url",
+            &mut store.redis_url,
+            store.redis_url_file.take(),
+        )?;
+        resolve_secret(
+            "store.cookie_key",
+            &mut store.cookie_key,
+            store.cookie_key_file.take(),
+        )
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 32
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !name_ok {
+            return invalid("name must be 1-32 characters of a-z, 0-9 and -");
+        }
+        if self.sso.client_secret.is_none() {
+            return invalid(
+                "sso.client_secret is required (or sso.client_secret_file, DEMO_APP_SSO__CLIENT_SECRET)",
+            );
+        }
+        match self.store.backend {
+            StoreBackend::Redis if self.store.redis_url.is_none() => {
+                invalid("store.backend = \"redis\" needs store.redis_url")
+            }
+            StoreBackend::Cookie if self.store.cookie_key.is_none() => {
+                invalid("store.backend = \"cookie\" needs store.cookie_key")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The node name shown on the pages.
+    pub fn node(&self) -> &str {
+        self.node.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The URL browsers reach the app at, given the port actually bound.
+    ///
+    /// # Errors
+    /// When the derived URL does not parse (a name that is not a host label).
+    pub fn public_url(&self, bound_port: u16) -> Result<Url, ConfigError> {
+        match &self.http.public_url {
+            Some(url) => Ok(url.clone()),
+            None => format!("http://{}.localhost:{bound_port}", self.name)
+                .parse()
+                .map_err(|error| ConfigError::Invalid(format!("public URL: {error}"))),
+        }
+    }
+
+    /// The SDK configuration for this app, reachable at `public_url`.
+    pub fn sso_config(&self, public_url: Url) -> SsoConfig {
+        let secret = self
+            .sso
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| Secret::new(""));
+        let client_id = self
+            .sso
+            .client_id
+            .clone()
+            .unwrap_or_else(|| self.name.clone());
+        let mut config = SsoConfig::new(self.sso.issuer.clone(), client_id, secret, public_url);
+        config.public_paths = ["/", "/static/", "/health"].map(str::to_owned).to_vec();
+        config.cookie.name = format!("{}_session", self.name.replace('-', "_"));
+        config.cookie.secure = self.sso.cookie_secure;
+        config.login_cookie_key = self.sso.login_cookie_key.clone();
+        config.session = self.session;
+        config.center = self.center;
+        config
+    }
+}
+
+fn resolve_secret(
+    key: &'static str,
+    value: &mut Option<Secret>,
+    file: Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    let Some(path) = file else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(ConfigError::Invalid(format!(
+            "{key} and {key}_file are both set"
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
+    Ok(())
+}
+
+/// Sets `DEMO_APP_A__B=value` as `a.b = value` in `table`.
+fn apply_env(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = key[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::Invalid(format!(
+            "environment variable {key} does not name a setting"
+        )));
+    }
+    let (last, sections) = path.split_last().unwrap_or((&path[0], &[]));
+    let mut current = table;
+    for section in sections {
+        let entry = current
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("{key}: {section} is not a section")))?;
+    }
+    current.insert(last.clone(), env_value(value));
+    Ok(())
+}
+
+/// `text` as a TOML number or boolean if it is one, else as a string.
+fn env_value(text: &str) -> toml::Value {
+    let scalar = format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .filter(|value| {
+            matches!(
+                value,
+                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)
+            )
+        });
+    scalar.unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    const SECRET: (&str, &str) = ("DEMO_APP_SSO__CLIENT_SECRET", "app-secret-1");
+
+    #[test]
+    fn defaults_need_only_the_client_secret() {
+        let settings = Settings::load_from(None, env(&[SECRET])).unwrap();
+        assert_eq!(settings.name, "app1");
+        assert_eq!(settings.node(), "app1");
+        assert_eq!(settings.http.port, 8081);
+        assert_eq!(settings.store.backend, StoreBackend::Memory);
+        let url = settings.public_url(8081).unwrap();
+        assert_eq!(url.as_str(), "http://app1.localhost:8081/");
+        let sso = settings.sso_config(url);
+        assert_eq!(sso.client_id, "app1");
+        assert_eq!(sso.issuer, "http://sso.localhost:8080");
+        assert!(sso.cookie.secure);
+        sso.validate().unwrap();
+
+        let missing = Settings::load_from(None, env(&[])).unwrap_err();
+        assert!(missing.to_string().contains("client_secret"), "{missing}");
+    }
+
+    #[test]
+    fn the_file_is_read_and_the_environment_wins() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "name = \"app2\"\nnode = \"app2-b\"\n[http]\nport = 9000\n[sso]\nclient_secret = \"from-file\"\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\""
+        )
+        .unwrap();
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[
+                ("DEMO_APP_HTTP__PORT", "8082"),
+                ("DEMO_APP_SSO__ISSUER", "https://sso.example.test"),
+                ("OTHER_VARIABLE", "ignored"),
+                ("DEMO_PASSWORD", "the center's, not ours"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.name, "app2");
+        assert_eq!(settings.node(), "app2-b");
+        assert_eq!(settings.http.port, 8082);
+        assert_eq!(settings.store.backend, StoreBackend::Redis);
+        assert_eq!(settings.sso.issuer, "https://sso.example.test");
+        assert_eq!(
+            settings.sso.client_secret.as_ref().unwrap().expose(),
+            "from-file"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_from_file_and_environment() {
+        let typo = Settings::load_from(None, env(&[SECRET, ("DEMO_APP_HTTP__PROT", "1")]));
+        assert!(typo.is_err());
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "nmae = \"app1\"").unwrap();
+        assert!(Settings::load_from(Some(file.path()), env(&[SECRET])).is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_never_show() {
+        let mut secret = tempfile::NamedTempFile::new().unwrap();
+        writeln!(secret, "file-secret-value").unwrap();
+        let path = secret.path().to_str().unwrap();
+        let settings =
+            Settings::load_from(None, env(&[("DEMO_APP_SSO__CLIENT_SECRET_FILE", path)])).unwrap();
+        assert_eq!(
+            settings.sso.client_secret.as_ref().unwrap().expose(),
+            "file-secret-value"
+        );
+        assert!(!format!("{settings:?}").contains("file-secret-value"));
+
+        let both = Settings::load_from(
+            None,
+            env(&[SECRET, ("DEMO_APP_SSO__CLIENT_SECRET_FILE", path)]),
+        );
+        assert!(both.is_err());
+    }
+
+    #[test]
+    fn backends_require_what_they_use() {
+        let redis = Settings::load_from(None, env(&[SECRET, ("DEMO_APP_STORE__BACKEND", "redis")]));
+        assert!(redis.unwrap_err().to_string().contains("redis_url"));
+        let cookie =
+            Settings::load_from(None, env(&[SECRET, ("DEMO_APP_STORE__BACKEND", "cookie")]));
+        assert!(cookie.unwrap_err().to_string().contains("cookie_key"));
+        let unknown =
+            Settings::load_from(None, env(&[SECRET, ("DEMO_APP_STORE__BACKEND", "disk")]));
+        assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn names_must_be_host_labels() {
+        let bad = Settings::load_from(None, env(&[SECRET, ("DEMO_APP_NAME", "App One")]));
+        assert!(bad.is_err());
+    }
+}

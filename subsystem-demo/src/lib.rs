@@ -1,0 +1,15 @@
+//! A small app protected by the `sso-client` SDK, run as app1 and app2 in the demos.
+//!
+//! It shows who is signed in, the user's claims, which node served the request and which
+//! session backend holds the local session, and has a sign-out button. Everything that touches
+//! single sign-on goes through the SDK's public API.
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod pages;
+mod routes;
+pub mod startup;
+mod store;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,111 @@
+//! Building and running the app: used by `main` and by the tests alike.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use sso_client::SsoClient;
+use sso_client::actix::SsoMiddleware;
+use url::Url;
+
+use crate::config::Settings;
+use crate::pages::{Site, first_letter};
+use crate::store::local_sessions;
+
+/// A built app, listening, not yet running.
+pub struct Application {
+    port: u16,
+    public_url: Url,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .field("public_url", &self.public_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds the configured address (port `0` picks a free one) and builds the app. The center
+    /// is not contacted, so the app starts even while the center is down.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the configuration cannot work.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.http.host, settings.http.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let public_url = settings.public_url(port)?;
+        let sso_config = settings.sso_config(public_url.clone());
+        let form_action = format!(
+            "form-action 'self' {}",
+            Url::parse(&sso_config.issuer)
+                .map(|issuer| issuer.origin().ascii_serialization())
+                .context("sso.issuer")?
+        );
+        let csp = format!(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
+             object-src 'none'; {form_action}"
+        );
+        let client = SsoClient::new(sso_config, local_sessions(&settings)?)?;
+        let paths = &client.config().paths;
+        let site = web::Data::new(Site {
+            initial: first_letter(&settings.name),
+            theme: settings.name.clone(),
+            name: settings.name.clone(),
+            node: settings.node().to_owned(),
+            backend: client.session_backend(),
+            logout_path: paths.logout.clone(),
+            login_href: format!("{}?return_to=%2Fprofile", paths.login),
+            stylesheet_href: crate::routes::stylesheet_href(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(SsoMiddleware::new(client.clone()))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", csp.as_str()))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin")),
+                )
+                .app_data(site.clone())
+                .configure(crate::routes::configure)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            public_url,
+            server,
+        })
+    }
+
+    /// The port the app listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL browsers use to reach the app.
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// Serves requests until the process is asked to stop.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

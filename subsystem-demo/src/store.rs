@@ -1,0 +1,53 @@
+//! The local-session backend the configuration asks for.
+
+use anyhow::Context as _;
+use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
+use sso_client::LocalSessions;
+
+use crate::config::{Settings, StoreBackend};
+
+/// Key id of the cookie-session key.
+const COOKIE_KEY_ID: &str = "k1";
+
+/// Builds the local sessions for `settings`. Nothing connects yet: Redis is dialled on first use.
+///
+/// # Errors
+/// When a Redis URL or cookie key is malformed.
+pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSessions> {
+    let store = &settings.store;
+    let redis = || -> anyhow::Result<Option<RedisStore>> {
+        store
+            .redis_url
+            .as_ref()
+            .map(|url| {
+                RedisStore::new(
+                    RedisConfig::new(url.expose()).with_prefix(format!("{}:", settings.name)),
+                )
+                .context("store.redis_url")
+            })
+            .transpose()
+    };
+    Ok(match store.backend {
+        StoreBackend::Memory => LocalSessions::memory(MemoryStore::default()),
+        StoreBackend::Redis => {
+            LocalSessions::redis(redis()?.context("store.redis_url is required")?)
+        }
+        StoreBackend::Cookie => {
+            let key = store
+                .cookie_key
+                .as_ref()
+                .context("store.cookie_key is required")?;
+            let ring = KeyRing::new(COOKIE_KEY_ID, key.expose()).context("store.cookie_key")?;
+            match redis()? {
+                Some(shared) => LocalSessions::cookie(ring, shared),
+                None => {
+                    tracing::warn!(
+                        "cookie sessions without store.redis_url: single logout revokes sessions \
+                         on this node only"
+                    );
+                    LocalSessions::cookie(ring, MemoryStore::default())
+                }
+            }
+        }
+    })
+}
