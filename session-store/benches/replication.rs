@@ -62,7 +62,7 @@ async fn cluster() -> Vec<ReplicatedStore> {
             })
             .collect();
         let config = ReplicationConfig::new(&format!("n{i}"), *addr, peers, SECRET.to_vec());
-        nodes.push(ReplicatedStore::start(config).await.expect("node starts"));
+        nodes.push(ReplicatedStore::start(config).expect("node starts"));
     }
     for node in &nodes {
         assert!(node.wait_ready(Duration::from_secs(10)).await);

@@ -219,19 +219,25 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl ReplicatedStore {
     /// Starts a node: binds its listener, starts pushing, repairing and reclaiming, and pulls a
-    /// snapshot from a peer in the background (see [`Self::is_ready`]).
+    /// snapshot from a peer in the background (see [`Self::is_ready`]). Must be called inside a
+    /// Tokio runtime, which runs the node's tasks.
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid configuration, [`Error::Unavailable`] when the listener
-    /// cannot be bound.
-    pub async fn start(config: ReplicationConfig) -> Result<Self> {
+    /// [`Error::Config`] for an invalid configuration or outside a Tokio runtime,
+    /// [`Error::Unavailable`] when the listener cannot be bound.
+    pub fn start(config: ReplicationConfig) -> Result<Self> {
         config.validate()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|error| Error::Unavailable(Box::new(error)))?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|error| Error::Unavailable(Box::new(error)))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config("the replicated store must be started inside a Tokio runtime".to_owned())
+        })?;
+        let unavailable = |error: std::io::Error| Error::Unavailable(Box::new(error));
+        let listener = std::net::TcpListener::bind(config.listen).map_err(unavailable)?;
+        listener.set_nonblocking(true).map_err(unavailable)?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener).map_err(unavailable)?
+        };
+        let local_addr = listener.local_addr().map_err(unavailable)?;
         let mut receivers = Vec::new();
         let mut links = Vec::new();
         for _ in &config.peers {
@@ -250,12 +256,12 @@ impl ReplicatedStore {
             local_addr,
             config,
         });
-        let mut tasks = vec![tokio::spawn(serve(Arc::clone(&shared), listener))];
+        let mut tasks = vec![runtime.spawn(serve(Arc::clone(&shared), listener))];
         for (index, rx) in receivers.into_iter().enumerate() {
-            tasks.push(tokio::spawn(push_loop(Arc::clone(&shared), index, rx)));
+            tasks.push(runtime.spawn(push_loop(Arc::clone(&shared), index, rx)));
         }
-        tasks.push(tokio::spawn(bootstrap(Arc::clone(&shared))));
-        tasks.push(tokio::spawn(anti_entropy(Arc::clone(&shared))));
+        tasks.push(runtime.spawn(bootstrap(Arc::clone(&shared))));
+        tasks.push(runtime.spawn(anti_entropy(Arc::clone(&shared))));
         Ok(Self {
             shared,
             _tasks: Arc::new(Tasks(tasks)),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use session_store::{
-    CookieStore, CounterStore, IndexTag, KeyRing, MemoryStore, RedisStore, Revocation,
-    RevocationList, SessionIndex, SessionStore,
+    CookieStore, CounterStore, IndexTag, KeyRing, MemoryStore, RedisStore, ReplicatedStore,
+    Revocation, RevocationList, SessionIndex, SessionStore,
 };
 
 /// The local-session backend of a subsystem.
@@ -16,6 +16,7 @@ use session_store::{
 /// |---|---|---|
 /// | [`LocalSessions::memory`] | deletes the sessions of the `sid` | one node only |
 /// | [`LocalSessions::redis`] | deletes the sessions of the `sid` | every node (shared) |
+/// | [`LocalSessions::replicated`] | deletes the sessions of the `sid`; the delete replicates | every node (peer to peer) |
 /// | [`LocalSessions::cookie`] | revokes the `sid` in a revocation list | every node sharing the list, and every node within [`SessionSettings::recheck_secs`](crate::SessionSettings::recheck_secs) |
 ///
 /// The same store also remembers logout-token ids, so a replayed token is refused on every
@@ -61,6 +62,12 @@ impl LocalSessions {
     /// on all of them.
     pub fn redis(store: RedisStore) -> Self {
         Self::indexed(store, "redis")
+    }
+
+    /// Sessions on every node of a small cluster without Redis, replicated peer to peer: single
+    /// logout on one node deletes the sessions everywhere.
+    pub fn replicated(store: ReplicatedStore) -> Self {
+        Self::indexed(store, "replicated")
     }
 
     /// Sessions in any store with an index; `backend` names it for display.

@@ -16,6 +16,7 @@
 //! setting both is an error. Secrets never appear in `Debug` output.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -148,6 +149,8 @@ pub enum StoreBackend {
     Redis,
     /// In an encrypted cookie; the revocation list goes to Redis when `redis_url` is set.
     Cookie,
+    /// On every node, replicated peer to peer (see `store.replication`).
+    Replicated,
 }
 
 impl StoreBackend {
@@ -157,6 +160,7 @@ impl StoreBackend {
             Self::Memory => "memory",
             Self::Redis => "redis",
             Self::Cookie => "cookie",
+            Self::Replicated => "replicated",
         }
     }
 }
@@ -175,6 +179,46 @@ pub struct StoreSettings {
     pub cookie_key: Option<Secret>,
     /// A file holding the cookie key.
     pub cookie_key_file: Option<PathBuf>,
+    /// The peers and secret of the replicated backend.
+    pub replication: ReplicationSettings,
+}
+
+/// How this node replicates sessions to the other nodes of the same app.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationSettings {
+    /// Where to listen for peers.
+    pub listen: Option<SocketAddr>,
+    /// The other nodes: `[{ id = "app1-b", addr = "10.0.0.12:7000" }]`; ids are node names.
+    pub peers: Vec<PeerSettings>,
+    /// The shared secret authenticating peer traffic (at least 32 bytes).
+    pub secret: Option<Secret>,
+    /// A file holding the secret.
+    pub secret_file: Option<PathBuf>,
+    /// Whether sign-in and sign-out wait until one peer holds the change.
+    pub acknowledged_writes: bool,
+}
+
+impl Default for ReplicationSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            peers: Vec::new(),
+            secret: None,
+            secret_file: None,
+            acknowledged_writes: true,
+        }
+    }
+}
+
+/// A peer node of the replicated backend.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// The peer's node name.
+    pub id: String,
+    /// Its replication address.
+    pub addr: SocketAddr,
 }
 
 impl Settings {
@@ -242,6 +286,12 @@ impl Settings {
             "store.cookie_key",
             &mut store.cookie_key,
             store.cookie_key_file.take(),
+        )?;
+        let replication = &mut store.replication;
+        resolve_secret(
+            "store.replication.secret",
+            &mut replication.secret,
+            replication.secret_file.take(),
         )
     }
 
@@ -267,6 +317,15 @@ impl Settings {
             }
             StoreBackend::Cookie if self.store.cookie_key.is_none() => {
                 invalid("store.backend = \"cookie\" needs store.cookie_key")
+            }
+            StoreBackend::Replicated
+                if self.store.replication.listen.is_none()
+                    || self.store.replication.secret.is_none() =>
+            {
+                invalid(
+                    "store.backend = \"replicated\" needs store.replication.listen and \
+                     store.replication.secret",
+                )
             }
             _ => Ok(()),
         }
@@ -406,6 +465,34 @@ mod tests {
 
         let missing = Settings::load_from(None, env(&[])).unwrap_err();
         assert!(missing.to_string().contains("client_secret"), "{missing}");
+    }
+
+    #[test]
+    fn the_replicated_backend_reads_its_peers_and_needs_a_listener_and_secret() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "node = \"app1-a\"\n[sso]\nclient_secret = \"s\"\n[store]\nbackend = \"replicated\"\n\
+             [store.replication]\nlisten = \"127.0.0.1:7001\"\nsecret = \"0123456789abcdef0123456789abcdef\"\n\
+             peers = [{{ id = \"app1-b\", addr = \"127.0.0.1:7002\" }}]"
+        )
+        .unwrap();
+        let settings = Settings::load_from(Some(file.path()), env(&[])).unwrap();
+        assert_eq!(settings.store.backend, StoreBackend::Replicated);
+        let replication = &settings.store.replication;
+        assert_eq!(replication.listen, Some("127.0.0.1:7001".parse().unwrap()));
+        assert_eq!(replication.peers[0].id, "app1-b");
+        assert!(replication.acknowledged_writes);
+
+        let missing = Settings::load_from(
+            None,
+            env(&[SECRET, ("DEMO_APP_STORE__BACKEND", "replicated")]),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("store.replication"),
+            "{missing}"
+        );
     }
 
     #[test]

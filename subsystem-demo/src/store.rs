@@ -1,7 +1,9 @@
 //! The local-session backend the configuration asks for.
 
 use anyhow::Context as _;
-use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
+use session_store::{
+    KeyRing, MemoryStore, Peer, RedisConfig, RedisStore, ReplicatedStore, ReplicationConfig,
+};
 use sso_client::LocalSessions;
 
 use crate::config::{Settings, StoreBackend};
@@ -9,10 +11,12 @@ use crate::config::{Settings, StoreBackend};
 /// Key id of the cookie-session key.
 const COOKIE_KEY_ID: &str = "k1";
 
-/// Builds the local sessions for `settings`. Nothing connects yet: Redis is dialled on first use.
+/// Builds the local sessions for `settings`. Nothing connects yet: Redis is dialled on first use,
+/// and a replicated node catches up with its peers in the background. Must run inside the
+/// server's Tokio runtime.
 ///
 /// # Errors
-/// When a Redis URL or cookie key is malformed.
+/// When a Redis URL or cookie key is malformed, or the replication listener cannot be bound.
 pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSessions> {
     let store = &settings.store;
     let redis = || -> anyhow::Result<Option<RedisStore>> {
@@ -31,6 +35,29 @@ pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSession
         StoreBackend::Memory => LocalSessions::memory(MemoryStore::default()),
         StoreBackend::Redis => {
             LocalSessions::redis(redis()?.context("store.redis_url is required")?)
+        }
+        StoreBackend::Replicated => {
+            let replication = &store.replication;
+            let (Some(listen), Some(secret)) = (replication.listen, replication.secret.as_ref())
+            else {
+                anyhow::bail!("store.replication.listen and store.replication.secret are required");
+            };
+            let peers = replication
+                .peers
+                .iter()
+                .map(|peer| Peer {
+                    id: peer.id.clone(),
+                    addr: peer.addr,
+                })
+                .collect();
+            let mut config = ReplicationConfig::new(
+                settings.node(),
+                listen,
+                peers,
+                secret.expose().as_bytes().to_vec(),
+            );
+            config.acknowledged_writes = replication.acknowledged_writes;
+            LocalSessions::replicated(ReplicatedStore::start(config).context("store.replication")?)
         }
         StoreBackend::Cookie => {
             let key = store

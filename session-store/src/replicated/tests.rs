@@ -26,7 +26,7 @@ impl Harness for SingleNode {
 
     async fn setup() -> Self {
         let config = ReplicationConfig::new("solo", loopback(), Vec::new(), SECRET.to_vec());
-        Self(ReplicatedStore::start(config).await.unwrap())
+        Self(ReplicatedStore::start(config).unwrap())
     }
 
     fn store(&self) -> ReplicatedStore {
@@ -147,7 +147,7 @@ impl Cluster {
 
     /// Starts (or restarts) a node and points the proxies towards it at its new address.
     async fn launch(&mut self, node: usize) {
-        let store = ReplicatedStore::start(self.config(node)).await.unwrap();
+        let store = ReplicatedStore::start(self.config(node)).unwrap();
         for ((_, to), proxy) in &self.proxies {
             if *to == node {
                 proxy.point_to(store.local_addr());
@@ -508,7 +508,10 @@ fn invalid_configurations_are_refused() {
         .enable_all()
         .build()
         .unwrap();
-    let start = |config: ReplicationConfig| runtime.block_on(ReplicatedStore::start(config));
+    let start = |config: ReplicationConfig| {
+        let _entered = runtime.enter();
+        ReplicatedStore::start(config)
+    };
     let short_secret = ReplicationConfig::new("a", loopback(), Vec::new(), b"short".to_vec());
     assert!(matches!(start(short_secret), Err(Error::Config(_))));
     let bad_id = ReplicationConfig::new("A.B", loopback(), Vec::new(), SECRET.to_vec());
@@ -523,4 +526,9 @@ fn invalid_configurations_are_refused() {
         SECRET.to_vec(),
     );
     assert!(matches!(start(own_peer), Err(Error::Config(_))));
+    let valid = ReplicationConfig::new("a", loopback(), Vec::new(), SECRET.to_vec());
+    assert!(
+        matches!(ReplicatedStore::start(valid), Err(Error::Config(_))),
+        "outside a Tokio runtime"
+    );
 }

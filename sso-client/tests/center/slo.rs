@@ -6,7 +6,12 @@ use std::time::Duration;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::Ed25519KeyPair;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use session_store::{
+    KeyRing, MemoryStore, Peer, RedisConfig, RedisStore, ReplicatedStore, ReplicationConfig,
+};
 use sso_client::{LocalSessions, Secret};
 use sso_server::slo::logout_token::LogoutClaims;
 
@@ -216,13 +221,7 @@ async fn a_node_that_missed_the_logout_ends_cookie_sessions_within_the_recheck_i
 
 #[tokio::test]
 async fn redis_sessions_end_on_every_node_sharing_redis() {
-    let Some(url) = std::env::var("REDIS_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-    else {
-        eprintln!("REDIS_URL is not set: skipping a Redis test");
-        return;
-    };
+    let url = redis_url();
     let center = start_center().await;
     let prefix = format!("sso-client-test-{}:", reserve_port());
     let (node_a, node_b) = two_nodes(&center, || {
@@ -248,4 +247,41 @@ async fn redis_sessions_end_on_every_node_sharing_redis() {
         400,
         "a token replayed to another node is refused"
     );
+}
+
+#[tokio::test]
+async fn replicated_sessions_end_on_every_node_of_the_cluster() {
+    let center = start_center().await;
+    let addr = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    let (port_a, port_b) = (reserve_port(), reserve_port());
+    let node_store = |me: &str, port, peer: &str, peer_port| {
+        let peers = vec![Peer {
+            id: peer.to_owned(),
+            addr: addr(peer_port),
+        }];
+        let secret = b"two-node-replication-secret-0123456789".to_vec();
+        let mut config = ReplicationConfig::new(me, addr(port), peers, secret);
+        config.acknowledged_writes = true;
+        ReplicatedStore::start(config).unwrap()
+    };
+    let stores = Mutex::new(vec![
+        node_store("b", port_b, "a", port_a),
+        node_store("a", port_a, "b", port_b),
+    ]);
+    let (node_a, node_b) = two_nodes(&center, || {
+        LocalSessions::replicated(stores.lock().unwrap().pop().unwrap())
+    })
+    .await;
+    assert_eq!(node_a.client.session_backend(), "replicated");
+    let browser = browser();
+    let me = sign_in(&browser, &center, &node_a).await;
+    assert!(
+        whoami(&browser, &node_b).await.is_some(),
+        "the session replicated to node b before sign-in finished"
+    );
+
+    let (_, token) = center_token(&center, "app1", &me);
+    assert_eq!(post_logout_token(&node_b.url, &token).await, 200);
+    wait_signed_out(&browser, &node_a, Duration::from_secs(3)).await;
+    assert!(whoami(&browser, &node_b).await.is_none());
 }
