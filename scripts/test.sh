@@ -9,9 +9,13 @@
 # instead of the local or throwaway services.
 set -euo pipefail
 
-# Debian packages the tests need. nginx, keepalived, chromium and
-# chromium-driver are added here by the issues that bring tests needing them.
-PACKAGES=(redis-server redis-tools postgresql postgresql-client python3)
+# Debian packages the tests need: the services the Rust tests talk to, the
+# load-balancer tier the deployment checks render and test (nginx, keepalived,
+# openssl, envsubst), and the Compose schema check (python3-yaml, -jsonschema).
+PACKAGES=(
+	redis-server redis-tools postgresql postgresql-client python3 curl
+	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema
+)
 
 usage() {
 	cat <<'EOF'
@@ -81,5 +85,8 @@ fi
 
 step "cargo test --workspace ${locked[*]} ${test_args[*]}"
 cargo test --workspace "${locked[@]}" "${test_args[@]}"
+
+step "deployment configs (ha/validate.sh)"
+bash ha/validate.sh
 
 step "all checks passed"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Entry point of a load-balancer container: renders nginx.conf and keepalived.conf from the LB_*
+# environment (nginx/render.sh lists the variables), starts nginx, then runs keepalived in the
+# foreground. Any arguments replace all of that (e.g. the demo's socat entry).
+#
+# nginx runs as a daemon beside keepalived rather than under a supervisor on purpose: when it
+# dies, nothing restarts it behind keepalived's back, the check fails and the VIP moves, which is
+# what the demo shows. `docker compose restart` brings the box back.
+set -euo pipefail
+
+if (($# > 0)); then
+	exec "$@"
+fi
+
+lib=/usr/local/lib/sso-ha
+prefix=/run/lb
+export LB_NGINX_PID=$prefix/nginx.pid
+"$lib/nginx/render.sh" "$prefix"
+# nginx opens its logs in the master process, as root: these reach `docker compose logs`.
+ln -sf /dev/stdout "$prefix/logs/access.log"
+ln -sf /dev/stderr "$prefix/logs/error.log"
+
+nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log"
+exec keepalived --dont-fork --log-console --log-detail --vrrp -f "$prefix/keepalived.conf"
