@@ -12,8 +12,9 @@ use url::Url;
 
 use crate::Error;
 use crate::breaker::CircuitBreaker;
+use sso_common::LocalhostResolver;
+
 use crate::config::{CenterSettings, Secret, SsoConfig};
-use crate::resolver::Resolver;
 use crate::tokens::keys::KeySet;
 use crate::tokens::signing_key_hint;
 
@@ -77,7 +78,7 @@ impl Center {
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.request_timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(Resolver))
+            .dns_resolver(Arc::new(LocalhostResolver))
             .user_agent(concat!("sso-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| Error::Config(format!("HTTP client: {error}")))?;

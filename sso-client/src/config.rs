@@ -5,36 +5,14 @@
 //! rejected and every field but the center, the credentials and the app's own URL has a safe
 //! default.
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use sso_common::Secret;
+
 use crate::Error;
-
-/// A secret value (client secret, cookie key): usable, never shown in `Debug` output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that must send or use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Configuration of one subsystem.
 #[derive(Clone, Debug, Deserialize)]

@@ -120,7 +120,6 @@ mod local_sessions;
 mod login_state;
 mod pkce;
 mod principal;
-mod resolver;
 mod return_to;
 mod tokens;
 

@@ -15,12 +15,12 @@
 //! `store.redis_url`, `store.cookie_key`) has a `_file` variant that reads it from a file;
 //! setting both is an error. Secrets never appear in `Debug` output.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
+use sso_common::config::{Layers, resolve_secret};
 use url::Url;
 
 /// Prefix of environment variables that override the configuration.
@@ -29,25 +29,7 @@ pub const ENV_PREFIX: &str = "DEMO_APP_";
 /// Environment variable naming the configuration file.
 pub const CONFIG_FILE_ENV: &str = "DEMO_APP_CONFIG";
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file or a value is not valid TOML of the expected shape.
-    #[error("invalid configuration: {0}")]
-    Parse(#[from] toml::de::Error),
-    /// A value is out of bounds or settings contradict each other.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
-}
+pub use sso_common::ConfigError;
 
 /// The demo app's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -64,6 +46,7 @@ pub struct Settings {
     #[serde(default)]
     pub http: HttpSettings,
     /// The center and this app's client registration.
+    #[serde(default)]
     pub sso: SsoSettings,
     /// Lifetime of local sessions.
     #[serde(default)]
@@ -130,6 +113,20 @@ pub struct SsoSettings {
     pub cookie_secure: bool,
 }
 
+impl Default for SsoSettings {
+    fn default() -> Self {
+        Self {
+            issuer: default_issuer(),
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            login_cookie_key: None,
+            login_cookie_key_file: None,
+            cookie_secure: true,
+        }
+    }
+}
+
 fn default_issuer() -> String {
     "http://sso.localhost:8080".to_owned()
 }
@@ -179,6 +176,8 @@ pub struct StoreSettings {
     pub cookie_key: Option<Secret>,
     /// A file holding the cookie key.
     pub cookie_key_file: Option<PathBuf>,
+    /// Prefix of this app's Redis keys; default `{name}:`. Nodes of one app share it.
+    pub prefix: Option<String>,
     /// The peers and secret of the replicated backend.
     pub replication: ReplicationSettings,
 }
@@ -239,26 +238,11 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = match file {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?
-                .parse::<toml::Table>()?,
-            None => toml::Table::new(),
+        let layers = Layers {
+            env_prefix: ENV_PREFIX,
+            file_var: CONFIG_FILE_ENV,
         };
-        table
-            .entry("sso")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let overrides: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_ENV)
-            .collect();
-        for (key, value) in overrides {
-            apply_env(&mut table, &key, &value)?;
-        }
-        let mut settings: Self = toml::Value::Table(table).try_into()?;
+        let mut settings: Self = layers.load(file, env)?;
         settings.resolve_secret_files()?;
         settings.validate()?;
         Ok(settings)
@@ -370,67 +354,6 @@ impl Settings {
         config.center = self.center;
         config
     }
-}
-
-fn resolve_secret(
-    key: &'static str,
-    value: &mut Option<Secret>,
-    file: Option<PathBuf>,
-) -> Result<(), ConfigError> {
-    let Some(path) = file else {
-        return Ok(());
-    };
-    if value.is_some() {
-        return Err(ConfigError::Invalid(format!(
-            "{key} and {key}_file are both set"
-        )));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
-    Ok(())
-}
-
-/// Sets `DEMO_APP_A__B=value` as `a.b = value` in `table`.
-fn apply_env(table: &mut toml::Table, key: &str, value: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = key[ENV_PREFIX.len()..]
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if path.iter().any(String::is_empty) {
-        return Err(ConfigError::Invalid(format!(
-            "environment variable {key} does not name a setting"
-        )));
-    }
-    let (last, sections) = path.split_last().unwrap_or((&path[0], &[]));
-    let mut current = table;
-    for section in sections {
-        let entry = current
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("{key}: {section} is not a section")))?;
-    }
-    current.insert(last.clone(), env_value(value));
-    Ok(())
-}
-
-/// `text` as a TOML number or boolean if it is one, else as a string.
-fn env_value(text: &str) -> toml::Value {
-    let scalar = format!("v = {text}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut table| table.remove("v"))
-        .filter(|value| {
-            matches!(
-                value,
-                toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)
-            )
-        });
-    scalar.unwrap_or_else(|| toml::Value::String(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -25,7 +25,12 @@ pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSession
             .as_ref()
             .map(|url| {
                 RedisStore::new(
-                    RedisConfig::new(url.expose()).with_prefix(format!("{}:", settings.name)),
+                    RedisConfig::new(url.expose()).with_prefix(
+                        store
+                            .prefix
+                            .clone()
+                            .unwrap_or_else(|| format!("{}:", settings.name)),
+                    ),
                 )
                 .context("store.redis_url")
             })

@@ -1,4 +1,4 @@
-//! Name resolution for calls to the center.
+//! Name resolution for calls between the parts of an SSO setup.
 //!
 //! `localhost` and every `*.localhost` name resolve to the loopback address, as RFC 6761 §6.3
 //! asks of resolver libraries and as browsers do, so an embedded setup such as
@@ -9,11 +9,12 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// The resolver of the SDK's HTTP client.
+/// A resolver for reqwest clients: `localhost` and `*.localhost` go to loopback, everything
+/// else to the system resolver. Use it with `reqwest::ClientBuilder::dns_resolver`.
 #[derive(Debug, Default)]
-pub(crate) struct Resolver;
+pub struct LocalhostResolver;
 
-impl Resolve for Resolver {
+impl Resolve for LocalhostResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
@@ -64,7 +65,7 @@ mod tests {
     #[tokio::test]
     async fn localhost_names_resolve_to_loopback_without_the_system_resolver() {
         let name: Name = "sso.localhost".parse().unwrap();
-        let addrs: Vec<SocketAddr> = Resolver.resolve(name).await.unwrap().collect();
+        let addrs: Vec<SocketAddr> = LocalhostResolver.resolve(name).await.unwrap().collect();
         assert!(!addrs.is_empty());
         assert!(addrs.iter().all(|addr| addr.ip().is_loopback()));
     }

@@ -1,0 +1,230 @@
+//! The servers a browser test clicks through: the center and the demo apps app1 and app2, each
+//! started in this process on a free port, reached under its own `*.localhost` name.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
+use sso_server::clients::NewClient;
+use sso_server::domain::{ClientId, RedirectUri, Username};
+use sso_server::users::{NewUser, Password};
+use url::Url;
+
+/// The demo user every test signs in as.
+pub const USERNAME: &str = "alice";
+/// Her display name, which the apps show once she is signed in.
+pub const DISPLAY_NAME: &str = "Alice Liddell";
+/// Her password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Where the apps keep their local sessions.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// In each app's process.
+    Memory,
+    /// In the Redis server at this URL, each app under a key prefix of its own.
+    Redis(String),
+    /// In an encrypted cookie; single logout revokes the `sid` on the app's node.
+    Cookie,
+}
+
+impl Backend {
+    /// The Redis server of the test environment: `REDIS_URL`, by default the local one.
+    pub fn redis_from_env() -> Self {
+        let url = std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+        Self::Redis(url)
+    }
+
+    /// The name the apps show in their footer.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Redis(_) => "redis",
+            Self::Cookie => "cookie",
+        }
+    }
+
+    /// The demo app's settings for this backend, as `DEMO_APP_` variables.
+    fn settings(&self) -> Vec<(String, String)> {
+        let mut settings = vec![("DEMO_APP_STORE__BACKEND", self.name().to_owned())];
+        match self {
+            Self::Memory => {}
+            Self::Redis(url) => {
+                settings.push(("DEMO_APP_STORE__REDIS_URL", url.clone()));
+                let unique = KeyRing::generate_key().replace(['+', '/', '='], "");
+                settings.push(("DEMO_APP_STORE__PREFIX", format!("e2e-{}:", &unique[..12])));
+            }
+            Self::Cookie => {
+                settings.push(("DEMO_APP_STORE__COOKIE_KEY", KeyRing::generate_key()));
+            }
+        }
+        settings
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
+    /// Fails unless the backend's server answers, so a Redis test never passes without Redis.
+    async fn check_reachable(&self) -> anyhow::Result<()> {
+        if let Self::Redis(url) = self {
+            let store = RedisStore::new(RedisConfig::new(url.clone()))
+                .context("REDIS_URL is not a valid Redis URL")?;
+            store
+                .ping()
+                .await
+                .with_context(|| format!("the Redis server at REDIS_URL ({url}) is unreachable"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The center and the two demo apps, all running, with the demo user and both apps registered.
+#[derive(Debug)]
+pub struct Stack {
+    /// The center.
+    pub center: Site,
+    /// The demo app `app1`.
+    pub app1: Site,
+    /// The demo app `app2`.
+    pub app2: Site,
+    _database: tempfile::TempDir,
+}
+
+/// A server as the browser reaches it.
+#[derive(Clone, Debug)]
+pub struct Site {
+    origin: Url,
+}
+
+impl Site {
+    /// The URL of `path` on this site.
+    pub fn page(&self, path: &str) -> String {
+        format!("{}{path}", self.origin.as_str().trim_end_matches('/'))
+    }
+
+    /// Whether `url` is on this site.
+    pub fn serves(&self, url: &Url) -> bool {
+        url.origin() == self.origin.origin()
+    }
+
+    /// Whether `url` is the page `path` of this site.
+    pub fn is_at(&self, url: &Url, path: &str) -> bool {
+        self.serves(url) && url.path() == path
+    }
+}
+
+impl Stack {
+    /// Starts the center and app1 and app2 keeping local sessions in `backend`.
+    ///
+    /// # Errors
+    /// When a server cannot start or the backend's server is unreachable.
+    pub async fn start(backend: &Backend) -> anyhow::Result<Self> {
+        backend.check_reachable().await?;
+        let (center, database) = start_center().await?;
+        let app1 = start_app(&center, "app1", backend).await?;
+        let app2 = start_app(&center, "app2", backend).await?;
+        Ok(Self {
+            center: center.site,
+            app1,
+            app2,
+            _database: database,
+        })
+    }
+}
+
+struct Center {
+    site: Site,
+    state: sso_server::state::AppState,
+}
+
+/// A port that was free a moment ago. The center must know its own URL (the issuer) before it
+/// binds, so its port is chosen first.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+async fn start_center() -> anyhow::Result<(Center, tempfile::TempDir)> {
+    let port = free_port()?;
+    let origin: Url = format!("http://sso.localhost:{port}").parse()?;
+    let mut settings = sso_server::config::Settings {
+        issuer: origin.clone(),
+        ..Default::default()
+    };
+    settings.http.port = port;
+    settings.slo.poll_interval_ms = 50;
+    settings.slo.initial_backoff_ms = 100;
+    settings.slo.max_backoff_ms = 400;
+    settings.slo.request_timeout_ms = 1_000;
+    let database = tempfile::tempdir()?;
+    let url = format!("sqlite://{}/sso.db?mode=rwc", database.path().display());
+    let pool = sso_server::db::connect_url(&url, 5).await?;
+    let application = sso_server::startup::Application::build_with(
+        settings,
+        pool,
+        Arc::new(MemoryStore::default()),
+    )
+    .await?;
+    let state = application.state().clone();
+    tokio::spawn(application.run_until_stopped());
+    let hash = state.hasher.hash(Password::new(PASSWORD)).await?;
+    state
+        .users
+        .add(
+            NewUser {
+                username: Username::parse(USERNAME).map_err(anyhow::Error::msg)?,
+                name: DISPLAY_NAME.to_owned(),
+                email: format!("{USERNAME}@example.test"),
+            },
+            hash,
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot add the demo user: {error}"))?;
+    Ok((
+        Center {
+            site: Site { origin },
+            state,
+        },
+        database,
+    ))
+}
+
+/// Starts the demo app `name` on a free port and registers it with the center the way the
+/// demo registers it: callback, home page after sign-out, back-channel logout.
+async fn start_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Result<Site> {
+    let secret = format!("{name}-e2e-secret-0123456789abcdef");
+    let mut env = vec![
+        ("DEMO_APP_NAME".to_owned(), name.to_owned()),
+        ("DEMO_APP_HTTP__PORT".to_owned(), "0".to_owned()),
+        ("DEMO_APP_SSO__ISSUER".to_owned(), center.site.page("")),
+        ("DEMO_APP_SSO__CLIENT_SECRET".to_owned(), secret.clone()),
+    ];
+    env.extend(backend.settings());
+    let settings = subsystem_demo::Settings::load_from(None, env)?;
+    let app = subsystem_demo::Application::build(settings)?;
+    let site = Site {
+        origin: app.public_url().clone(),
+    };
+    let uri = |path: &str| {
+        RedirectUri::parse(&site.page(path)).with_context(|| format!("{name} URI {path}"))
+    };
+    center
+        .state
+        .clients
+        .upsert(NewClient {
+            id: ClientId::parse(name).context("client id")?,
+            name: format!("Demo {name}"),
+            secret: Some(secret),
+            redirect_uris: vec![uri("/auth/callback")?],
+            post_logout_redirect_uris: vec![uri("/")?],
+            backchannel_logout_uri: Some(uri("/auth/backchannel-logout")?),
+            id_token_alg: jsonwebtoken::Algorithm::RS256,
+        })
+        .await?;
+    tokio::spawn(app.run_until_stopped());
+    Ok(site)
+}

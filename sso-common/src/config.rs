@@ -1,0 +1,252 @@
+//! One typed configuration from layers: built-in defaults (the struct's `Default`), an optional
+//! TOML file, then environment variables `PREFIX_<SECTION>__<KEY>` (double underscore between
+//! levels, case-insensitive), e.g. `SSO_HTTP__PORT=8080`. An environment value that parses as a
+//! TOML number or boolean is taken as one, anything else as a string; a TOML array or table can
+//! be given in TOML syntax (`SSO_LOGIN__TRUSTED_PROXIES=["10.0.0.1"]`).
+//!
+//! Secrets have `_file` variants (`database.url_file`, `SSO_DATABASE__URL_FILE`) read by
+//! [`resolve_secret`], trailing newline removed; setting both is an error. Unknown keys are
+//! rejected by the target struct (`#[serde(deny_unknown_fields)]`), so a typo fails loudly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::Secret;
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file or a value is not valid TOML of the expected shape (or names an unknown key).
+    #[error("configuration is not valid: {0}")]
+    Parse(#[source] toml::de::Error),
+    /// An environment variable with the prefix does not name a key.
+    #[error("environment variable {0} does not name a configuration key")]
+    BadEnvKey(String),
+    /// A secret file could not be read.
+    #[error("cannot read secret file {path} for {key}")]
+    SecretFile {
+        /// The setting.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Both a secret and its `_file` variant are set.
+    #[error("{0} and {0}_file are both set; set one")]
+    SecretTwice(&'static str),
+    /// A value is out of bounds or settings contradict each other.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Where the layers come from.
+#[derive(Clone, Copy, Debug)]
+pub struct Layers<'a> {
+    /// Prefix of the environment variables, e.g. `SSO_`.
+    pub env_prefix: &'a str,
+    /// The variable naming the file (not itself a key), e.g. `SSO_CONFIG`.
+    pub file_var: &'a str,
+}
+
+impl Layers<'_> {
+    /// Reads `file` (if any) and applies the prefixed variables of `env` on top.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed, a variable does not name a key, or the result
+    /// does not fit `T` (including unknown keys).
+    pub fn load<T: DeserializeOwned>(
+        &self,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<T, ConfigError> {
+        let mut table = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .parse::<toml::Table>()
+                .map_err(ConfigError::Parse)?,
+            None => toml::Table::new(),
+        };
+        let overrides: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(self.env_prefix) && key != self.file_var)
+            .collect();
+        for (key, value) in overrides {
+            self.apply(&mut table, &key, &value)?;
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(ConfigError::Parse)
+    }
+
+    /// Sets the key that `PREFIX_A__B__C` names to `value`.
+    fn apply(&self, table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+        let path: Vec<String> = var[self.env_prefix.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let bad_key = || ConfigError::BadEnvKey(var.to_owned());
+        if path.iter().any(String::is_empty) {
+            return Err(bad_key());
+        }
+        let Some((last, sections)) = path.split_last() else {
+            return Err(bad_key());
+        };
+        let mut current = table;
+        for section in sections {
+            current = current
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(bad_key)?;
+        }
+        current.insert(last.clone(), env_value(value));
+        Ok(())
+    }
+}
+
+/// `text` as a TOML number, boolean, array or inline table if it is one, else as a string.
+fn env_value(text: &str) -> toml::Value {
+    let parsed = format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .filter(|value| !matches!(value, toml::Value::String(_) | toml::Value::Datetime(_)));
+    parsed.unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+/// Fills `value` from `file` when one is given: the file's content, trailing newline removed.
+///
+/// # Errors
+/// When both are set, or the file cannot be read.
+pub fn resolve_secret(
+    key: &'static str,
+    value: &mut Option<Secret>,
+    file: Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    let Some(path) = file else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(ConfigError::SecretTwice(key));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path,
+        source,
+    })?;
+    *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use serde::Deserialize;
+
+    use super::*;
+
+    const LAYERS: Layers<'static> = Layers {
+        env_prefix: "APP_",
+        file_var: "APP_CONFIG",
+    };
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Settings {
+        name: String,
+        http: Http,
+        peers: Vec<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields, default)]
+    struct Http {
+        port: u16,
+        secure: bool,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_with_typed_values() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "name = \"from-file\"\n[http]\nport = 1").unwrap();
+        let settings: Settings = LAYERS
+            .load(
+                Some(file.path()),
+                env(&[
+                    ("APP_HTTP__PORT", "8080"),
+                    ("APP_HTTP__SECURE", "true"),
+                    ("APP_PEERS", r#"["a", "b"]"#),
+                    ("APP_CONFIG", "not a key"),
+                    ("OTHER", "ignored"),
+                ]),
+            )
+            .unwrap();
+        assert_eq!(settings.name, "from-file");
+        assert_eq!(
+            settings.http,
+            Http {
+                port: 8080,
+                secure: true
+            }
+        );
+        assert_eq!(settings.peers, ["a", "b"]);
+    }
+
+    #[test]
+    fn strings_that_look_like_dates_stay_strings() {
+        let settings: Settings = LAYERS
+            .load(None, env(&[("APP_NAME", "1979-05-27")]))
+            .unwrap();
+        assert_eq!(settings.name, "1979-05-27");
+    }
+
+    #[test]
+    fn unknown_keys_and_malformed_variables_are_errors() {
+        let unknown = LAYERS.load::<Settings>(None, env(&[("APP_HTTP__PROT", "1")]));
+        assert!(matches!(unknown, Err(ConfigError::Parse(_))), "{unknown:?}");
+        let empty = LAYERS.load::<Settings>(None, env(&[("APP_HTTP____PORT", "1")]));
+        assert!(matches!(empty, Err(ConfigError::BadEnvKey(_))), "{empty:?}");
+        let not_a_section = LAYERS.load::<Settings>(None, env(&[("APP_NAME__X", "1")]));
+        assert!(matches!(
+            not_a_section,
+            Err(ConfigError::Parse(_) | ConfigError::BadEnvKey(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_come_from_files_but_not_from_both() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "s3cret").unwrap();
+        let mut value = None;
+        resolve_secret("db.url", &mut value, Some(file.path().to_owned())).unwrap();
+        assert_eq!(value.as_ref().map(Secret::expose), Some("s3cret"));
+        let twice = resolve_secret("db.url", &mut value, Some(file.path().to_owned()));
+        assert!(matches!(twice, Err(ConfigError::SecretTwice("db.url"))));
+        let missing = resolve_secret("x", &mut None, Some("/nonexistent/secret".into()));
+        assert!(matches!(missing, Err(ConfigError::SecretFile { .. })));
+    }
+}

@@ -1,0 +1,15 @@
+//! Pieces the SSO center, the SDK and the demo app share.
+//!
+//! - [`config`]: one typed configuration read from a TOML file plus `PREFIX_`-prefixed
+//!   environment variables, with `_file` variants for secrets and unknown keys rejected.
+//! - [`Secret`]: a value that is used but never shown.
+//! - [`LocalhostResolver`]: name resolution that sends `localhost` and `*.localhost` to the
+//!   loopback address, for HTTP clients that call other parts of an embedded setup.
+
+pub mod config;
+mod resolve;
+mod secret;
+
+pub use config::ConfigError;
+pub use resolve::LocalhostResolver;
+pub use secret::Secret;
