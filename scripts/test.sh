@@ -10,10 +10,12 @@
 set -euo pipefail
 
 # Debian packages the tests need: the services the Rust tests talk to, the
-# load-balancer tier the deployment checks render and test (nginx, keepalived,
-# openssl, envsubst), and the Compose schema check (python3-yaml, -jsonschema).
+# browser the end-to-end tests drive, the load-balancer tier the deployment
+# checks render and test (nginx, keepalived, openssl, envsubst), and the
+# Compose schema check (python3-yaml, -jsonschema).
 PACKAGES=(
 	redis-server redis-tools postgresql postgresql-client python3 curl
+	chromium chromium-driver
 	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema
 )
 
