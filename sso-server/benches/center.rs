@@ -1,0 +1,379 @@
+//! Throughput of the center on this machine: a harness that prints figures, not a test.
+//!
+//! Run with `cargo bench -p sso-server --bench center`. It starts the server in-process
+//! (SQLite in a temporary directory, memory store, OWASP argon2id cost) and measures:
+//! argon2id hashes/s (the ceiling of logins), logins/s through `POST /login` with the p99 of
+//! silent-SSO `/authorize` calls made meanwhile, silent-SSO `/authorize` req/s alone, code
+//! exchanges/s at `/token`, and the time to deliver single logout to 100 clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use reqwest::redirect::Policy;
+use session_store::{MemoryConfig, MemoryStore, SharedStore};
+use sso_server::clients::NewClient;
+use sso_server::config::Settings;
+use sso_server::domain::{ClientId, RedirectUri, Username};
+use sso_server::slo::EndReason;
+use sso_server::startup::Application;
+use sso_server::state::AppState;
+use sso_server::users::{NewUser, Password};
+
+const PASSWORD: &str = "correct horse battery staple";
+const SECRET: &str = "bench-secret-0123456789abcdef0123";
+const CALLBACK: &str = "http://bench.localhost/cb";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const PHASE: Duration = Duration::from_secs(5);
+const CONCURRENCY: usize = 8;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn authorize_path() -> String {
+    format!(
+        "/authorize?response_type=code&client_id=bench&redirect_uri={CALLBACK}&scope=openid\
+         &state=s&code_challenge={CHALLENGE}&code_challenge_method=S256"
+    )
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("field") + marker.len();
+    let end = start + html[start..].find('"').expect("quote");
+    html[start..end].to_owned()
+}
+
+struct Bench {
+    base: String,
+    state: AppState,
+}
+
+impl Bench {
+    async fn start() -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.http.port = 0;
+        settings.login.max_attempts_per_ip = u64::MAX;
+        settings.slo.poll_interval_ms = 1_000;
+        let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
+        let pool = sso_server::db::connect_url(&url, 8)
+            .await
+            .expect("database");
+        let store: Arc<dyn SharedStore> = Arc::new(MemoryStore::new(MemoryConfig::default()));
+        let app = Application::build_with(settings, pool, store)
+            .await
+            .expect("application");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let hash = state
+            .hasher
+            .hash(Password::new(PASSWORD))
+            .await
+            .expect("hash");
+        state
+            .users
+            .add(
+                NewUser {
+                    username: Username::parse("alice").expect("name"),
+                    name: "Alice".to_owned(),
+                    email: "alice@example.test".to_owned(),
+                },
+                hash,
+            )
+            .await
+            .expect("user");
+        register(&state, "bench", None).await;
+        (Self { base, state }, dir)
+    }
+
+    /// A browser signed in to the center.
+    async fn signed_in(&self) -> reqwest::Client {
+        let client = browser();
+        assert!(self.login(&client).await, "login");
+        client
+    }
+
+    async fn login(&self, client: &reqwest::Client) -> bool {
+        let page = client
+            .get(format!("{}/login", self.base))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        let Ok(page) = page else { return false };
+        let html = page.text().await.unwrap_or_default();
+        let response = client
+            .post(format!("{}/login", self.base))
+            .form(&[
+                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                ("return_to", ""),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await;
+        response.is_ok_and(|r| r.status() == 303)
+    }
+
+    async fn code(&self, client: &reqwest::Client) -> Option<String> {
+        let response = client
+            .get(format!("{}{}", self.base, authorize_path()))
+            .send()
+            .await
+            .ok()?;
+        let location = response.headers().get("location")?.to_str().ok()?;
+        let url = url::Url::parse(location).ok()?;
+        url.query_pairs()
+            .find(|(name, _)| name == "code")
+            .map(|(_, code)| code.into_owned())
+    }
+}
+
+async fn register(state: &AppState, id: &str, backchannel: Option<String>) {
+    state
+        .clients
+        .upsert(NewClient {
+            id: ClientId::parse(id).expect("id"),
+            name: id.to_owned(),
+            secret: Some(SECRET.to_owned()),
+            redirect_uris: vec![RedirectUri::parse(CALLBACK).expect("uri")],
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: backchannel.map(|uri| RedirectUri::parse(&uri).expect("uri")),
+            id_token_alg: jsonwebtoken::Algorithm::RS256,
+        })
+        .await
+        .expect("client");
+}
+
+fn p99(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples
+        .get(samples.len().saturating_mul(99) / 100)
+        .copied()
+        .unwrap_or_default()
+}
+
+fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn report(line: &str) {
+    use std::io::Write as _;
+    writeln!(std::io::stdout(), "{line}").expect("stdout");
+}
+
+async fn argon2_rate(state: &AppState) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..cores {
+        let (hasher, done) = (state.hasher.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                hasher.hash(Password::new(PASSWORD)).await.expect("hash");
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
+async fn logins_with_silent_sso(bench: &Arc<Bench>) -> (f64, Duration, usize) {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut logins = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (bench, done) = (bench.clone(), done.clone());
+        logins.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                if bench.login(&browser()).await {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let signed_in = bench.signed_in().await;
+    let mut latencies = Vec::new();
+    while start.elapsed() < PHASE {
+        let t = Instant::now();
+        bench.code(&signed_in).await.expect("silent code");
+        latencies.push(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for task in logins {
+        task.await.expect("task");
+    }
+    let count = latencies.len();
+    (
+        per_second(done.load(Ordering::Relaxed), start.elapsed()),
+        p99(latencies),
+        count,
+    )
+}
+
+async fn silent_sso_rate(bench: &Arc<Bench>) -> f64 {
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (bench, done) = (bench.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = bench.signed_in().await;
+            while start.elapsed() < PHASE {
+                if bench.code(&client).await.is_some() {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
+async fn exchange_rate(bench: &Arc<Bench>) -> f64 {
+    let client = bench.signed_in().await;
+    let mut codes = Vec::new();
+    for _ in 0..2_000 {
+        codes.push(bench.code(&client).await.expect("code"));
+    }
+    let codes = Arc::new(std::sync::Mutex::new(codes));
+    let done = Arc::new(AtomicUsize::new(0));
+    let api = reqwest::Client::new();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (bench, codes, done, api) = (bench.clone(), codes.clone(), done.clone(), api.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some(code) = codes.lock().expect("lock").pop() else {
+                    break;
+                };
+                let response = api
+                    .post(format!("{}/token", bench.base))
+                    .basic_auth("bench", Some(SECRET))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", CALLBACK),
+                        ("code_verifier", VERIFIER),
+                    ])
+                    .send()
+                    .await
+                    .expect("token request");
+                if response.status() == 200 {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
+async fn slo_fan_out(bench: &Arc<Bench>, receivers: usize) -> Duration {
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let server = HttpServer::new(move || {
+        let counter = counter.clone();
+        App::new().route(
+            "/r/{n}",
+            web::post().to(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    let state = &bench.state;
+    let alice = state
+        .users
+        .find(&Username::parse("alice").expect("name"))
+        .await
+        .expect("db")
+        .expect("alice");
+    let session = state.sessions.create(&alice).await.expect("session");
+    for n in 0..receivers {
+        let id = format!("rp{n}");
+        register(state, &id, Some(format!("http://127.0.0.1:{port}/r/{n}"))).await;
+        let id = ClientId::parse(&id).expect("id");
+        state
+            .sessions
+            .register_client(&session.sid, &id)
+            .await
+            .expect("register");
+    }
+    let start = Instant::now();
+    state
+        .sessions
+        .end(&session.sid, EndReason::Logout)
+        .await
+        .expect("end");
+    while received.load(Ordering::Relaxed) < receivers {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "SLO did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let (bench, _dir) = Bench::start().await;
+    let bench = Arc::new(bench);
+    report("sso-server benchmark (in-process, SQLite, memory store, argon2id m=19456 t=2 p=1)");
+
+    let hashes = argon2_rate(&bench.state).await;
+    report(&format!(
+        "argon2id hashes/s (all cores):         {hashes:>9.1}"
+    ));
+
+    let (logins, p99_silent, samples) = logins_with_silent_sso(&bench).await;
+    report(&format!(
+        "logins/s via POST /login:              {logins:>9.1}  ({:.0}% of the hashing limit)",
+        100.0 * logins / hashes
+    ));
+    report(&format!(
+        "  silent /authorize p99 meanwhile:     {:>9.2} ms  ({samples} samples)",
+        p99_silent.as_secs_f64() * 1e3
+    ));
+
+    let silent = silent_sso_rate(&bench).await;
+    report(&format!(
+        "silent-SSO /authorize req/s:           {silent:>9.1}"
+    ));
+
+    let exchanges = exchange_rate(&bench).await;
+    report(&format!(
+        "code exchanges/s at /token:            {exchanges:>9.1}"
+    ));
+
+    let fan_out = slo_fan_out(&bench, 100).await;
+    report(&format!(
+        "single logout to 100 clients:          {:>9.1} ms",
+        fan_out.as_secs_f64() * 1e3
+    ));
+}

@@ -1,0 +1,408 @@
+//! The command line: `serve`, `user …`, `client …` and `keys rotate`, all on one binary.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use jsonwebtoken::Algorithm;
+use tokio::sync::Notify;
+
+use crate::clients::NewClient;
+use crate::config::Settings;
+use crate::domain::{ClientId, RedirectUri, Username};
+use crate::keys::Keys;
+use crate::slo::EndReason;
+use crate::startup::{Application, build_state, build_store};
+use crate::state::AppState;
+use crate::users::{AddUserError, NewUser, Password};
+
+/// The authentication center.
+#[derive(Debug, Parser)]
+#[command(name = "sso-server", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); `SSO_*` environment variables override it.
+    #[arg(long, env = "SSO_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Add the demo users (alice, bob) and clients (app1, app2) first.
+        #[arg(long)]
+        demo: bool,
+        /// Password of the demo users; a random one is generated and printed if not given.
+        #[arg(long, env = "DEMO_PASSWORD", requires = "demo")]
+        demo_password: Option<String>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage clients (the applications that sign in through the center).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from stdin, or generated and printed.
+    Add {
+        username: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password; ends the user's sessions (with single logout).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user; ends the user's sessions (with single logout).
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client, replacing one with the same id; a confidential client's secret is
+    /// read from stdin, or generated and printed.
+    Add {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// An exact URI to return to after logout (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are POSTed.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// How id_tokens and logout tokens for this client are signed.
+        #[arg(long, value_enum, default_value = "rs256")]
+        id_token_alg: TokenAlg,
+        /// A public client: no secret, PKCE required.
+        #[arg(long, conflicts_with = "secret_stdin")]
+        public: bool,
+        /// Read the secret from the first line of standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// List client ids.
+    List,
+    /// Remove a client.
+    Remove { client_id: String },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TokenAlg {
+    #[value(name = "rs256")]
+    Rs256,
+    #[value(name = "eddsa")]
+    EdDsa,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add new signing keys; the previous ones stay published for verification.
+    Rotate,
+}
+
+/// Parses the command line and runs it.
+///
+/// # Errors
+/// When the configuration is invalid or the command fails.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref()).context("cannot load configuration")?;
+    match cli.command {
+        Command::Serve {
+            demo,
+            demo_password,
+        } => {
+            let application = Application::build(settings).await?;
+            if demo {
+                let ports = application.state().settings.demo.app_ports.clone();
+                seed_demo(application.state(), demo_password, &ports).await?;
+            }
+            tracing::info!(port = application.port(), "listening");
+            application.run_until_stopped().await
+        }
+        Command::User { command } => user(settings, command).await,
+        Command::Client { command } => client(settings, command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let pool = crate::db::connect(&settings.database).await?;
+            let kids = Keys::rotate(&pool).await?;
+            say(&format!("new signing keys: {}", kids.join(", ")))
+        }
+    }
+}
+
+fn say(line: &str) -> anyhow::Result<()> {
+    writeln!(std::io::stdout(), "{line}").context("cannot write to stdout")
+}
+
+/// A secret from the first line of stdin (at least `min_len` characters), or a generated one
+/// (returned twice: to use, and to print).
+fn read_secret(from_stdin: bool, min_len: usize) -> anyhow::Result<(String, Option<String>)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read standard input")?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        anyhow::ensure!(
+            line.chars().count() >= min_len,
+            "the secret must be at least {min_len} characters"
+        );
+        Ok((line.to_owned(), None))
+    } else {
+        let generated = format!(
+            "{}{}",
+            crate::crypto::random_id(),
+            crate::crypto::random_id()
+        );
+        Ok((generated.clone(), Some(generated)))
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(Password, Option<String>)> {
+    let (password, generated) = read_secret(from_stdin, 8)?;
+    Ok((Password::new(password), generated))
+}
+
+async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&settings.database).await?;
+    let clients = crate::clients::ClientRegistry::new(pool);
+    let client_id = |text: &str| {
+        ClientId::parse(text).with_context(|| format!("{text:?} is not a valid client id"))
+    };
+    let uri = |text: &String| {
+        RedirectUri::parse(text).with_context(|| format!("{text:?} is not an absolute http(s) URI"))
+    };
+    match command {
+        ClientCommand::Add {
+            client_id: id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            id_token_alg,
+            public,
+            secret_stdin,
+        } => {
+            let (secret, generated) = if public {
+                (None, None)
+            } else {
+                let (secret, generated) = read_secret(secret_stdin, 32)?;
+                (Some(secret), generated)
+            };
+            clients
+                .upsert(NewClient {
+                    id: client_id(&id)?,
+                    name: name.unwrap_or_else(|| id.clone()),
+                    secret,
+                    redirect_uris: redirect_uris.iter().map(uri).collect::<Result<_, _>>()?,
+                    post_logout_redirect_uris: post_logout_redirect_uris
+                        .iter()
+                        .map(uri)
+                        .collect::<Result<_, _>>()?,
+                    backchannel_logout_uri: backchannel_logout_uri.as_ref().map(uri).transpose()?,
+                    id_token_alg: match id_token_alg {
+                        TokenAlg::Rs256 => Algorithm::RS256,
+                        TokenAlg::EdDsa => Algorithm::EdDSA,
+                    },
+                })
+                .await?;
+            say(&format!("registered client {id}"))?;
+            if let Some(secret) = generated {
+                say(&format!("secret: {secret}"))?;
+            }
+            Ok(())
+        }
+        ClientCommand::List => {
+            for id in clients.list().await? {
+                say(&id)?;
+            }
+            Ok(())
+        }
+        ClientCommand::Remove { client_id: id } => {
+            anyhow::ensure!(clients.remove(&client_id(&id)?).await?, "no client {id}");
+            say(&format!("removed client {id}"))
+        }
+    }
+}
+
+async fn cli_state(settings: Settings) -> anyhow::Result<AppState> {
+    let pool = crate::db::connect(&settings.database).await?;
+    let store = build_store(&settings)?;
+    build_state(settings, pool, store, Arc::new(Notify::new())).await
+}
+
+fn username(text: &str) -> anyhow::Result<Username> {
+    Username::parse(text).map_err(anyhow::Error::msg)
+}
+
+async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
+    let state = cli_state(settings).await?;
+    match command {
+        UserCommand::Add {
+            username: name,
+            name: display,
+            email,
+            password_stdin,
+        } => {
+            let username = username(&name)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash = state.hasher.hash(password).await?;
+            let user = NewUser {
+                name: display.unwrap_or_else(|| name.clone()),
+                email: email.unwrap_or_default(),
+                username,
+            };
+            match state.users.add(user, hash).await {
+                Ok(user) => say(&format!("added {} ({})", user.username, user.id))?,
+                Err(AddUserError::Exists(name)) => anyhow::bail!("a user named {name} exists"),
+                Err(AddUserError::Unexpected(error)) => return Err(error),
+            }
+            if let Some(password) = generated {
+                say(&format!("password: {password}"))?;
+            }
+            Ok(())
+        }
+        UserCommand::Passwd {
+            username: name,
+            password_stdin,
+        } => {
+            let username = username(&name)?;
+            let (password, generated) = read_password(password_stdin)?;
+            let hash = state.hasher.hash(password).await?;
+            anyhow::ensure!(
+                state.users.set_password_hash(&username, hash).await?,
+                "no user named {name}"
+            );
+            end_sessions(&state, &username, EndReason::PasswordChanged).await?;
+            if let Some(password) = generated {
+                say(&format!("password: {password}"))?;
+            }
+            Ok(())
+        }
+        UserCommand::Disable { username: name } => {
+            let username = username(&name)?;
+            anyhow::ensure!(
+                state.users.set_disabled(&username, true).await?,
+                "no user named {name}"
+            );
+            end_sessions(&state, &username, EndReason::UserDisabled).await
+        }
+        UserCommand::Enable { username: name } => {
+            let username = username(&name)?;
+            anyhow::ensure!(
+                state.users.set_disabled(&username, false).await?,
+                "no user named {name}"
+            );
+            say(&format!("enabled {name}"))
+        }
+        UserCommand::List => {
+            for user in state.users.list().await? {
+                let status = if user.disabled { "disabled" } else { "active" };
+                say(&format!(
+                    "{}\t{}\t{}\t{}\t{status}",
+                    user.username, user.id, user.name, user.email
+                ))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Ends a user's sessions; the running server delivers the single logout from the outbox.
+async fn end_sessions(
+    state: &AppState,
+    username: &Username,
+    reason: EndReason,
+) -> anyhow::Result<()> {
+    let user = state
+        .users
+        .find(username)
+        .await?
+        .context("the user vanished")?;
+    let ended = state.sessions.end_all_for_user(&user.id, reason).await?;
+    say(&format!("{username}: {ended} session(s) ended"))
+}
+
+/// Demo users alice and bob, and a demo client `appN` at `http://appN.localhost:PORT` for each
+/// of `ports`.
+async fn seed_demo(
+    state: &AppState,
+    password: Option<String>,
+    ports: &[u16],
+) -> anyhow::Result<()> {
+    let password = password.unwrap_or_else(crate::crypto::random_id);
+    for (name, display) in [("alice", "Alice Liddell"), ("bob", "Bob Builder")] {
+        let username = username(name)?;
+        let hash = state.hasher.hash(Password::new(password.clone())).await?;
+        if !state
+            .users
+            .set_password_hash(&username, hash.clone())
+            .await?
+        {
+            let user = NewUser {
+                username,
+                name: display.to_owned(),
+                email: format!("{name}@example.test"),
+            };
+            match state.users.add(user, hash).await {
+                Ok(_) | Err(AddUserError::Exists(_)) => {}
+                Err(AddUserError::Unexpected(error)) => return Err(error),
+            }
+        }
+    }
+    say(&format!("demo users: alice, bob; password: {password}"))?;
+    for (n, port) in (1..).zip(ports) {
+        let base = format!("http://app{n}.localhost:{port}");
+        let uri =
+            |path: &str| RedirectUri::parse(&format!("{base}{path}")).context("invalid demo URI");
+        let secret = format!("app{n}-demo-secret");
+        state
+            .clients
+            .upsert(NewClient {
+                id: ClientId::parse(&format!("app{n}")).context("invalid demo client id")?,
+                name: format!("Demo app {n}"),
+                secret: Some(secret.clone()),
+                redirect_uris: vec![uri("/auth/callback")?],
+                post_logout_redirect_uris: vec![uri("/")?],
+                backchannel_logout_uri: Some(uri("/auth/backchannel-logout")?),
+                id_token_alg: Algorithm::RS256,
+            })
+            .await?;
+        say(&format!("demo client: app{n} secret {secret} at {base}"))?;
+    }
+    Ok(())
+}

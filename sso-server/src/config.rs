@@ -1,0 +1,722 @@
+//! Configuration: one typed struct, read from a TOML file and `SSO_`-prefixed environment
+//! variables.
+//!
+//! # Sources, in order
+//! 1. Built-in defaults (safe: cookies `Secure`, admin API off, OWASP argon2id parameters).
+//! 2. The TOML file given with `--config` (or `SSO_CONFIG`), if any.
+//! 3. Environment variables `SSO_<SECTION>__<KEY>` (double underscore between levels), e.g.
+//!    `SSO_HTTP__PORT=8080`, `SSO_ISSUER=https://sso.example.test`,
+//!    `SSO_DATABASE__URL=postgres://…`. A value that parses as a TOML number or boolean is taken
+//!    as one, anything else as a string. `SSO_CONFIG` itself names the file and is not a key.
+//!
+//! Unknown keys, in the file or the environment, are errors: a typo must not silently fall back
+//! to a default.
+//!
+//! # Secrets
+//! Every secret has a `_file` variant (`admin.token_file`, `database.url_file`,
+//! `store.redis_url_file`, reachable as
+//! `SSO_ADMIN__TOKEN_FILE` …) that reads the value from a file, trailing newline removed, so
+//! secrets can come from mounted files rather than the config or the environment. Setting both
+//! a value and its file is an error. Secrets are never printed by `Debug`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of environment variables that override the configuration.
+pub const ENV_PREFIX: &str = "SSO_";
+
+/// Environment variable naming the configuration file.
+pub const CONFIG_FILE_ENV: &str = "SSO_CONFIG";
+
+/// Longest lifetime an authorization code may be given.
+const MAX_CODE_TTL: Duration = Duration::from_secs(60);
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration is not valid")]
+    Parse(#[source] toml::de::Error),
+    #[error("environment variable {0} does not name a configuration key")]
+    BadEnvKey(String),
+    #[error("cannot read secret file {path} for {key}")]
+    SecretFile {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} and {0}_file are both set; set one")]
+    SecretTwice(&'static str),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// A secret value: compared and used, never shown.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole configuration of the center.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The public URL of the center as clients see it; the `iss` of every token.
+    pub issuer: Url,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub store: StoreSettings,
+    pub session: SessionSettings,
+    pub tokens: TokenSettings,
+    pub login: LoginSettings,
+    pub password: PasswordSettings,
+    pub slo: SloSettings,
+    pub admin: AdminSettings,
+    pub demo: DemoSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            issuer: Url::parse("http://sso.localhost:8080").expect("a valid literal URL"),
+            http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
+            store: StoreSettings::default(),
+            session: SessionSettings::default(),
+            tokens: TokenSettings::default(),
+            login: LoginSettings::default(),
+            password: PasswordSettings::default(),
+            slo: SloSettings::default(),
+            admin: AdminSettings::default(),
+            demo: DemoSettings::default(),
+        }
+    }
+}
+
+/// Where the HTTP server listens.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub host: String,
+    /// `0` picks a free port (tests).
+    pub port: u16,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8080,
+        }
+    }
+}
+
+/// The SQL database holding users, clients, signing keys and single-logout deliveries.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc` or `postgres://…`; it may hold a password, so it is a secret.
+    /// Default: `sqlite://.data/sso.db?mode=rwc`.
+    pub url: Option<Secret>,
+    pub url_file: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            url_file: None,
+            max_connections: 5,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// The connection URL; an SQLite file under `.data/` unless configured.
+    pub fn url(&self) -> Secret {
+        self.url
+            .clone()
+            .unwrap_or_else(|| Secret::new("sqlite://.data/sso.db?mode=rwc"))
+    }
+}
+
+/// Which store keeps global sessions, codes and login counters.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In-process; one node only (the embedded default).
+    #[default]
+    Memory,
+    /// Redis, shared by every replica (the cluster setting).
+    Redis,
+}
+
+/// The session store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    /// `redis://[:password@]host:port[/db]`, for `backend = "redis"` without Sentinel.
+    pub redis_url: Option<Secret>,
+    pub redis_url_file: Option<PathBuf>,
+    /// Sentinel URLs; when set, the primary of `sentinel_service` is used instead of
+    /// `redis_url`.
+    pub sentinels: Vec<String>,
+    pub sentinel_service: String,
+    /// Prefix of every Redis key of the center.
+    pub prefix: String,
+    /// Longest time one Redis operation may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Memory,
+            redis_url: None,
+            redis_url_file: None,
+            sentinels: Vec::new(),
+            sentinel_service: "mymaster".to_owned(),
+            prefix: "sso:".to_owned(),
+            timeout_ms: 2_000,
+        }
+    }
+}
+
+/// The global session and its cookie.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    /// Idle timeout in seconds.
+    pub idle_timeout_secs: u64,
+    /// Absolute lifetime in seconds.
+    pub absolute_timeout_secs: u64,
+    /// How often ended sessions are looked for, in seconds.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            cookie_name: "sso_session".to_owned(),
+            idle_timeout_secs: 30 * 60,
+            absolute_timeout_secs: 12 * 60 * 60,
+            sweep_interval_secs: 30,
+        }
+    }
+}
+
+impl SessionSettings {
+    /// Idle timeout of a global session.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// Absolute lifetime of a global session.
+    pub fn absolute_timeout(&self) -> Duration {
+        Duration::from_secs(self.absolute_timeout_secs)
+    }
+
+    /// Interval of the expiry sweeper.
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_secs.max(1))
+    }
+}
+
+/// Lifetimes of codes and tokens.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    /// Authorization code lifetime in seconds (at most 60).
+    pub code_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub access_token_ttl_secs: u64,
+    /// How often signing keys are re-read from the database (picks up `keys rotate`).
+    pub key_reload_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 60,
+            id_token_ttl_secs: 10 * 60,
+            access_token_ttl_secs: 10 * 60,
+            key_reload_secs: 60,
+        }
+    }
+}
+
+impl TokenSettings {
+    /// Lifetime of an authorization code.
+    pub fn code_ttl(&self) -> Duration {
+        Duration::from_secs(self.code_ttl_secs)
+    }
+
+    /// Lifetime of an id_token.
+    pub fn id_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.id_token_ttl_secs)
+    }
+
+    /// Lifetime of an access token.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// Interval between reloads of the signing keys.
+    pub fn key_reload(&self) -> Duration {
+        Duration::from_secs(self.key_reload_secs.max(1))
+    }
+}
+
+/// Login attempt limiting, shared through the store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    /// Failed attempts allowed for one username per window.
+    pub max_failures_per_user: u64,
+    /// Attempts allowed from one IP address per window.
+    pub max_attempts_per_ip: u64,
+    pub window_secs: u64,
+    /// Peers whose `X-Forwarded-For` is believed (the load balancers).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_failures_per_user: 5,
+            max_attempts_per_ip: 50,
+            window_secs: 15 * 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl LoginSettings {
+    /// The counting window.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_secs.max(1))
+    }
+}
+
+/// argon2id cost parameters for new password hashes (existing hashes keep theirs).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordSettings {
+    /// The OWASP recommendation: m=19456 KiB, t=2, p=1.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Single logout delivery.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SloSettings {
+    /// Timeout of one POST to a back-channel logout URI, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// Wait before the first retry, in milliseconds; doubles with every attempt.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// How often the outbox is polled for due deliveries, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SloSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 3_000,
+            max_attempts: 8,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 5 * 60 * 1_000,
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+impl SloSettings {
+    /// Timeout of one delivery attempt.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// Wait after the `attempts`-th failed attempt: `initial · 2^(attempts-1)`, capped.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1u64 << attempts.saturating_sub(1).min(30);
+        Duration::from_millis(
+            self.initial_backoff_ms
+                .saturating_mul(factor)
+                .min(self.max_backoff_ms),
+        )
+    }
+
+    /// Poll interval of the delivery worker.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+}
+
+/// The admin API; off unless a token is configured.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// What `serve --demo` registers: clients `app1`, `app2`, … at
+/// `http://appN.localhost:PORT`, one per port.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSettings {
+    pub app_ports: Vec<u16>,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            app_ports: vec![8081, 8082],
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the configuration from `file` (if any) and the process environment.
+    ///
+    /// # Errors
+    /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret file
+    /// is missing, or a value is out of bounds.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads the configuration from `file` (if any) and the given environment.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>().map_err(ConfigError::Parse)?
+            }
+            None => toml::Table::new(),
+        };
+        let overrides: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_ENV)
+            .collect();
+        for (key, value) in overrides {
+            apply_env(&mut table, &key, &value)?;
+        }
+        let mut settings: Self = toml::Value::Table(table)
+            .try_into()
+            .map_err(ConfigError::Parse)?;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        resolve_secret(
+            "database.url",
+            &mut self.database.url,
+            self.database.url_file.take(),
+        )?;
+        resolve_secret(
+            "store.redis_url",
+            &mut self.store.redis_url,
+            self.store.redis_url_file.take(),
+        )?;
+        resolve_secret(
+            "admin.token",
+            &mut self.admin.token,
+            self.admin.token_file.take(),
+        )
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
+        if self.tokens.code_ttl() > MAX_CODE_TTL || self.tokens.code_ttl_secs == 0 {
+            return invalid("tokens.code_ttl_secs must be between 1 and 60");
+        }
+        if !matches!(self.issuer.scheme(), "https" | "http") || self.issuer.query().is_some() {
+            return invalid("issuer must be an http(s) URL without a query");
+        }
+        if self
+            .admin
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return invalid("admin.token must be at least 16 characters");
+        }
+        if self.store.backend == StoreBackend::Redis
+            && self.store.redis_url.is_none()
+            && self.store.sentinels.is_empty()
+        {
+            return invalid("store.backend = \"redis\" needs store.redis_url or store.sentinels");
+        }
+        if self.slo.max_attempts == 0 {
+            return invalid("slo.max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, as it appears in `iss`.
+    pub fn issuer(&self) -> String {
+        self.issuer.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+fn resolve_secret(
+    key: &'static str,
+    value: &mut Option<Secret>,
+    file: Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    let Some(path) = file else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(ConfigError::SecretTwice(key));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path,
+        source,
+    })?;
+    *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
+    Ok(())
+}
+
+/// Sets the key that `SSO_A__B__C` names to `value`.
+fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::BadEnvKey(var.to_owned()));
+    }
+    let (last, parents) = path.split_last().expect("split always yields one part");
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::BadEnvKey(var.to_owned()))?;
+    }
+    current.insert(last.clone(), env_value(value));
+    Ok(())
+}
+
+/// A number, boolean or array if the text is one in TOML, else the text as a string.
+fn env_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .filter(|value| !value.is_table())
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_example_file_loads_and_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sso.example.toml");
+        let mut example = Settings::load_from(Some(&path), env(&[])).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(
+            example.database.url().expose(),
+            defaults.database.url().expose()
+        );
+        example.database.url = None;
+        assert_eq!(format!("{example:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert!(
+            settings.admin.token.is_none(),
+            "admin API is off by default"
+        );
+        assert_eq!(settings.password, PasswordSettings::default());
+        assert_eq!(
+            (settings.password.memory_kib, settings.password.iterations),
+            (19_456, 2)
+        );
+        assert!(settings.tokens.code_ttl() <= Duration::from_secs(60));
+        assert_eq!(settings.http.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            &dir,
+            "sso.toml",
+            "issuer = \"https://sso.example.test\"\n[http]\nport = 9000\nhost = \"0.0.0.0\"\n",
+        );
+        let settings = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("SSO_HTTP__PORT", "9100"),
+                ("SSO_LOGIN__TRUSTED_PROXIES", "[\"10.0.0.1\"]"),
+                ("SSO_CONFIG", "ignored"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.issuer(), "https://sso.example.test");
+        assert_eq!(settings.http.port, 9100);
+        assert_eq!(settings.http.host, "0.0.0.0");
+        assert_eq!(settings.login.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(&dir, "sso.toml", "[http]\nprot = 1\n");
+        assert!(matches!(
+            Settings::load_from(Some(&file), env(&[])),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(Settings::load_from(None, env(&[("SSO_HTTP__PROT", "1")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SSO_NOPE", "1")])).is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_not_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = write(&dir, "token", "a-very-long-admin-token\n");
+        let settings = Settings::load_from(
+            None,
+            env(&[("SSO_ADMIN__TOKEN_FILE", token.to_str().unwrap())]),
+        )
+        .unwrap();
+        let secret = settings.admin.token.as_ref().unwrap();
+        assert_eq!(secret.expose(), "a-very-long-admin-token");
+        assert!(!format!("{settings:?}").contains("a-very-long-admin-token"));
+    }
+
+    #[test]
+    fn a_secret_and_its_file_together_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = write(&dir, "token", "a-very-long-admin-token");
+        let result = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_ADMIN__TOKEN", "another-long-admin-token"),
+                ("SSO_ADMIN__TOKEN_FILE", token.to_str().unwrap()),
+            ]),
+        );
+        assert!(matches!(result, Err(ConfigError::SecretTwice(_))));
+    }
+
+    #[test]
+    fn out_of_bounds_values_are_rejected() {
+        assert!(Settings::load_from(None, env(&[("SSO_TOKENS__CODE_TTL_SECS", "120")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SSO_ADMIN__TOKEN", "short")])).is_err());
+        assert!(Settings::load_from(None, env(&[("SSO_HTTP__PORT", "not-a-port")])).is_err());
+    }
+
+    #[test]
+    fn the_redis_backend_needs_a_target() {
+        let missing = Settings::load_from(None, env(&[("SSO_STORE__BACKEND", "redis")]));
+        assert!(matches!(missing, Err(ConfigError::Invalid(_))));
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "redis"),
+                ("SSO_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.store.backend, StoreBackend::Redis);
+        assert!(
+            !format!("{settings:?}").contains("6379"),
+            "the URL is a secret"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let slo = SloSettings {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1_000,
+            ..SloSettings::default()
+        };
+        assert_eq!(slo.backoff(1), Duration::from_millis(100));
+        assert_eq!(slo.backoff(2), Duration::from_millis(200));
+        assert_eq!(slo.backoff(4), Duration::from_millis(800));
+        assert_eq!(slo.backoff(5), Duration::from_millis(1_000));
+        assert_eq!(slo.backoff(60), Duration::from_millis(1_000));
+    }
+}

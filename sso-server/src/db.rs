@@ -1,0 +1,66 @@
+//! The SQL database: SQLite (embedded default) or PostgreSQL, through one `sqlx::Any` pool and
+//! one set of migrations.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+use crate::config::DatabaseSettings;
+
+/// Connects to the configured database and brings its schema up to date.
+///
+/// For SQLite the directory of the database file is created if missing.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<AnyPool> {
+    connect_url(settings.url().expose(), settings.max_connections).await
+}
+
+/// Connects to `url` and runs the migrations.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    if let Some(path) = sqlite_file(url)
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create database directory {}", dir.display()))?;
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .connect(url)
+        .await
+        .context("cannot connect to the database")?;
+    if url.starts_with("sqlite:") {
+        // Write-ahead logging lets readers (every page view) proceed while a login or a logout
+        // writes; the setting is stored in the database file.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await
+            .context("cannot enable write-ahead logging")?;
+    }
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("database migration failed")?;
+    Ok(pool)
+}
+
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Milliseconds since the Unix epoch, as stored in the database.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,127 @@
+//! How errors become responses.
+//!
+//! Browser endpoints answer with an HTML page in the user's language ([`Page`]); OAuth
+//! endpoints answer in JSON as RFC 6749 §5.2 specifies ([`oauth_error`]). Either way a failure
+//! of ours is a bare 500 that reveals nothing, while the log keeps the whole chain.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::Language;
+use crate::i18n::{Texts, texts};
+use crate::web::{self, MessagePage};
+
+/// An error of a browser endpoint: its status and the sentence to show.
+pub trait PageError: std::error::Error {
+    /// The HTTP status.
+    fn status(&self) -> StatusCode;
+    /// What to tell the user; only called for 4xx statuses.
+    fn message(&self, t: &'static Texts) -> &'static str;
+}
+
+/// A [`PageError`] with the language to show it in.
+pub struct Page<E> {
+    language: Language,
+    error: E,
+}
+
+impl<E> Page<E> {
+    /// `error`, to be shown in the language `req` asks for.
+    pub fn new(req: &HttpRequest, error: E) -> Self {
+        Self {
+            language: web::language(req).0,
+            error,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Page<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Page<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<E: PageError> ResponseError for Page<E> {
+    fn status_code(&self) -> StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.error.status();
+        let t = texts(self.language);
+        let message = if status.is_server_error() {
+            log_chain(&self.error);
+            t.internal_error
+        } else {
+            self.error.message(t)
+        };
+        web::page(
+            status,
+            &MessagePage {
+                lang: self.language.tag(),
+                t,
+                title: t.error_title,
+                message,
+            },
+        )
+    }
+}
+
+/// Logs an error with its sources.
+pub fn log_chain(error: &dyn std::error::Error) {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = chain, "request failed");
+}
+
+/// An OAuth 2.0 error response body.
+#[derive(Debug, Serialize)]
+pub struct OAuthErrorBody<'a> {
+    pub error: &'a str,
+    pub error_description: &'a str,
+}
+
+/// An OAuth error response (RFC 6749 §5.2, RFC 6750 §3): JSON, never cached. For a 5xx the
+/// description is generic and the error chain goes to the log instead.
+pub fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+    www_authenticate: Option<&'static str>,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    web::no_store(&mut response);
+    if let Some(challenge) = www_authenticate {
+        response.insert_header(("WWW-Authenticate", challenge));
+    }
+    response.json(OAuthErrorBody {
+        error,
+        error_description: description,
+    })
+}
+
+/// The response for an unexpected failure of an OAuth endpoint: logged, then a bare
+/// `server_error`.
+pub fn oauth_server_error(error: &anyhow::Error) -> HttpResponse {
+    log_chain(error.as_ref());
+    oauth_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal error",
+        None,
+    )
+}

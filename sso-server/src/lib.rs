@@ -1,0 +1,38 @@
+//! The authentication center: an OpenID Connect provider with global sessions and reliable
+//! single logout.
+//!
+//! Where things are:
+//! - [`routes`]: the HTTP endpoints, one module per area (`authorize`, `login`, `token` — the
+//!   code exchange —, `userinfo`, `discovery`, `logout`, `admin`, `health`), one file per verb.
+//! - [`sessions`]: global sessions (store + SQL registry) and the expiry [`sessions::sweeper`].
+//! - [`slo`]: single logout — the durable [`slo::outbox`], [`slo::delivery`] (sending and
+//!   retrying) and the [`slo::logout_token`].
+//! - [`authorization_code`], [`tokens`]: codes, id_tokens and access tokens.
+//! - [`users`], [`clients`], [`keys`], [`db`]: what lives in SQL.
+//! - [`throttle`]: login attempt limiting through the shared store.
+//! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts.
+//! - [`config`], [`startup`], [`cli`]: configuration (`sso.example.toml` lists every key),
+//!   building the server (used by `main` and the tests alike), the command line
+//!   (`serve [--demo]`, `user add|passwd|disable|enable|list`, `client add|list|remove`,
+//!   `keys rotate`).
+
+pub mod authorization_code;
+pub mod cli;
+pub mod clients;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod keys;
+pub mod routes;
+pub mod sessions;
+pub mod slo;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+pub mod web;

@@ -1,0 +1,62 @@
+//! Admin reads.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Admin, AdminError};
+use crate::domain::Username;
+use crate::slo::outbox::DeliveryFilter;
+use crate::state::AppState;
+
+/// `GET /admin/users/{username}/sessions`
+pub async fn user_sessions(
+    _: Admin,
+    username: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let username = Username::parse(&username).map_err(|_| AdminError::NotFound)?;
+    let user = state
+        .users
+        .find(&username)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    let sessions = state.sessions.list_for_user(&user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "user": user, "sessions": sessions })))
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Deserialize)]
+pub struct DeliveryQuery {
+    sid: Option<String>,
+    username: Option<String>,
+}
+
+/// `GET /admin/logout-deliveries`
+pub async fn logout_deliveries(
+    _: Admin,
+    query: web::Query<DeliveryQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let user_id = match query.username.as_deref() {
+        Some(name) => {
+            let username = Username::parse(name).map_err(|_| AdminError::NotFound)?;
+            let user = state
+                .users
+                .find(&username)
+                .await?
+                .ok_or(AdminError::NotFound)?;
+            Some(user.id)
+        }
+        None => None,
+    };
+    let deliveries = state
+        .outbox
+        .list(&DeliveryFilter {
+            sid: query.sid,
+            user_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "deliveries": deliveries })))
+}

@@ -1,0 +1,105 @@
+//! The admin API (JSON), protected by the bearer token from `admin.token`; without a
+//! configured token it does not exist (404).
+//!
+//! - `GET /admin/users/{username}/sessions`: the user's live sessions and their clients
+//! - `DELETE /admin/users/{username}/sessions`: end all of them (with single logout)
+//! - `DELETE /admin/sessions/{sid}`: end one session (with single logout)
+//! - `GET /admin/logout-deliveries?sid=…&username=…`: single-logout outcomes
+
+pub mod delete;
+pub mod get;
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+
+use crate::state::AppState;
+
+/// The admin routes.
+pub fn scope() -> actix_web::Scope {
+    web::scope("/admin")
+        .route(
+            "/users/{username}/sessions",
+            web::get().to(get::user_sessions),
+        )
+        .route(
+            "/users/{username}/sessions",
+            web::delete().to(delete::user_sessions),
+        )
+        .route("/sessions/{sid}", web::delete().to(delete::session))
+        .route("/logout-deliveries", web::get().to(get::logout_deliveries))
+}
+
+/// Errors of the admin API.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("not found")]
+    NotFound,
+    #[error("missing or wrong admin token")]
+    Unauthorized,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            Self::Unexpected(error) => {
+                crate::error::log_chain(error.as_ref());
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthorized) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(json!({ "error": message }))
+    }
+}
+
+/// Proof that the request carries the admin token.
+#[derive(Debug)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = AdminError;
+    type Future = Ready<Result<Self, AdminError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return ready(Err(AdminError::NotFound));
+        };
+        let Some(expected) = &state.settings.admin.token else {
+            return ready(Err(AdminError::NotFound));
+        };
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let matches: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+        ready(if matches {
+            Ok(Self)
+        } else {
+            Err(AdminError::Unauthorized)
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The stylesheet of the pages, served from the center itself so the CSP can stay `'self'`.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+
+const STYLESHEET: &str = include_str!("../../../templates/sso/sso.css");
+
+/// `GET /assets/sso.css`
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}

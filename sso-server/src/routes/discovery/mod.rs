@@ -1,0 +1,3 @@
+//! Discovery: the provider metadata and the published signing keys.
+
+pub mod get;

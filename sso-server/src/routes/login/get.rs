@@ -1,0 +1,66 @@
+//! `GET /login`: the login form, also rendered by `/authorize` when there is no session.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::i18n::Texts;
+use crate::web as webutil;
+
+/// The login page.
+#[derive(Template)]
+#[template(path = "sso/login.html")]
+struct LoginPage<'a> {
+    lang: &'a str,
+    t: &'a Texts,
+    client_name: Option<&'a str>,
+    error: Option<&'a str>,
+    username: &'a str,
+    csrf_token: &'a str,
+    return_to: &'a str,
+}
+
+/// Renders the login form with a CSRF token (setting its cookie when the browser has none).
+///
+/// `return_to` is the query of the authorization request to resume after login; `error`
+/// picks the message shown above the form.
+pub fn render_login(
+    req: &HttpRequest,
+    status: StatusCode,
+    client_name: Option<&str>,
+    error: Option<fn(&Texts) -> &'static str>,
+    username: &str,
+    return_to: &str,
+) -> HttpResponse {
+    let (language, t) = webutil::language(req);
+    let (csrf_token, cookie) = webutil::csrf_token(req);
+    let mut response = webutil::page(
+        status,
+        &LoginPage {
+            lang: language.tag(),
+            t,
+            client_name,
+            error: error.map(|pick| pick(t)),
+            username,
+            csrf_token: &csrf_token,
+            return_to,
+        },
+    );
+    if let Some(cookie) = cookie
+        && let Err(error) = response.add_cookie(&cookie)
+    {
+        tracing::error!(%error, "cannot set CSRF cookie");
+    }
+    response
+}
+
+/// `GET /login`: sign in to the center itself, without an application.
+pub async fn login_form(req: HttpRequest) -> HttpResponse {
+    render_login(&req, StatusCode::OK, None, None, "", "")
+}
+
+/// `GET /login/done`: shown after signing in to the center without an application.
+pub async fn done(req: HttpRequest) -> HttpResponse {
+    let (_, t) = webutil::language(&req);
+    webutil::message(&req, StatusCode::OK, t.signed_in_title, t.signed_in)
+}

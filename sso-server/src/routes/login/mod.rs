@@ -1,0 +1,4 @@
+//! The login form and its submission.
+
+pub mod get;
+pub mod post;

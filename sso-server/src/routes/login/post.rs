@@ -1,0 +1,176 @@
+//! `POST /login`: checks the CSRF token and the login budget, verifies the password, and starts
+//! a global session with a fresh id; then resumes the authorization request.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::domain::{ClientId, Username};
+use crate::error::{Page, PageError};
+use crate::i18n::Texts;
+use crate::routes::login::get::render_login;
+use crate::slo::EndReason;
+use crate::state::AppState;
+use crate::users::Password;
+use crate::web as webutil;
+
+/// The submitted form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    username: String,
+    password: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// Failures that are ours, not the user's.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl PageError for LoginError {
+    fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn message(&self, t: &'static Texts) -> &'static str {
+        t.internal_error
+    }
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /login`
+pub async fn login(
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Page<LoginError>> {
+    handle(&req, form.into_inner(), &state)
+        .await
+        .map_err(|error| Page::new(&req, error))
+}
+
+/// The authorization query to resume; only ever appended to `/authorize?`, and rejected
+/// unless it is plain query text.
+fn return_query(text: &str) -> &str {
+    let plain = text.len() <= 8192
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'"' | b'<' | b'>' | b'\\'));
+    if plain { text } else { "" }
+}
+
+async fn client_name(state: &AppState, return_to: &str) -> anyhow::Result<Option<String>> {
+    let client_id = url::form_urlencoded::parse(return_to.as_bytes())
+        .find(|(name, _)| name == "client_id")
+        .and_then(|(_, value)| ClientId::parse(&value));
+    Ok(match client_id {
+        Some(id) => state.clients.get(&id).await?.map(|client| client.name),
+        None => None,
+    })
+}
+
+async fn handle(
+    req: &HttpRequest,
+    form: LoginForm,
+    state: &AppState,
+) -> Result<HttpResponse, LoginError> {
+    let return_to = return_query(&form.return_to);
+    let name = client_name(state, return_to).await?;
+    let retry = |status, error: fn(&Texts) -> &'static str, username: &str| {
+        render_login(
+            req,
+            status,
+            name.as_deref(),
+            Some(error),
+            username,
+            return_to,
+        )
+    };
+    if !webutil::csrf_matches(req, form.csrf_token.as_deref()) {
+        return Ok(retry(
+            StatusCode::FORBIDDEN,
+            |t| t.form_expired,
+            &form.username,
+        ));
+    }
+    let username = Username::parse(&form.username).ok();
+    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
+    if let Err(limited) = state.throttle.attempt(ip, username.as_ref()).await? {
+        tracing::warn!(%ip, username = form.username, "login attempt limited");
+        let mut response = retry(
+            StatusCode::TOO_MANY_REQUESTS,
+            |t| t.too_many_attempts,
+            &form.username,
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(limited.retry_after.as_secs()),
+        );
+        return Ok(response);
+    }
+    let found = match &username {
+        Some(username) => state.users.find_with_hash(username).await?,
+        None => None,
+    };
+    let (user, hash) = found.unzip();
+    let verified = state
+        .hasher
+        .verify(hash, Password::new(form.password))
+        .await?;
+    let (Some(user), Some(username), true) = (user, &username, verified) else {
+        if let Some(username) = &username {
+            state.throttle.failed(username).await?;
+        }
+        tracing::info!(%ip, username = form.username, "login failed");
+        return Ok(retry(
+            StatusCode::UNAUTHORIZED,
+            |t| t.invalid_credentials,
+            &form.username,
+        ));
+    };
+    if user.disabled {
+        tracing::info!(%ip, username = user.username, "login refused: user disabled");
+        return Ok(retry(
+            StatusCode::FORBIDDEN,
+            |t| t.account_disabled,
+            &form.username,
+        ));
+    }
+    state.throttle.succeeded(username).await?;
+    let cookie_name = &state.settings.session.cookie_name;
+    // A login never reuses a session id: the previous session, if any, ends here.
+    if let Some(previous) = req.cookie(cookie_name)
+        && let Some(previous) = state.sessions.current(previous.value()).await?
+    {
+        state.sessions.end(&previous.sid, EndReason::Logout).await?;
+    }
+    let session = state.sessions.create(&user).await?;
+    tracing::info!(%ip, username = user.username, sid = session.sid, "login succeeded");
+    let location = if return_to.is_empty() {
+        "/login/done".to_owned()
+    } else {
+        format!("/authorize?{return_to}")
+    };
+    let mut response = webutil::see_other(&location);
+    let cookie = webutil::cookie(
+        cookie_name,
+        session.key.as_str().to_owned(),
+        actix_web::cookie::SameSite::Lax,
+    );
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| anyhow::anyhow!("cannot set session cookie: {e}"))?;
+    Ok(response)
+}

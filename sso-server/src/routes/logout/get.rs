@@ -1,0 +1,18 @@
+//! `GET /logout`
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{LogoutError, LogoutParams};
+use crate::error::Page;
+use crate::state::AppState;
+
+/// Ends the session for a valid `id_token_hint`; asks for confirmation otherwise.
+pub async fn logout(
+    req: HttpRequest,
+    params: web::Query<LogoutParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Page<LogoutError>> {
+    super::handle(&req, params.into_inner(), &state, false)
+        .await
+        .map_err(|error| Page::new(&req, error))
+}

@@ -1,0 +1,3 @@
+//! `/token`: where an authorization code is exchanged for tokens.
+
+pub mod post;

@@ -1,0 +1,80 @@
+//! `GET|POST /userinfo`
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+
+use crate::error::{oauth_error, oauth_server_error};
+use crate::state::AppState;
+use crate::web as webutil;
+
+/// Why a userinfo request fails (RFC 6750 §3).
+#[derive(Debug, thiserror::Error)]
+pub enum UserinfoError {
+    #[error("invalid_token")]
+    InvalidToken,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ResponseError for UserinfoError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::InvalidToken => oauth_error(
+                self.status_code(),
+                "invalid_token",
+                "the access token is not valid",
+                Some("Bearer error=\"invalid_token\""),
+            ),
+            Self::Unexpected(error) => oauth_server_error(error),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UserInfo {
+    sub: String,
+    name: String,
+    email: String,
+    preferred_username: String,
+}
+
+/// Answers for a live access token whose global session is still live.
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, UserinfoError> {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(UserinfoError::InvalidToken)?;
+    let grant = state
+        .access_tokens
+        .lookup(token.trim())
+        .await?
+        .ok_or(UserinfoError::InvalidToken)?;
+    if !state.sessions.is_live(&grant.sid).await? {
+        return Err(UserinfoError::InvalidToken);
+    }
+    let user = state
+        .users
+        .get(&grant.user_id)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or(UserinfoError::InvalidToken)?;
+    Ok(webutil::no_store(&mut HttpResponse::Ok()).json(UserInfo {
+        sub: user.id,
+        name: user.name,
+        email: user.email,
+        preferred_username: user.username,
+    }))
+}

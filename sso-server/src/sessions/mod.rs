@@ -1,0 +1,234 @@
+//! Global sessions: the user's sign-in at the center, shared by every client that joined it.
+//!
+//! A global session lives in two places, each for what it is good at:
+//! - the session store holds the record behind the cookie, with idle and absolute expiry;
+//! - the SQL table `global_sessions` (see [`registry`]) lists live sessions and the clients
+//!   registered in each. It is the authority on whether a session still exists, so a session
+//!   ended anywhere (another replica, the CLI, the [`sweeper`]) is ended everywhere, and ending
+//!   one moves its clients into the single-logout outbox in the same transaction.
+//!
+//! Every end of a session goes through [`GlobalSessions::end`], which triggers single logout.
+
+pub mod registry;
+pub mod sweeper;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use session_store::{Expiry, IndexTag, Record, SessionKey, SharedStore};
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+
+use crate::crypto::random_id;
+use crate::domain::ClientId;
+use crate::slo::EndReason;
+use crate::users::User;
+
+const SID_TAG: &str = "sid";
+const USER_TAG: &str = "user";
+/// Tag of access tokens issued within a session, so they end with it.
+pub const TOKEN_SID_TAG: &str = "token_sid";
+
+/// A live global session.
+#[derive(Clone, Debug)]
+pub struct GlobalSession {
+    /// The cookie value: a bearer secret that never leaves the browser and the center.
+    pub key: SessionKey,
+    /// The session id given to clients (`sid` claim); unrelated to the key.
+    pub sid: String,
+    pub user_id: String,
+    /// When the user authenticated, seconds since the epoch.
+    pub auth_time: u64,
+}
+
+/// A session as an operator sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionInfo {
+    pub sid: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub clients: Vec<String>,
+}
+
+/// Creates, finds and ends global sessions.
+#[derive(Clone, Debug)]
+pub struct GlobalSessions {
+    store: Arc<dyn SharedStore>,
+    registry: registry::Registry,
+    expiry: Expiry,
+    slo_wakeup: Arc<Notify>,
+}
+
+fn tag(name: &str, value: &str) -> anyhow::Result<IndexTag> {
+    IndexTag::new(name, value).context("invalid index tag")
+}
+
+impl GlobalSessions {
+    /// Sessions kept in `store` and `pool`; `slo_wakeup` is notified when deliveries are queued.
+    pub fn new(
+        store: Arc<dyn SharedStore>,
+        pool: AnyPool,
+        expiry: Expiry,
+        slo_wakeup: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            registry: registry::Registry::new(pool),
+            expiry,
+            slo_wakeup,
+        }
+    }
+
+    /// Starts a new session for `user`, with a fresh key and a fresh sid.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn create(&self, user: &User) -> anyhow::Result<GlobalSession> {
+        let sid = random_id();
+        let auth_time = session_store::Timestamp::now().as_secs();
+        let mut record = Record::new(self.expiry)
+            .with_tag(tag(SID_TAG, &sid)?)
+            .with_tag(tag(USER_TAG, &user.id)?);
+        record.insert("sid", &sid)?;
+        record.insert("user_id", &user.id)?;
+        record.insert("auth_time", auth_time)?;
+        // Store first: the sweeper ends any registered session the store does not hold.
+        let session = self.store.create(record).await?;
+        self.registry.insert(&sid, &user.id).await?;
+        Ok(GlobalSession {
+            key: session.key().clone(),
+            sid,
+            user_id: user.id.clone(),
+            auth_time,
+        })
+    }
+
+    /// The live session behind a cookie value, if any. Loading counts as activity.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn current(&self, cookie: &str) -> anyhow::Result<Option<GlobalSession>> {
+        let Some(key) = SessionKey::parse(cookie) else {
+            return Ok(None);
+        };
+        let Some(session) = self.store.load(&key).await? else {
+            return Ok(None);
+        };
+        let record = session.record();
+        let (Some(sid), Some(user_id), Some(auth_time)) = (
+            record.get::<String>("sid"),
+            record.get::<String>("user_id"),
+            record.get::<u64>("auth_time"),
+        ) else {
+            tracing::warn!("global session record without sid or user; deleting it");
+            self.store.delete(&key).await?;
+            return Ok(None);
+        };
+        if !self.registry.exists(&sid).await? {
+            // Ended elsewhere (the CLI, another replica); the record is a leftover.
+            self.store.delete(&key).await?;
+            return Ok(None);
+        }
+        Ok(Some(GlobalSession {
+            key,
+            sid,
+            user_id,
+            auth_time,
+        }))
+    }
+
+    /// Whether the session `sid` is still live.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn is_live(&self, sid: &str) -> anyhow::Result<bool> {
+        self.registry.exists(sid).await
+    }
+
+    /// Records that `client` joined session `sid`; `false` when the session has ended.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn register_client(&self, sid: &str, client: &ClientId) -> anyhow::Result<bool> {
+        self.registry.add_client(sid, client).await
+    }
+
+    /// Ends session `sid` and queues single logout for every client registered in it.
+    /// Returns `false` when it had already ended.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn end(&self, sid: &str, reason: EndReason) -> anyhow::Result<bool> {
+        self.store.delete_by_tag(&tag(SID_TAG, sid)?).await?;
+        self.store.delete_by_tag(&tag(TOKEN_SID_TAG, sid)?).await?;
+        let queued = self.registry.end(sid, reason).await?;
+        if let Some(count) = queued {
+            tracing::info!(
+                sid,
+                reason = reason.as_str(),
+                deliveries = count,
+                "global session ended"
+            );
+            if count > 0 {
+                self.slo_wakeup.notify_one();
+            }
+        }
+        Ok(queued.is_some())
+    }
+
+    /// Ends every session of a user; returns how many were live.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn end_all_for_user(
+        &self,
+        user_id: &str,
+        reason: EndReason,
+    ) -> anyhow::Result<usize> {
+        let mut ended = 0;
+        for sid in self.registry.sids_of_user(user_id).await? {
+            if self.end(&sid, reason).await? {
+                ended += 1;
+            }
+        }
+        self.store.delete_by_tag(&tag(USER_TAG, user_id)?).await?;
+        Ok(ended)
+    }
+
+    /// The live sessions of a user with their registered clients.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn list_for_user(&self, user_id: &str) -> anyhow::Result<Vec<SessionInfo>> {
+        self.registry.list_for_user(user_id).await
+    }
+
+    /// Ends the sessions the store no longer holds (idle or absolute expiry); returns how many.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
+        let mut ended = 0;
+        for sid in self.registry.all_sids().await? {
+            let alive = !self
+                .store
+                .list_by_tag(&tag(SID_TAG, &sid)?)
+                .await?
+                .is_empty();
+            if !alive && self.end(&sid, EndReason::Expired).await? {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Whether the store answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn check_store(&self) -> anyhow::Result<()> {
+        self.store.count("readiness-probe").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! Single logout (OpenID Connect Back-Channel Logout 1.0).
+//!
+//! When a global session ends, [`outbox`] records one delivery per registered client in the
+//! same database transaction; [`delivery`] POSTs a signed [`logout_token`] to each client's
+//! back-channel URI, concurrently and with a short timeout, and retries failures with
+//! exponential backoff until a limit. Because the outbox is in SQL, deliveries survive a
+//! restart and are shared by replicas (each delivery is claimed by one of them at a time).
+
+pub mod delivery;
+pub mod logout_token;
+pub mod outbox;
+
+/// Why a global session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The user signed out.
+    Logout,
+    /// Idle or absolute timeout.
+    Expired,
+    /// An operator ended it.
+    AdminKill,
+    /// The user's password changed.
+    PasswordChanged,
+    /// The user was disabled.
+    UserDisabled,
+}
+
+impl EndReason {
+    /// The reason as stored and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Expired => "expired",
+            Self::AdminKill => "admin_kill",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+        }
+    }
+}

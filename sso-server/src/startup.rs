@@ -1,0 +1,202 @@
+//! Building and running the server: used by `main` and by the tests alike.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use session_store::{Expiry, MemoryConfig, MemoryStore, RedisConfig, RedisStore, SharedStore};
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::authorization_code::Codes;
+use crate::clients::ClientRegistry;
+use crate::config::{Settings, StoreBackend};
+use crate::keys::Keys;
+use crate::routes;
+use crate::sessions::{GlobalSessions, sweeper};
+use crate::slo::delivery::Deliverer;
+use crate::slo::outbox::Outbox;
+use crate::state::AppState;
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+use crate::users::{PasswordHasher, UserStore};
+use crate::web as webutil;
+
+/// The store the configuration asks for. A Redis store connects on first use, so the center
+/// starts while Redis is down (and `/readyz` says so).
+///
+/// # Errors
+/// When the Redis URLs cannot be parsed.
+pub fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn SharedStore>> {
+    let store = &settings.store;
+    Ok(match store.backend {
+        StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryConfig::default())),
+        StoreBackend::Redis => {
+            let config = if store.sentinels.is_empty() {
+                let url = store
+                    .redis_url
+                    .as_ref()
+                    .context("store.redis_url is not set")?;
+                RedisConfig::new(url.expose())
+            } else {
+                RedisConfig::sentinel(store.sentinels.clone(), store.sentinel_service.clone())
+            };
+            let config = config
+                .with_prefix(store.prefix.clone())
+                .with_timeout(Duration::from_millis(store.timeout_ms.max(1)));
+            Arc::new(RedisStore::new(config).context("invalid Redis configuration")?)
+        }
+    })
+}
+
+/// Builds the state shared by the server and the command line.
+///
+/// # Errors
+/// When keys cannot be loaded or generated, or the hasher parameters are invalid.
+pub async fn build_state(
+    settings: Settings,
+    pool: AnyPool,
+    store: Arc<dyn SharedStore>,
+    slo_wakeup: Arc<Notify>,
+) -> anyhow::Result<AppState> {
+    let keys = Arc::new(Keys::load_or_generate(pool.clone()).await?);
+    let expiry = Expiry::new(
+        settings.session.idle_timeout(),
+        settings.session.absolute_timeout(),
+    );
+    Ok(AppState {
+        issuer: settings.issuer().into(),
+        users: UserStore::new(pool.clone()),
+        hasher: PasswordHasher::new(settings.password).await?,
+        clients: ClientRegistry::new(pool.clone()),
+        sessions: GlobalSessions::new(store.clone(), pool.clone(), expiry, slo_wakeup),
+        codes: Codes::new(store.clone(), settings.tokens.code_ttl()),
+        access_tokens: AccessTokens::new(store.clone(), settings.tokens.access_token_ttl()),
+        throttle: LoginThrottle::new(store.clone(), settings.login.clone()),
+        outbox: Outbox::new(pool.clone()),
+        keys,
+        settings: Arc::new(settings),
+        pool,
+        store,
+    })
+}
+
+/// A built server, listening, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+    slo_wakeup: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects to the configured database and store and binds the configured address.
+    ///
+    /// # Errors
+    /// When the database, the keys or the address fail.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = crate::db::connect(&settings.database).await?;
+        let store = build_store(&settings)?;
+        Self::build_with(settings, pool, store).await
+    }
+
+    /// Binds the configured address (port 0 picks a free one) with a given database and store.
+    ///
+    /// # Errors
+    /// When the keys or the address fail.
+    pub async fn build_with(
+        settings: Settings,
+        pool: AnyPool,
+        store: Arc<dyn SharedStore>,
+    ) -> anyhow::Result<Self> {
+        let slo_wakeup = Arc::new(Notify::new());
+        let state = build_state(settings, pool, store, slo_wakeup.clone()).await?;
+        let address = format!("{}:{}", state.settings.http.host, state.settings.http.port);
+        let listener =
+            TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(webutil::security_headers())
+                .wrap(tracing_actix())
+                .app_data(data.clone())
+                .configure(routes::configure)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+            slo_wakeup,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, e.g. to add users and clients.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs the server and its background tasks (single-logout delivery, expiry sweeper, key
+    /// reload) until it stops; SIGINT and SIGTERM stop it gracefully.
+    ///
+    /// # Errors
+    /// When the server fails or the delivery worker cannot start.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let state = self.state;
+        let deliverer = Deliverer::new(
+            state.outbox.clone(),
+            state.clients.clone(),
+            state.keys.clone(),
+            state.issuer.to_string(),
+            state.settings.slo.clone(),
+        )?;
+        let tasks: Vec<JoinHandle<()>> = vec![
+            tokio::spawn(deliverer.run(self.slo_wakeup)),
+            tokio::spawn(sweeper::run(
+                state.sessions.clone(),
+                state.settings.session.sweep_interval(),
+            )),
+            tokio::spawn(reload_keys(state.clone())),
+        ];
+        let result = self.server.await;
+        for task in tasks {
+            task.abort();
+        }
+        result.context("HTTP server failed")
+    }
+}
+
+async fn reload_keys(state: AppState) {
+    let mut ticker = tokio::time::interval(state.settings.tokens.key_reload());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if let Err(error) = state.keys.reload().await {
+            tracing::error!(error = format!("{error:#}"), "cannot reload signing keys");
+        }
+    }
+}
+
+fn tracing_actix() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%a %U %s %T").exclude("/healthz")
+}

@@ -1,0 +1,119 @@
+//! What `/token` hands out: the id_token (a signed JWT) and an opaque access token.
+//!
+//! Access tokens are records in the session store, tagged with the global session (they end
+//! with it) and with a digest of the code they were issued for, so that a replayed code can
+//! revoke them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use session_store::{Expiry, IndexTag, Record, SessionKey, SharedStore};
+
+use crate::crypto::sha256_hex;
+use crate::sessions::TOKEN_SID_TAG;
+
+const GRANT_TAG: &str = "grant";
+
+/// Claims of an id_token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub auth_time: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub sid: String,
+    pub name: String,
+    pub email: String,
+    pub preferred_username: String,
+}
+
+/// What an access token grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub user_id: String,
+    pub client_id: String,
+    pub sid: String,
+    pub scope: String,
+}
+
+/// Issues, looks up and revokes access tokens.
+#[derive(Clone, Debug)]
+pub struct AccessTokens {
+    store: Arc<dyn SharedStore>,
+    ttl: Duration,
+}
+
+fn grant_tag(code: &str) -> anyhow::Result<IndexTag> {
+    IndexTag::new(GRANT_TAG, &sha256_hex(code)).context("invalid grant tag")
+}
+
+impl AccessTokens {
+    /// Access tokens in `store`, valid for `ttl`.
+    pub fn new(store: Arc<dyn SharedStore>, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    /// How long a new token is valid.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A new access token for `grant`, issued in exchange for `code`.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn issue(&self, grant: &AccessGrant, code: &str) -> anyhow::Result<SessionKey> {
+        let mut record = Record::new(Expiry::new(self.ttl, self.ttl))
+            .with_tag(IndexTag::new(TOKEN_SID_TAG, &grant.sid).context("invalid sid tag")?)
+            .with_tag(grant_tag(code)?);
+        record.insert("user_id", &grant.user_id)?;
+        record.insert("client_id", &grant.client_id)?;
+        record.insert("sid", &grant.sid)?;
+        record.insert("scope", &grant.scope)?;
+        Ok(self.store.create(record).await?.key().clone())
+    }
+
+    /// The grant behind a bearer token, if it is live.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn lookup(&self, token: &str) -> anyhow::Result<Option<AccessGrant>> {
+        let Some(key) = SessionKey::parse(token) else {
+            return Ok(None);
+        };
+        let Some(session) = self.store.load(&key).await? else {
+            return Ok(None);
+        };
+        let record = session.record();
+        Ok(
+            match (
+                record.get("user_id"),
+                record.get("client_id"),
+                record.get("sid"),
+                record.get("scope"),
+            ) {
+                (Some(user_id), Some(client_id), Some(sid), Some(scope)) => Some(AccessGrant {
+                    user_id,
+                    client_id,
+                    sid,
+                    scope,
+                }),
+                _ => None,
+            },
+        )
+    }
+
+    /// Revokes every token issued for `code`; returns how many there were.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn revoke_for_code(&self, code: &str) -> anyhow::Result<usize> {
+        Ok(self.store.delete_by_tag(&grant_tag(code)?).await?)
+    }
+}

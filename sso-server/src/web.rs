@@ -1,0 +1,205 @@
+//! HTTP plumbing shared by the handlers: pages, cookies, security headers, client IPs.
+
+use std::net::IpAddr;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::domain::Language;
+use crate::i18n::{Texts, texts};
+
+/// Name of the CSRF cookie of the login and logout forms.
+pub const CSRF_COOKIE: &str = "sso_csrf";
+
+/// Content-Security-Policy of every response: only our own stylesheet, no scripts, no framing.
+///
+/// There is deliberately no `form-action`: browsers apply it to the redirects that follow a
+/// form submission, and a successful login redirects to the client's (registered) URI.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                       base-uri 'none'; frame-ancestors 'none'";
+
+/// Headers set on every response.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::CONTENT_SECURITY_POLICY, CSP))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+}
+
+/// The language and texts for a request, from its `Accept-Language`.
+pub fn language(req: &HttpRequest) -> (Language, &'static Texts) {
+    let language = Language::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    (language, texts(language))
+}
+
+/// An HTML page from a template, never cached. A template that fails to render yields a bare
+/// 500 (and a log line).
+pub fn page(status: StatusCode, template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body),
+        Err(error) => {
+            tracing::error!(%error, "template rendering failed");
+            HttpResponse::InternalServerError()
+                .content_type("text/plain; charset=utf-8")
+                .body("Internal Server Error")
+        }
+    }
+}
+
+/// A title and a sentence: errors, "signed out", "signed in".
+#[derive(Debug, Template)]
+#[template(path = "sso/message.html")]
+pub struct MessagePage<'a> {
+    pub lang: &'a str,
+    pub t: &'a Texts,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// A message page in the request's language.
+pub fn message(req: &HttpRequest, status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    let (language, t) = language(req);
+    page(
+        status,
+        &MessagePage {
+            lang: language.tag(),
+            t,
+            title,
+            message: text,
+        },
+    )
+}
+
+/// A cookie only the center's pages see: `HttpOnly`, `Secure`, path `/`.
+pub fn cookie(name: &str, value: String, same_site: SameSite) -> Cookie<'static> {
+    Cookie::build(name.to_owned(), value)
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(same_site)
+        .finish()
+}
+
+/// A cookie that deletes `name`.
+pub fn removal(name: &str) -> Cookie<'static> {
+    let mut cookie = cookie(name, String::new(), SameSite::Lax);
+    cookie.set_max_age(CookieDuration::ZERO);
+    cookie
+}
+
+/// The CSRF token of this browser, or a new one to set.
+pub fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    match req.cookie(CSRF_COOKIE) {
+        Some(existing) if existing.value().len() >= 22 => (existing.value().to_owned(), None),
+        _ => {
+            let token = crate::crypto::random_id();
+            let cookie = cookie(CSRF_COOKIE, token.clone(), SameSite::Strict);
+            (token, Some(cookie))
+        }
+    }
+}
+
+/// Whether a submitted CSRF token matches the browser's cookie (constant time).
+pub fn csrf_matches(req: &HttpRequest, submitted: Option<&str>) -> bool {
+    use subtle::ConstantTimeEq as _;
+    match (req.cookie(CSRF_COOKIE), submitted) {
+        (Some(cookie), Some(submitted)) if !submitted.is_empty() => {
+            cookie.value().as_bytes().ct_eq(submitted.as_bytes()).into()
+        }
+        _ => false,
+    }
+}
+
+/// The client's IP: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    req.headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted_proxies.contains(ip))
+        .unwrap_or(peer)
+}
+
+/// A `303 See Other` to `location`.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, as RFC 6749 requires for token responses.
+pub fn no_store(
+    builder: &mut actix_web::HttpResponseBuilder,
+) -> &mut actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn request(peer: &str, forwarded: Option<&str>) -> HttpRequest {
+        let mut request = TestRequest::default().peer_addr(peer.parse().unwrap());
+        if let Some(value) = forwarded {
+            request = request.insert_header(("x-forwarded-for", value));
+        }
+        request.to_http_request()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let from_proxy = request("10.0.0.1:5000", Some("198.51.100.1, 203.0.113.7"));
+        assert_eq!(client_ip(&from_proxy, &[proxy]), client);
+        let spoofed = request("192.0.2.9:5000", Some("203.0.113.7"));
+        assert_eq!(
+            client_ip(&spoofed, &[proxy]),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
+        let untrusted_default = request("10.0.0.1:5000", Some("203.0.113.7"));
+        assert_eq!(client_ip(&untrusted_default, &[]), proxy);
+    }
+
+    #[test]
+    fn csrf_tokens_must_match_the_cookie() {
+        let with_cookie = TestRequest::default()
+            .cookie(Cookie::new(CSRF_COOKIE, "token-0123456789abcdefgh"))
+            .to_http_request();
+        assert!(csrf_matches(&with_cookie, Some("token-0123456789abcdefgh")));
+        assert!(!csrf_matches(
+            &with_cookie,
+            Some("token-0123456789abcdefgX")
+        ));
+        assert!(!csrf_matches(&with_cookie, Some("")));
+        assert!(!csrf_matches(&with_cookie, None));
+        let without = TestRequest::default().to_http_request();
+        assert!(!csrf_matches(&without, Some("token-0123456789abcdefgh")));
+    }
+}

@@ -1,0 +1,363 @@
+//! The command line, run as a separate process against the database of a running center.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::helpers::*;
+use crate::receiver::{Receiver, verify_logout_token};
+
+/// Runs `sso-server ARGS` on `database`, with `stdin` as standard input; returns stdout.
+async fn run(database: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sso-server"))
+        .args(args)
+        .env("SSO_DATABASE__URL", database)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "sso-server {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn spawn_on_shared_database() -> (TestApp, String) {
+    let (database, dir) = new_database().await;
+    let mut settings = test_settings();
+    settings.tokens.key_reload_secs = 1;
+    let app = start(settings, &database, dir, memory_store()).await;
+    app.seed().await;
+    (app, database)
+}
+
+#[tokio::test]
+async fn user_add_then_list_then_sign_in() {
+    let (app, database) = spawn_on_shared_database().await;
+    let out = run(
+        &database,
+        &[
+            "user",
+            "add",
+            "dave",
+            "--name",
+            "Dave",
+            "--email",
+            "dave@example.test",
+            "--password-stdin",
+        ],
+        "dave's long password\n",
+    )
+    .await;
+    assert!(out.contains("added dave"), "{out}");
+    let list = run(&database, &["user", "list"], "").await;
+    assert!(list.lines().any(|l| l.starts_with("dave\t")), "{list}");
+
+    let page = app
+        .get_authorize(&AuthRequest::app1())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let response = app
+        .submit_login(&page, "dave", "dave's long password")
+        .await;
+    assert_eq!(response.status(), 303);
+}
+
+#[tokio::test]
+async fn user_passwd_ends_the_users_sessions_with_slo() {
+    let (app, database) = spawn_on_shared_database().await;
+    let receiver = Receiver::start().await;
+    app.add_client(
+        "app1",
+        Some(APP1_SECRET),
+        APP1_CALLBACK,
+        Some(&receiver.uri),
+    )
+    .await;
+    let tokens = app.login_app1("alice").await;
+    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = run(
+        &database,
+        &["user", "passwd", "alice", "--password-stdin"],
+        "a brand new password\n",
+    )
+    .await;
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    let deliveries = app
+        .wait_for_deliveries(&sid, Duration::from_secs(10), |d| {
+            d.len() == 1 && d[0]["state"] == "delivered"
+        })
+        .await;
+    assert_eq!(deliveries[0]["reason"], "password_changed");
+    verify_logout_token(&app, &receiver.received()[0], "app1").await;
+    assert_eq!(
+        app.get_authorize(&AuthRequest::app1()).await.status(),
+        200,
+        "the old session no longer signs in"
+    );
+    let page = app
+        .get_authorize(&AuthRequest::app1())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.submit_login(&page, "alice", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        app.submit_login(&page, "alice", "a brand new password")
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn user_disable_ends_sessions_and_refuses_logins() {
+    let (app, database) = spawn_on_shared_database().await;
+    let tokens = app.login_app1("alice").await;
+    let out = run(&database, &["user", "disable", "alice"], "").await;
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    let userinfo = app
+        .api
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        401,
+        "tokens of the ended session stop working"
+    );
+    let page = app
+        .get_authorize(&AuthRequest::app1())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.submit_login(&page, "alice", PASSWORD).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn keys_rotate_reaches_the_running_server() {
+    let (app, database) = spawn_on_shared_database().await;
+    let out = run(&database, &["keys", "rotate"], "").await;
+    assert!(out.contains("new signing keys"), "{out}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let jwks: Value = app
+            .api
+            .get(app.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if jwks["keys"].as_array().unwrap().len() == 4 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rotation not picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn client_add_list_and_remove() {
+    let (app, database) = spawn_on_shared_database().await;
+    let secret = "app9-secret-0123456789abcdef-0123456789";
+    let out = run(
+        &database,
+        &[
+            "client",
+            "add",
+            "app9",
+            "--name",
+            "App Nine",
+            "--redirect-uri",
+            "http://app9.localhost:8089/auth/callback",
+            "--post-logout-redirect-uri",
+            "http://app9.localhost:8089/",
+            "--secret-stdin",
+        ],
+        &format!("{secret}\n"),
+    )
+    .await;
+    assert!(out.contains("registered client app9"), "{out}");
+    assert!(!out.contains(secret), "a given secret is not echoed");
+    let list = run(&database, &["client", "list"], "").await;
+    assert!(list.lines().any(|l| l == "app9"), "{list}");
+
+    let request = AuthRequest::new("app9", "http://app9.localhost:8089/auth/callback");
+    let code = app.login(&request, "alice").await.code();
+    let response = app
+        .exchange(
+            "app9",
+            secret,
+            &code,
+            "http://app9.localhost:8089/auth/callback",
+            Some(VERIFIER),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "the registered secret works");
+
+    run(&database, &["client", "remove", "app9"], "").await;
+    assert_eq!(app.get_authorize(&request).await.status(), 400);
+}
+
+#[tokio::test]
+async fn client_add_generates_a_secret_when_none_is_given() {
+    let (_app, database) = spawn_on_shared_database().await;
+    let out = run(
+        &database,
+        &[
+            "client",
+            "add",
+            "app8",
+            "--redirect-uri",
+            "http://app8.localhost:8088/auth/callback",
+        ],
+        "",
+    )
+    .await;
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .expect("the generated secret is printed");
+    assert!(secret.len() >= 43, "{secret}");
+}
+
+#[tokio::test]
+async fn an_eddsa_client_gets_eddsa_signed_id_and_logout_tokens() {
+    let (app, database) = spawn_on_shared_database().await;
+    let receiver = Receiver::start().await;
+    let secret = "app7-secret-0123456789abcdef-0123456789";
+    let callback_uri = "http://app7.localhost:8087/auth/callback";
+    run(
+        &database,
+        &[
+            "client",
+            "add",
+            "app7",
+            "--redirect-uri",
+            callback_uri,
+            "--backchannel-logout-uri",
+            &receiver.uri,
+            "--id-token-alg",
+            "eddsa",
+            "--secret-stdin",
+        ],
+        &format!("{secret}\n"),
+    )
+    .await;
+    let code = app
+        .login(&AuthRequest::new("app7", callback_uri), "alice")
+        .await
+        .code();
+    let tokens: Value = app
+        .exchange("app7", secret, &code, callback_uri, Some(VERIFIER))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    let sid = claims(id_token)["sid"].as_str().unwrap().to_owned();
+    let response = app.admin_delete(&format!("/admin/sessions/{sid}")).await;
+    assert_eq!(response.status(), 200);
+    app.wait_for_deliveries(&sid, Duration::from_secs(10), |d| {
+        d.len() == 1 && d[0]["state"] == "delivered"
+    })
+    .await;
+    let logout = &receiver.received()[0];
+    assert_eq!(
+        jsonwebtoken::decode_header(logout).unwrap().alg,
+        jsonwebtoken::Algorithm::EdDSA
+    );
+    verify_logout_token(&app, logout, "app7").await;
+}
+
+#[tokio::test]
+async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_sigterm() {
+    let (database, _dir) = new_database().await;
+    let port = crate::receiver::reserve_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sso-server"))
+        .args(["serve", "--demo", "--demo-password", "demo password 123"])
+        .env("SSO_DATABASE__URL", &database)
+        .env("SSO_HTTP__PORT", port.to_string())
+        .env("SSO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("SSO_DEMO__APP_PORTS", "[9181, 9182]")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let app = Center::attach(format!("http://127.0.0.1:{port}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.api.get(app.url("/healthz")).send().await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let callback_uri = "http://app1.localhost:9181/auth/callback";
+    let page = app
+        .get_authorize(&AuthRequest::new("app1", callback_uri))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Demo app 1"));
+    let callback = app
+        .follow(app.submit_login(&page, "alice", "demo password 123").await)
+        .await;
+    let response = app
+        .exchange(
+            "app1",
+            "app1-demo-secret",
+            &callback.code(),
+            callback_uri,
+            Some(VERIFIER),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops within the shutdown timeout")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the server in-process on port 0, a fresh database per test (SQLite in a
+//! temporary directory, or a new PostgreSQL database when `DATABASE_URL` is set), the memory
+//! store, and a cookie-keeping HTTP client.
+
+mod admin;
+mod cli;
+mod discovery;
+mod flow;
+mod helpers;
+mod interop;
+mod logout;
+mod negative;
+mod receiver;
+mod redis;
+mod slo;
