@@ -11,7 +11,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::net::SocketAddr;
+
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use session_store::{Peer, ReplicationConfig};
 
 use crate::Secret;
 
@@ -154,6 +158,79 @@ pub fn resolve_secret(
     Ok(())
 }
 
+/// The `replication` settings of the replicated session store, shared by every binary that
+/// offers it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationSettings {
+    /// Where to listen for peers.
+    pub listen: Option<SocketAddr>,
+    /// The other nodes: `[{ id = "sso-b", addr = "10.0.0.12:7000" }]`.
+    pub peers: Vec<PeerSettings>,
+    /// The shared secret authenticating peer traffic (at least 32 bytes).
+    pub secret: Option<Secret>,
+    /// A file holding the secret.
+    pub secret_file: Option<PathBuf>,
+    /// Whether session writes wait until one peer holds them.
+    pub acknowledged_writes: bool,
+}
+
+impl Default for ReplicationSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            peers: Vec::new(),
+            secret: None,
+            secret_file: None,
+            acknowledged_writes: true,
+        }
+    }
+}
+
+/// A peer node of the replicated store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// The peer's node id.
+    pub id: String,
+    /// Its replication address.
+    pub addr: SocketAddr,
+}
+
+impl ReplicationSettings {
+    /// Reads the secret file, if one is given; `key` names the setting in errors.
+    ///
+    /// # Errors
+    /// As [`resolve_secret`].
+    pub fn resolve_secret_file(&mut self, key: &'static str) -> Result<(), ConfigError> {
+        resolve_secret(key, &mut self.secret, self.secret_file.take())
+    }
+
+    /// The store configuration of node `node_id`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when the listener or the secret is missing.
+    pub fn store_config(&self, node_id: &str) -> Result<ReplicationConfig, ConfigError> {
+        let (Some(listen), Some(secret)) = (self.listen, self.secret.as_ref()) else {
+            return Err(ConfigError::Invalid(
+                "the replicated store needs replication.listen and replication.secret".to_owned(),
+            ));
+        };
+        let peers = self
+            .peers
+            .iter()
+            .map(|peer| Peer {
+                id: peer.id.clone(),
+                addr: peer.addr,
+            })
+            .collect();
+        let mut config =
+            ReplicationConfig::new(node_id, listen, peers, secret.expose().as_bytes().to_vec());
+        config.acknowledged_writes = self.acknowledged_writes;
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
@@ -235,6 +312,22 @@ mod tests {
             not_a_section,
             Err(ConfigError::Parse(_) | ConfigError::BadEnvKey(_))
         ));
+    }
+
+    #[test]
+    fn replication_settings_need_a_listener_and_a_secret() {
+        let mut settings: ReplicationSettings = toml::from_str(
+            "listen = \"127.0.0.1:7001\"\npeers = [{ id = \"b\", addr = \"127.0.0.1:7002\" }]",
+        )
+        .unwrap();
+        assert!(matches!(
+            settings.store_config("a"),
+            Err(ConfigError::Invalid(_))
+        ));
+        settings.secret = Some(Secret::new("0123456789abcdef0123456789abcdef"));
+        let config = settings.store_config("a").unwrap();
+        assert_eq!(config.peers[0].id, "b");
+        assert!(config.acknowledged_writes);
     }
 
     #[test]

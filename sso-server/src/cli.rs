@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use jsonwebtoken::Algorithm;
+use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
 use crate::clients::NewClient;
-use crate::config::Settings;
+use crate::config::{Settings, StoreBackend};
 use crate::domain::{ClientId, RedirectUri, Username};
 use crate::keys::Keys;
 use crate::slo::EndReason;
@@ -261,7 +262,11 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
 
 async fn cli_state(settings: Settings) -> anyhow::Result<AppState> {
     let pool = crate::db::connect(&settings.database).await?;
-    let store = build_store(&settings)?;
+    let store: Arc<dyn SharedStore> = match settings.store.backend {
+        // A command is not a replica: it must not take the running center's replication port.
+        StoreBackend::Replicated => Arc::new(MemoryStore::default()),
+        StoreBackend::Memory | StoreBackend::Redis => build_store(&settings)?,
+    };
     build_state(settings, pool, store, Arc::new(Notify::new())).await
 }
 

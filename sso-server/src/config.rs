@@ -19,12 +19,11 @@
 //! secrets can come from mounted files rather than the config or the environment. Setting both
 //! a value and its file is an error. Secrets are never printed by `Debug`.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use url::Url;
 
 /// Prefix of environment variables that override the configuration.
@@ -36,54 +35,7 @@ pub const CONFIG_FILE_ENV: &str = "SSO_CONFIG";
 /// Longest lifetime an authorization code may be given.
 const MAX_CODE_TTL: Duration = Duration::from_secs(60);
 
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read configuration file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("configuration is not valid")]
-    Parse(#[source] toml::de::Error),
-    #[error("environment variable {0} does not name a configuration key")]
-    BadEnvKey(String),
-    #[error("cannot read secret file {path} for {key}")]
-    SecretFile {
-        key: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{0} and {0}_file are both set; set one")]
-    SecretTwice(&'static str),
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
-}
-
-/// A secret value: compared and used, never shown.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use sso_common::{ConfigError, Secret};
 
 /// The whole configuration of the center.
 #[derive(Clone, Debug, Deserialize)]
@@ -178,6 +130,9 @@ pub enum StoreBackend {
     Memory,
     /// Redis, shared by every replica (the cluster setting).
     Redis,
+    /// On every replica, replicated peer to peer (small clusters without Redis); see
+    /// `store.replication`.
+    Replicated,
 }
 
 /// The session store.
@@ -196,6 +151,10 @@ pub struct StoreSettings {
     pub prefix: String,
     /// Longest time one Redis operation may take, in milliseconds.
     pub timeout_ms: u64,
+    /// This replica's node id in the replicated store (unique per replica).
+    pub node_id: String,
+    /// Peers and secret of the replicated store.
+    pub replication: ReplicationSettings,
 }
 
 impl Default for StoreSettings {
@@ -208,6 +167,8 @@ impl Default for StoreSettings {
             sentinel_service: "mymaster".to_owned(),
             prefix: "sso:".to_owned(),
             timeout_ms: 2_000,
+            node_id: "sso".to_owned(),
+            replication: ReplicationSettings::default(),
         }
     }
 }
@@ -440,26 +401,11 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                text.parse::<toml::Table>().map_err(ConfigError::Parse)?
-            }
-            None => toml::Table::new(),
+        let layers = Layers {
+            env_prefix: ENV_PREFIX,
+            file_var: CONFIG_FILE_ENV,
         };
-        let overrides: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(key, _)| key.starts_with(ENV_PREFIX) && key != CONFIG_FILE_ENV)
-            .collect();
-        for (key, value) in overrides {
-            apply_env(&mut table, &key, &value)?;
-        }
-        let mut settings: Self = toml::Value::Table(table)
-            .try_into()
-            .map_err(ConfigError::Parse)?;
+        let mut settings: Self = layers.load(file, env)?;
         settings.resolve_secret_files()?;
         settings.validate()?;
         Ok(settings)
@@ -480,7 +426,10 @@ impl Settings {
             "admin.token",
             &mut self.admin.token,
             self.admin.token_file.take(),
-        )
+        )?;
+        self.store
+            .replication
+            .resolve_secret_file("store.replication.secret")
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -505,6 +454,9 @@ impl Settings {
         {
             return invalid("store.backend = \"redis\" needs store.redis_url or store.sentinels");
         }
+        if self.store.backend == StoreBackend::Replicated {
+            self.store.replication.store_config(&self.store.node_id)?;
+        }
         if self.slo.max_attempts == 0 {
             return invalid("slo.max_attempts must be at least 1");
         }
@@ -515,59 +467,6 @@ impl Settings {
     pub fn issuer(&self) -> String {
         self.issuer.as_str().trim_end_matches('/').to_owned()
     }
-}
-
-fn resolve_secret(
-    key: &'static str,
-    value: &mut Option<Secret>,
-    file: Option<PathBuf>,
-) -> Result<(), ConfigError> {
-    let Some(path) = file else {
-        return Ok(());
-    };
-    if value.is_some() {
-        return Err(ConfigError::SecretTwice(key));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
-        key,
-        path,
-        source,
-    })?;
-    *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
-    Ok(())
-}
-
-/// Sets the key that `SSO_A__B__C` names to `value`.
-fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = var[ENV_PREFIX.len()..]
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if path.iter().any(String::is_empty) {
-        return Err(ConfigError::BadEnvKey(var.to_owned()));
-    }
-    let (last, parents) = path.split_last().expect("split always yields one part");
-    let mut current = table;
-    for part in parents {
-        let entry = current
-            .entry(part.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::BadEnvKey(var.to_owned()))?;
-    }
-    current.insert(last.clone(), env_value(value));
-    Ok(())
-}
-
-/// A number, boolean or array if the text is one in TOML, else the text as a string.
-fn env_value(text: &str) -> toml::Value {
-    format!("v = {text}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut table| table.remove("v"))
-        .filter(|value| !value.is_table())
-        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -638,6 +537,38 @@ mod tests {
         assert_eq!(settings.http.port, 9100);
         assert_eq!(settings.http.host, "0.0.0.0");
         assert_eq!(settings.login.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn the_replicated_store_needs_a_listener_and_a_secret() {
+        let missing = Settings::load_from(None, env(&[("SSO_STORE__BACKEND", "replicated")]));
+        assert!(
+            matches!(missing, Err(ConfigError::Invalid(_))),
+            "{missing:?}"
+        );
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "replicated"),
+                ("SSO_STORE__NODE_ID", "sso-a"),
+                ("SSO_STORE__REPLICATION__LISTEN", "127.0.0.1:7100"),
+                (
+                    "SSO_STORE__REPLICATION__SECRET",
+                    "0123456789abcdef0123456789abcdef",
+                ),
+                (
+                    "SSO_STORE__REPLICATION__PEERS",
+                    r#"[{ id = "sso-b", addr = "127.0.0.1:7101" }]"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        let config = settings
+            .store
+            .replication
+            .store_config(&settings.store.node_id)
+            .unwrap();
+        assert_eq!((config.node_id.as_str(), config.peers.len()), ("sso-a", 1));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use session_store::{Expiry, MemoryConfig, MemoryStore, RedisConfig, RedisStore, SharedStore};
+use session_store::{
+    Expiry, MemoryConfig, MemoryStore, RedisConfig, RedisStore, ReplicatedStore, SharedStore,
+};
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -27,10 +29,11 @@ use crate::users::{PasswordHasher, UserStore};
 use crate::web as webutil;
 
 /// The store the configuration asks for. A Redis store connects on first use, so the center
-/// starts while Redis is down (and `/readyz` says so).
+/// starts while Redis is down (and `/readyz` says so); a replicated node starts listening for
+/// its peers and catches up with them in the background.
 ///
 /// # Errors
-/// When the Redis URLs cannot be parsed.
+/// When the Redis URLs cannot be parsed or the replication listener cannot be bound.
 pub fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn SharedStore>> {
     let store = &settings.store;
     Ok(match store.backend {
@@ -49,6 +52,10 @@ pub fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn SharedStore>> 
                 .with_prefix(store.prefix.clone())
                 .with_timeout(Duration::from_millis(store.timeout_ms.max(1)));
             Arc::new(RedisStore::new(config).context("invalid Redis configuration")?)
+        }
+        StoreBackend::Replicated => {
+            let config = store.replication.store_config(&store.node_id)?;
+            Arc::new(ReplicatedStore::start(config).context("cannot start the replicated store")?)
         }
     })
 }

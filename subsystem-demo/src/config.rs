@@ -15,12 +15,11 @@
 //! `store.redis_url`, `store.cookie_key`) has a `_file` variant that reads it from a file;
 //! setting both is an error. Secrets never appear in `Debug` output.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
-use sso_common::config::{Layers, resolve_secret};
+use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use url::Url;
 
 /// Prefix of environment variables that override the configuration.
@@ -182,44 +181,6 @@ pub struct StoreSettings {
     pub replication: ReplicationSettings,
 }
 
-/// How this node replicates sessions to the other nodes of the same app.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReplicationSettings {
-    /// Where to listen for peers.
-    pub listen: Option<SocketAddr>,
-    /// The other nodes: `[{ id = "app1-b", addr = "10.0.0.12:7000" }]`; ids are node names.
-    pub peers: Vec<PeerSettings>,
-    /// The shared secret authenticating peer traffic (at least 32 bytes).
-    pub secret: Option<Secret>,
-    /// A file holding the secret.
-    pub secret_file: Option<PathBuf>,
-    /// Whether sign-in and sign-out wait until one peer holds the change.
-    pub acknowledged_writes: bool,
-}
-
-impl Default for ReplicationSettings {
-    fn default() -> Self {
-        Self {
-            listen: None,
-            peers: Vec::new(),
-            secret: None,
-            secret_file: None,
-            acknowledged_writes: true,
-        }
-    }
-}
-
-/// A peer node of the replicated backend.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerSettings {
-    /// The peer's node name.
-    pub id: String,
-    /// Its replication address.
-    pub addr: SocketAddr,
-}
-
 impl Settings {
     /// Loads the configuration from `file` (if any) and the process environment.
     ///
@@ -271,12 +232,9 @@ impl Settings {
             &mut store.cookie_key,
             store.cookie_key_file.take(),
         )?;
-        let replication = &mut store.replication;
-        resolve_secret(
-            "store.replication.secret",
-            &mut replication.secret,
-            replication.secret_file.take(),
-        )
+        store
+            .replication
+            .resolve_secret_file("store.replication.secret")
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -1,9 +1,7 @@
 //! The local-session backend the configuration asks for.
 
 use anyhow::Context as _;
-use session_store::{
-    KeyRing, MemoryStore, Peer, RedisConfig, RedisStore, ReplicatedStore, ReplicationConfig,
-};
+use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore, ReplicatedStore};
 use sso_client::LocalSessions;
 
 use crate::config::{Settings, StoreBackend};
@@ -42,26 +40,7 @@ pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSession
             LocalSessions::redis(redis()?.context("store.redis_url is required")?)
         }
         StoreBackend::Replicated => {
-            let replication = &store.replication;
-            let (Some(listen), Some(secret)) = (replication.listen, replication.secret.as_ref())
-            else {
-                anyhow::bail!("store.replication.listen and store.replication.secret are required");
-            };
-            let peers = replication
-                .peers
-                .iter()
-                .map(|peer| Peer {
-                    id: peer.id.clone(),
-                    addr: peer.addr,
-                })
-                .collect();
-            let mut config = ReplicationConfig::new(
-                settings.node(),
-                listen,
-                peers,
-                secret.expose().as_bytes().to_vec(),
-            );
-            config.acknowledged_writes = replication.acknowledged_writes;
+            let config = store.replication.store_config(settings.node())?;
             LocalSessions::replicated(ReplicatedStore::start(config).context("store.replication")?)
         }
         StoreBackend::Cookie => {

@@ -12,4 +12,5 @@ mod logout;
 mod negative;
 mod receiver;
 mod redis;
+mod replicated;
 mod slo;

@@ -63,18 +63,22 @@ async fn login_sso_replay_and_slo_work_with_the_redis_store() {
 #[tokio::test]
 async fn two_replicas_sharing_redis_and_the_database_act_as_one_center() {
     let url = redis_url();
-    let (database, dir) = new_database().await;
     let prefix = unique_prefix();
-    let a = start(test_settings(), &database, dir, redis_store(&url, &prefix)).await;
+    two_replicas_act_as_one_center(redis_store(&url, &prefix), redis_store(&url, &prefix)).await;
+}
+
+/// Two replicas of the center over one database, each with its handle on a shared store: a
+/// code issued by one is redeemed at the other, a code raced at both is redeemed once, and
+/// the session's registered clients are the same seen from either.
+pub(crate) async fn two_replicas_act_as_one_center(
+    store_a: std::sync::Arc<dyn session_store::SharedStore>,
+    store_b: std::sync::Arc<dyn session_store::SharedStore>,
+) {
+    let (database, dir) = new_database().await;
+    let a = start(test_settings(), &database, dir, store_a).await;
     a.seed().await;
     let (_, other_dir) = new_database().await;
-    let mut b = start(
-        test_settings(),
-        &database,
-        other_dir,
-        redis_store(&url, &prefix),
-    )
-    .await;
+    let mut b = start(test_settings(), &database, other_dir, store_b).await;
     // One browser: the same cookie jar talks to both replicas.
     b.browser = a.browser.clone();
 
