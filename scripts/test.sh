@@ -88,6 +88,11 @@ fi
 step "cargo test --workspace ${locked[*]} ${test_args[*]}"
 cargo test --workspace "${locked[@]}" "${test_args[@]}"
 
+# The run above gives the center PostgreSQL (DATABASE_URL); its integration tests run again
+# on SQLite, the embedded default, so both user stores are covered.
+step "cargo test -p sso-server --test api on SQLite"
+env -u DATABASE_URL cargo test -p sso-server --test api "${locked[@]}" "${test_args[@]}"
+
 step "deployment configs (ha/validate.sh)"
 bash ha/validate.sh
 
