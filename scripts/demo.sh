@@ -7,13 +7,13 @@
 #   http://app2.localhost:8082   demo app 2
 #
 # Browsers resolve *.localhost to this machine, so this is a real cross-subdomain setup.
-# Ports: SSO_PORT, APP1_PORT, APP2_PORT. Demo password: DEMO_PASSWORD (default: generated).
+# Ports: CENTER_PORT, APP1_PORT, APP2_PORT. Demo password: DEMO_PASSWORD (default: generated).
 # Data (users, signing keys) is kept in .data/demo/ between runs. Ctrl-C stops everything.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-sso_port="${SSO_PORT:-8080}"
+sso_port="${CENTER_PORT:-8080}"
 app1_port="${APP1_PORT:-8081}"
 app2_port="${APP2_PORT:-8082}"
 data_dir="$PWD/.data/demo"
@@ -35,7 +35,7 @@ trap 'exit 130' INT TERM
 
 wait_ready() { # url name
 	for _ in $(seq 1 100); do
-		if curl -fsS -o /dev/null "$1"; then
+		if curl -fs -o /dev/null "$1"; then
 			return 0
 		fi
 		sleep 0.1
