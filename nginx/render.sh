@@ -21,7 +21,7 @@
 #   LB_HTTP_PORT (80), LB_HTTPS_PORT (443)
 #   LB_REAL_IP_FROM ()            space-separated addresses/CIDRs of proxies in front whose
 #                                 X-Forwarded-For is believed
-#   LB_MAX_FAILS (2), LB_FAIL_TIMEOUT (10s)   per upstream node
+#   LB_MAX_FAILS (2), LB_FAIL_TIMEOUT (5s)   per upstream node
 #   LB_UPSTREAM_KEEPALIVE (16)    idle upstream connections kept per worker
 #   LB_NGINX_USER (www-data), LB_NGINX_PID (OUT_DIR/nginx.pid)
 #   LB_ROUTER_ID (hostname), LB_VRID (51)
@@ -72,7 +72,7 @@ export LB_NGINX_PID=${LB_NGINX_PID:-$out_dir/nginx.pid}
 export LB_ROUTER_ID=${LB_ROUTER_ID:-$HOSTNAME}
 export LB_VRID=${LB_VRID:-51}
 max_fails=${LB_MAX_FAILS:-2}
-fail_timeout=${LB_FAIL_TIMEOUT:-10s}
+fail_timeout=${LB_FAIL_TIMEOUT:-5s}
 check_script=${LB_CHECK_SCRIPT:-$here/check_nginx.sh}
 
 # "server HOST:PORT max_fails=N fail_timeout=T;" lines of one upstream block.

@@ -9,7 +9,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The backend could not be reached or answered with an error.
-    #[error("session store backend is unavailable")]
+    #[error("session store backend is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The backend did not answer within the configured timeout.
     #[error("session store backend did not answer within {0:?}")]

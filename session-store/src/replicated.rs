@@ -100,6 +100,9 @@ pub struct ReplicationConfig {
     pub peer_timeout: Duration,
     /// How long a tombstone is kept for a record this node never saw.
     pub unknown_tombstone_ttl: Duration,
+    /// Longest time an operation on a node that is still catching up waits for it to finish
+    /// (see [`ReplicatedStore::is_ready`]); after that it is served from what the node has.
+    pub ready_timeout: Duration,
 }
 
 impl fmt::Debug for ReplicationConfig {
@@ -116,7 +119,7 @@ impl fmt::Debug for ReplicationConfig {
 impl ReplicationConfig {
     /// A node `node_id` listening on `listen` with the given peers and secret, and defaults:
     /// unacknowledged writes (2 s ack timeout when enabled), anti-entropy every 2 s, 1 s peer
-    /// timeout, unknown tombstones kept 24 h.
+    /// timeout, unknown tombstones kept 24 h, operations wait up to 10 s for catch-up.
     pub fn new(node_id: &str, listen: SocketAddr, peers: Vec<Peer>, secret: Vec<u8>) -> Self {
         Self {
             node_id: node_id.to_owned(),
@@ -128,6 +131,7 @@ impl ReplicationConfig {
             anti_entropy_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_secs(1),
             unknown_tombstone_ttl: Duration::from_secs(24 * 3600),
+            ready_timeout: Duration::from_secs(10),
         }
     }
 
@@ -284,6 +288,18 @@ impl ReplicatedStore {
         tokio::time::timeout(timeout, ready.wait_for(|ready| *ready))
             .await
             .is_ok_and(|waited| waited.is_ok())
+    }
+
+    /// Holds an operation back until the node has caught up (at most
+    /// [`ReplicationConfig::ready_timeout`]), so a node that just started never answers "no
+    /// such session" for a session its peers hold.
+    async fn caught_up(&self) {
+        if !self.is_ready() && !self.wait_ready(self.shared.config.ready_timeout).await {
+            tracing::warn!(
+                node = %self.shared.config.node_id,
+                "still catching up with peers; serving what this node holds"
+            );
+        }
     }
 
     /// Number of slots (records, tombstones, counters) held, for monitoring.
@@ -633,6 +649,7 @@ async fn repair_from(shared: &Shared, peer: &Peer) -> Result<(), WireError> {
 #[async_trait]
 impl SessionStore for ReplicatedStore {
     async fn create(&self, record: Record) -> Result<Session> {
+        self.caught_up().await;
         let key = SessionKey::generate();
         let version = self.shared.clock.tick();
         let value = Value::Session(Box::new(record.clone()));
@@ -642,6 +659,7 @@ impl SessionStore for ReplicatedStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let slot_key = Self::session_slot(key);
         let touched = {
@@ -673,6 +691,7 @@ impl SessionStore for ReplicatedStore {
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let slot_key = Self::session_slot(session.key());
         let live = matches!(
@@ -692,6 +711,7 @@ impl SessionStore for ReplicatedStore {
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let slot_key = Self::session_slot(key);
         let tombstone = self.tombstone(&lock(&self.shared.state), &slot_key, now);
@@ -703,6 +723,7 @@ impl SessionStore for ReplicatedStore {
 #[async_trait]
 impl SessionIndex for ReplicatedStore {
     async fn list_by_tag(&self, tag: &IndexTag) -> Result<Vec<SessionKey>> {
+        self.caught_up().await;
         let keys = lock(&self.shared.state).tagged(tag, Timestamp::now());
         Ok(keys
             .iter()
@@ -712,6 +733,7 @@ impl SessionIndex for ReplicatedStore {
     }
 
     async fn delete_by_tag(&self, tag: &IndexTag) -> Result<usize> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let tombstones: Vec<(String, Version, Value)> = {
             let state = lock(&self.shared.state);
@@ -762,6 +784,7 @@ impl OneTimeStore for ReplicatedStore {
 #[async_trait]
 impl CounterStore for ReplicatedStore {
     async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let slot_key = format!("c:{name}");
         let me = self.shared.config.node_id.clone();
@@ -785,6 +808,7 @@ impl CounterStore for ReplicatedStore {
     }
 
     async fn count(&self, name: &str) -> Result<u64> {
+        self.caught_up().await;
         let state = lock(&self.shared.state);
         Ok(
             match state
@@ -798,6 +822,7 @@ impl CounterStore for ReplicatedStore {
     }
 
     async fn reset(&self, name: &str) -> Result<()> {
+        self.caught_up().await;
         let now = Timestamp::now();
         let slot_key = format!("c:{name}");
         let wire = {

@@ -25,7 +25,7 @@ pub enum Error {
     #[error("the logout token is not valid: {0}")]
     InvalidLogoutToken(String),
     /// The local-session store failed.
-    #[error("the local session store failed")]
+    #[error("the local session store failed: {0}")]
     Store(#[from] session_store::Error),
     /// The configuration cannot work.
     #[error("invalid SSO client configuration: {0}")]
