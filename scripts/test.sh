@@ -11,12 +11,13 @@ set -euo pipefail
 
 # Debian packages the tests need: the services the Rust tests talk to, the
 # browser the end-to-end tests drive, the load-balancer tier the deployment
-# checks render and test (nginx, keepalived, openssl, envsubst), and the
-# Compose schema check (python3-yaml, -jsonschema).
+# checks and the high-availability suite run (nginx, keepalived, openssl,
+# envsubst, iproute2 for network namespaces), and the Compose schema check
+# (python3-yaml, -jsonschema).
 PACKAGES=(
 	redis-server redis-tools postgresql postgresql-client python3 curl
 	chromium chromium-driver
-	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema
+	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema iproute2
 )
 
 usage() {
@@ -95,5 +96,10 @@ env -u DATABASE_URL cargo test -p sso-server --test api "${locked[@]}" "${test_a
 
 step "deployment configs (ha/validate.sh)"
 bash ha/validate.sh
+
+# The cluster in network namespaces: nginx + keepalived with a VIP, two centers, two nodes per
+# app, Redis and PostgreSQL, broken in the ways a cluster breaks (needs root).
+step "high-availability suite (ha/suite/run.sh)"
+bash ha/suite/run.sh
 
 step "all checks passed"
