@@ -101,8 +101,11 @@
 //!   [`SessionSettings::recheck_secs`] a cookie session is confirmed with the center's userinfo
 //!   endpoint (one call per session and interval, never while the circuit is open). Once the
 //!   center stops honouring the session's access token (its center session ended, or the token
-//!   expired) the local session ends and the next page visit signs in again, silently while the
-//!   center session lives. While the center is unreachable, sessions are kept.
+//!   lapsed) the local session ends and the next page visit signs in again, silently while the
+//!   center session lives. Our center slides an access token's lifetime with each use, so the
+//!   re-check (keep `recheck_secs` below the center's access-token TTL) keeps an active user's
+//!   token as long as the center session lives. While the center is unreachable, sessions are
+//!   kept.
 //! - One sign-in at a time per browser: starting a second one (in another tab) before the first
 //!   returns makes the first callback fail its state check, and the user signs in again.
 //! - `localhost` and `*.localhost` names of the center always resolve to the loopback address

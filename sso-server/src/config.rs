@@ -248,7 +248,7 @@ impl TokenSettings {
         Duration::from_secs(self.id_token_ttl_secs)
     }
 
-    /// Lifetime of an access token.
+    /// How long an access token stays valid without use.
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl_secs)
     }

@@ -82,7 +82,11 @@ pub async fn build_state(
         clients: ClientRegistry::new(pool.clone()),
         sessions: GlobalSessions::new(store.clone(), pool.clone(), expiry, slo_wakeup),
         codes: Codes::new(store.clone(), settings.tokens.code_ttl()),
-        access_tokens: AccessTokens::new(store.clone(), settings.tokens.access_token_ttl()),
+        access_tokens: AccessTokens::new(
+            store.clone(),
+            settings.tokens.access_token_ttl(),
+            settings.session.absolute_timeout(),
+        ),
         throttle: LoginThrottle::new(store.clone(), settings.login.clone()),
         outbox: Outbox::new(pool.clone()),
         keys,

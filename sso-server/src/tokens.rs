@@ -2,7 +2,9 @@
 //!
 //! Access tokens are records in the session store, tagged with the global session (they end
 //! with it) and with a digest of the code they were issued for, so that a replayed code can
-//! revoke them.
+//! revoke them. A token lapses after its TTL without use; each use slides that window, up to
+//! the longest life of a global session, so a client that keeps checking the session (the SDK's
+//! cookie-session re-check) keeps its token as long as the session lives.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +49,7 @@ pub struct AccessGrant {
 pub struct AccessTokens {
     store: Arc<dyn SharedStore>,
     ttl: Duration,
+    max_lifetime: Duration,
 }
 
 fn grant_tag(code: &str) -> anyhow::Result<IndexTag> {
@@ -54,12 +57,17 @@ fn grant_tag(code: &str) -> anyhow::Result<IndexTag> {
 }
 
 impl AccessTokens {
-    /// Access tokens in `store`, valid for `ttl`.
-    pub fn new(store: Arc<dyn SharedStore>, ttl: Duration) -> Self {
-        Self { store, ttl }
+    /// Access tokens in `store` that lapse after `ttl` without use and live at most
+    /// `max_lifetime` (the absolute lifetime of a global session).
+    pub fn new(store: Arc<dyn SharedStore>, ttl: Duration, max_lifetime: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            max_lifetime,
+        }
     }
 
-    /// How long a new token is valid.
+    /// How long a token stays valid without use.
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
@@ -69,7 +77,7 @@ impl AccessTokens {
     /// # Errors
     /// When the store fails.
     pub async fn issue(&self, grant: &AccessGrant, code: &str) -> anyhow::Result<SessionKey> {
-        let mut record = Record::new(Expiry::new(self.ttl, self.ttl))
+        let mut record = Record::new(Expiry::new(self.ttl, self.max_lifetime.max(self.ttl)))
             .with_tag(IndexTag::new(TOKEN_SID_TAG, &grant.sid).context("invalid sid tag")?)
             .with_tag(grant_tag(code)?);
         record.insert("user_id", &grant.user_id)?;

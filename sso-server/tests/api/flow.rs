@@ -240,3 +240,21 @@ async fn the_login_page_speaks_simplified_chinese_when_asked() {
     assert!(html.contains("lang=\"zh-Hans\""));
     assert!(html.contains("登录"));
 }
+
+#[tokio::test]
+async fn an_access_token_in_use_outlives_its_ttl_and_lapses_when_left_unused() {
+    let app = spawn_app_with(|s| s.tokens.access_token_ttl_secs = 2).await;
+    let tokens = app.login_app1("alice").await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let userinfo = || app.api.get(app.url("/userinfo")).bearer_auth(&token).send();
+    for _ in 0..4 {
+        assert_eq!(userinfo().await.unwrap().status(), 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(
+        userinfo().await.unwrap().status(),
+        401,
+        "unused past its TTL"
+    );
+}
