@@ -9,6 +9,7 @@ use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
 use sso_server::clients::NewClient;
 use sso_server::domain::{ClientId, RedirectUri, Username};
 use sso_server::users::{NewUser, Password};
+use subsystem_demo::Layered as _;
 use url::Url;
 
 /// The demo user every test signs in as.

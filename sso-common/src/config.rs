@@ -134,6 +134,41 @@ fn env_value(text: &str) -> toml::Value {
     parsed.unwrap_or_else(|| toml::Value::String(text.to_owned()))
 }
 
+/// A configuration loaded from [`Layers`]: give the layers and what to do once the values are
+/// read (secret files, checks); `load` and `load_from` come with it.
+pub trait Layered: DeserializeOwned {
+    /// Where the layers come from.
+    const LAYERS: Layers<'static>;
+
+    /// Reads secret files and checks the loaded values.
+    ///
+    /// # Errors
+    /// When a secret file cannot be read or a value is out of bounds.
+    fn finish(&mut self) -> Result<(), ConfigError>;
+
+    /// Loads from `file` (if any) and the process environment.
+    ///
+    /// # Errors
+    /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret
+    /// file is missing, or [`Layered::finish`] refuses the values.
+    fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Loads from `file` (if any) and the given environment.
+    ///
+    /// # Errors
+    /// As [`Layered::load`].
+    fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut settings: Self = Self::LAYERS.load(file, env)?;
+        settings.finish()?;
+        Ok(settings)
+    }
+}
+
 /// Fills `value` from `file` when one is given: the file's content, trailing newline removed.
 ///
 /// # Errors

@@ -5,8 +5,11 @@
 //! - [`Secret`]: a value that is used but never shown.
 //! - [`LocalhostResolver`]: name resolution that sends `localhost` and `*.localhost` to the
 //!   loopback address, for HTTP clients that call other parts of an embedded setup.
+//! - [`html`] (feature `testing`): reading server-rendered forms in tests and benchmarks.
 
 pub mod config;
+#[cfg(any(test, feature = "testing"))]
+pub mod html;
 mod resolve;
 mod secret;
 

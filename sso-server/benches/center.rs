@@ -44,13 +44,6 @@ fn authorize_path() -> String {
     )
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).expect("field") + marker.len();
-    let end = start + html[start..].find('"').expect("quote");
-    html[start..end].to_owned()
-}
-
 struct Bench {
     base: String,
     state: AppState,
@@ -113,7 +106,12 @@ impl Bench {
         let response = client
             .post(format!("{}/login", self.base))
             .form(&[
-                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                (
+                    "csrf_token",
+                    sso_common::html::hidden_input(&html, "csrf_token")
+                        .unwrap_or_default()
+                        .as_str(),
+                ),
                 ("return_to", ""),
                 ("username", "alice"),
                 ("password", PASSWORD),

@@ -11,7 +11,7 @@ use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
 use crate::clients::NewClient;
-use crate::config::{Settings, StoreBackend};
+use crate::config::{Layered as _, Settings, StoreBackend};
 use crate::domain::{ClientId, RedirectUri, Username};
 use crate::keys::Keys;
 use crate::slo::EndReason;

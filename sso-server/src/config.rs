@@ -19,10 +19,11 @@
 //! secrets can come from mounted files rather than the config or the environment. Setting both
 //! a value and its file is an error. Secrets are never printed by `Debug`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+pub use sso_common::config::Layered;
 use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use url::Url;
 
@@ -383,34 +384,19 @@ impl Default for DemoSettings {
     }
 }
 
+impl Layered for Settings {
+    const LAYERS: Layers<'static> = Layers {
+        env_prefix: ENV_PREFIX,
+        file_var: CONFIG_FILE_ENV,
+    };
+
+    fn finish(&mut self) -> Result<(), ConfigError> {
+        self.resolve_secret_files()?;
+        self.validate()
+    }
+}
+
 impl Settings {
-    /// Loads the configuration from `file` (if any) and the process environment.
-    ///
-    /// # Errors
-    /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret file
-    /// is missing, or a value is out of bounds.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_from(file, std::env::vars())
-    }
-
-    /// Loads the configuration from `file` (if any) and the given environment.
-    ///
-    /// # Errors
-    /// As [`Settings::load`].
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let layers = Layers {
-            env_prefix: ENV_PREFIX,
-            file_var: CONFIG_FILE_ENV,
-        };
-        let mut settings: Self = layers.load(file, env)?;
-        settings.resolve_secret_files()?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         resolve_secret(
             "database.url",
@@ -471,6 +457,8 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

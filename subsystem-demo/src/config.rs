@@ -15,10 +15,11 @@
 //! `store.redis_url`, `store.cookie_key`) has a `_file` variant that reads it from a file;
 //! setting both is an error. Secrets never appear in `Debug` output.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
+pub use sso_common::config::Layered;
 use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use url::Url;
 
@@ -181,34 +182,19 @@ pub struct StoreSettings {
     pub replication: ReplicationSettings,
 }
 
+impl Layered for Settings {
+    const LAYERS: Layers<'static> = Layers {
+        env_prefix: ENV_PREFIX,
+        file_var: CONFIG_FILE_ENV,
+    };
+
+    fn finish(&mut self) -> Result<(), ConfigError> {
+        self.resolve_secret_files()?;
+        self.validate()
+    }
+}
+
 impl Settings {
-    /// Loads the configuration from `file` (if any) and the process environment.
-    ///
-    /// # Errors
-    /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret file
-    /// is missing, or a required value is absent.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_from(file, std::env::vars())
-    }
-
-    /// Loads the configuration from `file` (if any) and the given environment.
-    ///
-    /// # Errors
-    /// As [`Settings::load`].
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let layers = Layers {
-            env_prefix: ENV_PREFIX,
-            file_var: CONFIG_FILE_ENV,
-        };
-        let mut settings: Self = layers.load(file, env)?;
-        settings.resolve_secret_files()?;
-        settings.validate()?;
-        Ok(settings)
-    }
-
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         let sso = &mut self.sso;
         resolve_secret(

@@ -11,5 +11,5 @@ mod routes;
 pub mod startup;
 mod store;
 
-pub use config::Settings;
+pub use config::{Layered, Settings};
 pub use startup::Application;

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use subsystem_demo::{Application, Settings};
+use subsystem_demo::{Application, Layered as _, Settings};
 use tracing_subscriber::EnvFilter;
 
 /// A demo app protected by single sign-on.

@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
-use subsystem_demo::{Application, Settings};
+use subsystem_demo::{Application, Layered as _, Settings};
 
 fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -248,38 +248,7 @@ pub(crate) fn location(response: &reqwest::Response) -> String {
 
 /// A hidden input's value in an HTML page.
 pub(crate) fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    unescape(&html[start..end])
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let end = at + rest[at..].find(';').unwrap();
-        let entity = &rest[at + 1..end];
-        out.push(match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            _ => entity
-                .strip_prefix("#x")
-                .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                .or_else(|| entity.strip_prefix('#').and_then(|n| n.parse().ok()))
-                .and_then(char::from_u32)
-                .unwrap_or_else(|| panic!("unknown entity {entity}")),
-        });
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    sso_common::html::hidden_input(html, name).unwrap_or_else(|| panic!("no {name} in page"))
 }
 
 /// Follows redirects within the center until one points at `app_url`; returns that URL.

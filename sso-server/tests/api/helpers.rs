@@ -258,39 +258,7 @@ impl AuthRequest {
 
 /// A hidden input's value in an HTML page.
 pub(crate) fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    unescape(&html[start..end])
-}
-
-/// Decodes the character references an HTML escaper writes (`&#38;`, `&amp;`, …).
-fn unescape(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let end = rest[at..].find(';').map(|i| at + i).unwrap();
-        let entity = &rest[at + 1..end];
-        let decoded = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            _ => entity
-                .strip_prefix('#')
-                .and_then(|n| n.parse::<u32>().ok())
-                .and_then(char::from_u32)
-                .unwrap_or_else(|| panic!("unknown entity {entity}")),
-        };
-        out.push(decoded);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
+    sso_common::html::hidden_input(html, name).unwrap_or_else(|| panic!("no {name} in page"))
 }
 
 pub(crate) fn location(response: &reqwest::Response) -> String {
