@@ -12,17 +12,11 @@
 #
 # Needs: nginx, keepalived, openssl, gettext-base (envsubst), python3-yaml, python3-jsonschema.
 # Environment: COMPOSE_SPEC_SCHEMA, the schema file to use instead of the copy in
-# ../shared/data/compose-spec/ beside the repository.
+# ha/compose-spec/.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ -n ${COMPOSE_SPEC_SCHEMA:-} ]]; then
-	schema=$COMPOSE_SPEC_SCHEMA
-else
-	# The checkout's top level, or the directory above ha/ outside a git checkout.
-	top=$(git -C "$repo" rev-parse --show-toplevel 2>/dev/null || printf '%s' "$repo")
-	schema=$top/../shared/data/compose-spec/compose-spec.json
-fi
+schema=${COMPOSE_SPEC_SCHEMA:-$repo/ha/compose-spec/compose-spec.json}
 compose=$repo/docker-compose.yml
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ha-validate.XXXXXX")

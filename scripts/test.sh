@@ -86,8 +86,10 @@ if ((lint)); then
 	cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
 fi
 
+drop_test_databases
 step "cargo test --workspace ${locked[*]} ${test_args[*]}"
 cargo test --workspace "${locked[@]}" "${test_args[@]}"
+drop_test_databases
 
 # The run above gives the center PostgreSQL (DATABASE_URL); its integration tests run again
 # on SQLite, the embedded default, so both user stores are covered.

@@ -9,6 +9,7 @@
 #   ensure_redis            export REDIS_URL and REDIS_SERVER_BIN
 #                           (and REDIS_SENTINEL_BIN when redis-sentinel exists)
 #   ensure_postgres         export DATABASE_URL
+#   drop_test_databases     drop the sso_test_* databases the center's tests made
 #   redact_url URL          print URL with its password masked
 #   svc_on_exit CMD ARG...  run CMD ARG... when the calling script exits
 #   svc_tmpdir VAR NAME     set VAR to a fresh directory removed when the script exits
@@ -238,5 +239,21 @@ ensure_postgres() {
 		export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
 	else
 		_svc_start_postgres
+	fi
+}
+
+# Drops the per-test databases (sso_test_*) that the center's tests create next to
+# DATABASE_URL; leftovers of an interrupted run go too.
+drop_test_databases() {
+	local name
+	local -a names
+	mapfile -t names < <(psql -w -X -At -d "$DATABASE_URL" </dev/null \
+		-c "SELECT datname FROM pg_database WHERE datname LIKE 'sso\_test\_%'")
+	for name in "${names[@]}"; do
+		psql -w -X -q -d "$DATABASE_URL" </dev/null \
+			-c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+	done
+	if ((${#names[@]} > 0)); then
+		_svc_log "dropped ${#names[@]} test database(s)"
 	fi
 }
