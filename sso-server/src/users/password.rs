@@ -1,23 +1,36 @@
-//! Password hashing with argon2id, always on the blocking pool.
+//! Password hashing with argon2id, on threads of its own.
 //!
 //! New hashes use the configured cost (OWASP: m=19456 KiB, t=2, p=1 by default); verification
 //! uses the cost recorded in each hash, so raising the cost does not lock anyone out.
 //!
-//! At most one hash per CPU core runs at a time; further logins queue. More would not finish
-//! sooner (argon2 is bound by memory bandwidth, and parallel hashes evict each other from the
-//! cache) and would take the cores the request handlers need, so pages like a silent-SSO
-//! `/authorize` stay fast while logins saturate the hashing capacity.
+//! # The hashing threads
+//! One thread per CPU core hashes; logins beyond that wait for a free thread. More would not
+//! finish sooner (argon2 is bound by memory bandwidth) and would take the cores the request
+//! handlers need. The threads:
+//! - keep their argon2 memory between hashes (19 MiB each at the default cost), so a hash
+//!   costs no allocation, page faults or unmapping, and memory stays bounded however many
+//!   logins queue;
+//! - run at a lower CPU priority (nice +10) than the request handlers, so pages like a
+//!   silent-SSO `/authorize` are answered at once while logins keep every core busy hashing;
+//! - take a job only when they are free: a login whose client went away before its turn costs
+//!   no hash.
 
 use std::fmt;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 
 use anyhow::Context as _;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::oneshot;
 
 use crate::config::PasswordSettings;
+
+/// How much lower the hashing threads' CPU priority is than the rest of the process.
+const NICE_INCREMENT: i32 = 10;
+
+/// The most memory a stored hash may ask for: 1 GiB (in KiB blocks).
+const MAX_BLOCKS: usize = 1 << 20;
 
 /// A plaintext password on its way to the hasher; never shown.
 #[derive(Clone)]
@@ -36,22 +49,34 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Work for a hashing thread, given that thread's memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
 /// Hashes passwords and verifies them against stored hashes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    /// One permit per core: the hashes allowed to run at once.
-    slots: Arc<Semaphore>,
+    /// Hands a job to a free hashing thread; the threads stop when every clone is dropped.
+    jobs: flume::Sender<Job>,
     /// A hash of a random password, verified for unknown users so that the response time does
     /// not tell whether a username exists.
     dummy_hash: String,
 }
 
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PasswordHasher {
-    /// A hasher with the configured cost; computes its dummy hash on the blocking pool.
+    /// A hasher with the configured cost: starts one hashing thread per core and computes its
+    /// dummy hash.
     ///
     /// # Errors
-    /// When the parameters are out of argon2's bounds.
+    /// When the parameters are out of argon2's bounds or a thread cannot be started.
     pub async fn new(settings: PasswordSettings) -> anyhow::Result<Self> {
         let params = Params::new(
             settings.memory_kib,
@@ -60,18 +85,41 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
-        let random: [u8; 16] = rand::random();
-        let dummy = Password::new(base64_text(&random));
-        let for_dummy = params.clone();
-        let dummy_hash = tokio::task::spawn_blocking(move || hash_blocking(&for_dummy, &dummy))
-            .await
-            .context("hashing task failed")??;
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Ok(Self {
+        // A rendezvous channel: a job is handed over only to a thread ready to run it.
+        let (jobs, queue) = flume::bounded::<Job>(0);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let keep = params.block_count().max(MIN_KEPT_BLOCKS);
+        for n in 0..threads {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || hashing_thread(&queue, keep))
+                .context("cannot start a hashing thread")?;
+        }
+        let mut hasher = Self {
             params,
-            slots: Arc::new(Semaphore::new(cores)),
-            dummy_hash,
-        })
+            jobs,
+            dummy_hash: String::new(),
+        };
+        let random: [u8; 16] = rand::random();
+        hasher.dummy_hash = hasher.hash(Password::new(base64_text(&random))).await?;
+        Ok(hasher)
+    }
+
+    /// Runs `work` on a free hashing thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = done.send(work(memory));
+        });
+        self.jobs
+            .send_async(job)
+            .await
+            .map_err(|_| anyhow::anyhow!("the hashing threads stopped"))?;
+        result.await.context("a hashing job failed")
     }
 
     /// The PHC string of a new argon2id hash of `password`.
@@ -80,49 +128,166 @@ impl PasswordHasher {
     /// When hashing fails (it does not for valid parameters).
     pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
         let params = self.params.clone();
-        let _slot = self.slots.acquire().await.context("hasher closed")?;
-        tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
-            .await
-            .context("hashing task failed")?
+        self.run(move |memory| memory.hash(&params, &password))
+            .await?
     }
 
     /// Whether `password` matches `stored`; with `stored` absent (unknown user) the dummy hash
     /// is verified instead and the answer is `false`.
     ///
     /// # Errors
-    /// When the blocking task fails.
+    /// When the hashing threads are gone.
     pub async fn verify(&self, stored: Option<String>, password: Password) -> anyhow::Result<bool> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let _slot = self.slots.acquire().await.context("hasher closed")?;
-        let matches = tokio::task::spawn_blocking(move || verify_blocking(&hash, &password))
-            .await
-            .context("verification task failed")?;
+        let matches = self
+            .run(move |memory| memory.verify(&hash, &password))
+            .await?;
         Ok(known && matches)
     }
 }
 
-fn argon2(params: Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// A hashing thread: lowers its priority, then runs jobs until the hasher is dropped.
+fn hashing_thread(queue: &flume::Receiver<Job>, keep: usize) {
+    lower_priority();
+    let mut memory = Memory::new(keep);
+    while let Ok(job) = queue.recv() {
+        // A panicking job loses only its own answer; the thread keeps serving.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut memory))).is_err() {
+            tracing::error!("a password hashing job panicked");
+            memory = Memory::new(keep);
+        }
+    }
 }
 
-fn hash_blocking(params: &Params, password: &Password) -> anyhow::Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2(params.clone())
-        .hash_password(password.0.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    use rustix::process::{getpriority_process, setpriority_process};
+    // On Linux the nice value belongs to the thread named by its id.
+    let thread = Some(rustix::thread::gettid());
+    let lowered = getpriority_process(thread)
+        .and_then(|nice| setpriority_process(thread, (nice + NICE_INCREMENT).min(19)));
+    if let Err(error) = lowered {
+        tracing::warn!(%error, "cannot lower the priority of a hashing thread");
+    }
 }
 
-fn verify_blocking(stored: &str, password: &Password) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        tracing::error!("a stored password hash is not a valid PHC string");
-        return false;
-    };
-    argon2(Params::default())
-        .verify_password(password.0.as_bytes(), &parsed)
-        .is_ok()
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+/// The argon2 working memory of one hashing thread, kept between hashes.
+struct Memory {
+    blocks: Vec<Block>,
+    /// The most blocks kept after a hash; more were needed only for an unusually costly
+    /// stored hash.
+    keep: usize,
 }
+
+impl Memory {
+    fn new(keep: usize) -> Self {
+        Self {
+            blocks: Vec::new(),
+            keep,
+        }
+    }
+
+    /// Computes the argon2 output for `params`, growing the memory if they need more.
+    fn compute(
+        &mut self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &Password,
+        salt: &[u8],
+    ) -> argon2::password_hash::Result<Output> {
+        let blocks = params.block_count();
+        if blocks > MAX_BLOCKS {
+            return Err(argon2::password_hash::errors::InvalidValue::TooLong.param_error());
+        }
+        if self.blocks.len() < blocks {
+            self.blocks.resize(blocks, Block::default());
+        }
+        let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = Output::init_with(length, |out| {
+            argon2
+                .hash_password_into_with_memory(
+                    password.0.as_bytes(),
+                    salt,
+                    out,
+                    &mut self.blocks[..blocks],
+                )
+                .map_err(Into::into)
+        });
+        if self.blocks.len() > self.keep {
+            self.blocks = Vec::new();
+        }
+        output
+    }
+
+    fn hash(&mut self, params: &Params, password: &Password) -> anyhow::Result<String> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut buffer = [0u8; 64];
+        let raw_salt = salt
+            .as_salt()
+            .decode_b64(&mut buffer)
+            .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let output = self
+            .compute(&argon2, params, password, raw_salt)
+            .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params)
+                .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(hash.to_string())
+    }
+
+    fn verify(&mut self, stored: &str, password: &Password) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            tracing::error!("a stored password hash is not a valid PHC string");
+            return false;
+        };
+        match self.recompute(&parsed, password) {
+            // `Output` compares in constant time.
+            Ok(output) => parsed.hash == Some(output),
+            Err(error) => {
+                tracing::error!(%error, "a stored password hash cannot be verified");
+                false
+            }
+        }
+    }
+
+    /// The output `stored`'s algorithm, version, parameters and salt give for `password`.
+    fn recompute(
+        &mut self,
+        stored: &PasswordHash<'_>,
+        password: &Password,
+    ) -> argon2::password_hash::Result<Output> {
+        let algorithm = Algorithm::try_from(stored.algorithm)?;
+        let version = stored
+            .version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let params = Params::try_from(stored)?;
+        let salt = stored
+            .salt
+            .ok_or(argon2::password_hash::Error::SaltInvalid(
+                argon2::password_hash::errors::InvalidValue::Malformed,
+            ))?;
+        let mut buffer = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut buffer)?;
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        self.compute(&argon2, &params, password, raw_salt)
+    }
+}
+
+/// Memory a hashing thread may keep between hashes even when the configured cost needs less:
+/// 64 MiB, so verifying older or imported hashes of a somewhat higher cost allocates nothing.
+const MIN_KEPT_BLOCKS: usize = 64 * 1024;
 
 fn base64_text(bytes: &[u8]) -> String {
     use base64::Engine as _;
@@ -181,6 +346,93 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_with_the_reference_implementation_and_back() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(cheap()).await.unwrap();
+        let ours = hasher.hash(Password::new("s3cret")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3cret", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3creT", &parsed)
+                .is_err()
+        );
+
+        // Hashes made elsewhere with other costs and variants (e.g. imported users) verify.
+        for (algorithm, memory) in [(Algorithm::Argon2id, 256), (Algorithm::Argon2i, 128)] {
+            let params = Params::new(memory, 3, 2, Some(24)).unwrap();
+            let theirs = Argon2::new(algorithm, Version::V0x13, params)
+                .hash_password(b"imported", &SaltString::generate(&mut OsRng))
+                .unwrap()
+                .to_string();
+            let right = Password::new("imported");
+            assert!(hasher.verify(Some(theirs.clone()), right).await.unwrap());
+            let wrong = Password::new("imported!");
+            assert!(!hasher.verify(Some(theirs), wrong).await.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_too_much_memory_is_refused() {
+        let hasher = PasswordHasher::new(cheap()).await.unwrap();
+        let ours = hasher.hash(Password::new("s3cret")).await.unwrap();
+        let greedy = ours.replace("m=64,", "m=4194304,");
+        assert_ne!(greedy, ours);
+        assert!(
+            !hasher
+                .verify(Some(greedy), Password::new("s3cret"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            hasher
+                .verify(Some(ours), Password::new("s3cret"))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn memory_grown_for_a_costly_hash_is_given_back() {
+        let password = Password::new("pw");
+        let mut memory = Memory::new(1024);
+        for (kib, kept) in [(512, 512), (1024, 1024), (2048, 0), (256, 256)] {
+            let params = Params::new(kib, 1, 1, None).unwrap();
+            memory.hash(&params, &password).unwrap();
+            assert_eq!(memory.blocks.len(), kept, "after a hash of {kib} KiB");
+        }
+    }
+
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_priority() {
+        let hasher = PasswordHasher::new(cheap()).await.unwrap();
+        let own = rustix::process::getpriority_process(None).unwrap();
+        let theirs = hasher
+            .run(|_| rustix::process::getpriority_process(None).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(theirs, (own + NICE_INCREMENT).min(19));
+    }
+
+    #[tokio::test]
+    async fn logins_beyond_the_thread_count_wait_for_a_free_thread() {
+        let hasher = PasswordHasher::new(cheap()).await.unwrap();
+        let hash = hasher.hash(Password::new("pw")).await.unwrap();
+        let mut checks = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            checks.spawn(async move { hasher.verify(Some(hash), Password::new("pw")).await });
+        }
+        let results = checks.join_all().await;
+        assert_eq!(results.len(), 32);
+        assert!(results.into_iter().all(|r| r.unwrap()));
     }
 
     #[test]
