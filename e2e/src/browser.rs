@@ -244,6 +244,31 @@ impl Browser {
         Ok(self.wait_for(css).await?.click().await?)
     }
 
+    /// Waits for the center's login form, on a page at a URL for which `on_center` holds.
+    ///
+    /// # Errors
+    /// When the browser does not get there within [`WAIT`].
+    pub async fn wait_for_login_form(
+        &self,
+        on_center: impl Fn(&Url) -> bool,
+    ) -> anyhow::Result<()> {
+        self.wait_for_url("the center's login page", on_center)
+            .await?;
+        self.wait_for("input#password").await?;
+        Ok(())
+    }
+
+    /// Fills in the center's login form and submits it.
+    ///
+    /// # Errors
+    /// When the form is not on the page or cannot be used.
+    pub async fn submit_login(&self, username: &str, password: &str) -> anyhow::Result<()> {
+        self.fill("input#username", username).await?;
+        self.fill("input#password", password).await?;
+        self.click("form[action='/login'] button[type=submit]")
+            .await
+    }
+
     /// The HTTP status of the response the page shown was loaded from.
     ///
     /// # Errors

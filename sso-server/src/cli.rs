@@ -11,7 +11,7 @@ use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
 use crate::clients::NewClient;
-use crate::config::{Layered as _, Settings, StoreBackend};
+use crate::config::{Layered as _, Settings, SigningAlg, StoreBackend};
 use crate::domain::{ClientId, RedirectUri, Username};
 use crate::keys::Keys;
 use crate::slo::EndReason;
@@ -104,7 +104,7 @@ enum ClientCommand {
         backchannel_logout_uri: Option<String>,
         /// How id_tokens and logout tokens for this client are signed.
         #[arg(long, value_enum, default_value = "rs256")]
-        id_token_alg: TokenAlg,
+        id_token_alg: SigningAlg,
         /// A public client: no secret, PKCE required.
         #[arg(long, conflicts_with = "secret_stdin")]
         public: bool,
@@ -116,14 +116,6 @@ enum ClientCommand {
     List,
     /// Remove a client.
     Remove { client_id: String },
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum TokenAlg {
-    #[value(name = "rs256")]
-    Rs256,
-    #[value(name = "eddsa")]
-    EdDsa,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,7 +192,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(Password, Option<String>)>
 
 async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()> {
     let pool = crate::db::connect(&settings.database).await?;
-    let clients = crate::clients::ClientRegistry::new(pool);
+    let clients = crate::clients::ClientRegistry::with_configured(pool, &settings.clients)?;
     let client_id = |text: &str| {
         ClientId::parse(text).with_context(|| format!("{text:?} is not a valid client id"))
     };
@@ -235,10 +227,7 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
                         .map(uri)
                         .collect::<Result<_, _>>()?,
                     backchannel_logout_uri: backchannel_logout_uri.as_ref().map(uri).transpose()?,
-                    id_token_alg: match id_token_alg {
-                        TokenAlg::Rs256 => Algorithm::RS256,
-                        TokenAlg::EdDsa => Algorithm::EdDSA,
-                    },
+                    id_token_alg: id_token_alg.into(),
                 })
                 .await?;
             say(&format!("registered client {id}"))?;
@@ -248,8 +237,12 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
             Ok(())
         }
         ClientCommand::List => {
-            for id in clients.list().await? {
-                say(&id)?;
+            for client in clients.list().await? {
+                if client.configured {
+                    say(&format!("{}\t(configuration file)", client.id))?;
+                } else {
+                    say(&client.id)?;
+                }
             }
             Ok(())
         }
@@ -395,10 +388,17 @@ async fn seed_demo(
         let uri =
             |path: &str| RedirectUri::parse(&format!("{base}{path}")).context("invalid demo URI");
         let secret = format!("app{n}-demo-secret");
+        let id = ClientId::parse(&format!("app{n}")).context("invalid demo client id")?;
+        if state.clients.is_configured(&id) {
+            say(&format!(
+                "demo client: app{n} comes from the configuration file"
+            ))?;
+            continue;
+        }
         state
             .clients
             .upsert(NewClient {
-                id: ClientId::parse(&format!("app{n}")).context("invalid demo client id")?,
+                id,
                 name: format!("Demo app {n}"),
                 secret: Some(secret.clone()),
                 redirect_uris: vec![uri("/auth/callback")?],

@@ -14,10 +14,17 @@
 //!
 //! # Secrets
 //! Every secret has a `_file` variant (`admin.token_file`, `database.url_file`,
-//! `store.redis_url_file`, reachable as
+//! `store.redis_url_file`, `clients[].secret_file`, reachable as
 //! `SSO_ADMIN__TOKEN_FILE` …) that reads the value from a file, trailing newline removed, so
 //! secrets can come from mounted files rather than the config or the environment. Setting both
 //! a value and its file is an error. Secrets are never printed by `Debug`.
+//!
+//! # Clients
+//! Clients can be registered here, as `[[clients]]` tables (or `SSO_CLIENTS` holding a TOML
+//! array of inline tables), as well as in the database with `sso-server client add`. A client
+//! of the configuration takes precedence over a database client with the same id, and the
+//! command line refuses to change or remove it. Its secret is hashed when the configuration
+//! is loaded; `secret_sha256` lets the file hold only the hash.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,6 +61,8 @@ pub struct Settings {
     pub slo: SloSettings,
     pub admin: AdminSettings,
     pub demo: DemoSettings,
+    /// Clients registered by the configuration.
+    pub clients: Vec<ClientSettings>,
 }
 
 impl Default for Settings {
@@ -70,6 +79,7 @@ impl Default for Settings {
             slo: SloSettings::default(),
             admin: AdminSettings::default(),
             demo: DemoSettings::default(),
+            clients: Vec::new(),
         }
     }
 }
@@ -384,6 +394,58 @@ impl Default for DemoSettings {
     }
 }
 
+/// How id_tokens and logout tokens for a client are signed.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, the algorithm every OpenID Connect client supports.
+    #[default]
+    #[serde(rename = "RS256")]
+    #[value(name = "rs256")]
+    Rs256,
+    /// Ed25519.
+    #[serde(rename = "EdDSA")]
+    #[value(name = "eddsa")]
+    EdDsa,
+}
+
+impl From<SigningAlg> for jsonwebtoken::Algorithm {
+    fn from(alg: SigningAlg) -> Self {
+        match alg {
+            SigningAlg::Rs256 => Self::RS256,
+            SigningAlg::EdDsa => Self::EdDSA,
+        }
+    }
+}
+
+/// A client (relying party) registered by the configuration.
+///
+/// With none of `secret`, `secret_file` and `secret_sha256` it is a public client, which must
+/// use PKCE.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub id: String,
+    /// Shown on the login page; the id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// The SHA-256 of the secret as 64 hex digits, so the file need not hold the secret.
+    #[serde(default)]
+    pub secret_sha256: Option<String>,
+    /// Where codes may be sent, compared byte for byte.
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are POSTed (OpenID Connect Back-Channel Logout).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    pub id_token_alg: SigningAlg,
+}
+
 impl Layered for Settings {
     const LAYERS: Layers<'static> = Layers {
         env_prefix: ENV_PREFIX,
@@ -413,6 +475,13 @@ impl Settings {
             &mut self.admin.token,
             self.admin.token_file.take(),
         )?;
+        for client in &mut self.clients {
+            resolve_secret(
+                "clients.secret",
+                &mut client.secret,
+                client.secret_file.take(),
+            )?;
+        }
         self.store
             .replication
             .resolve_secret_file("store.replication.secret")
@@ -446,7 +515,7 @@ impl Settings {
         if self.slo.max_attempts == 0 {
             return invalid("slo.max_attempts must be at least 1");
         }
-        Ok(())
+        crate::clients::from_settings(&self.clients).map(drop)
     }
 
     /// The issuer without a trailing slash, as it appears in `iss`.
@@ -623,6 +692,123 @@ mod tests {
             !format!("{settings:?}").contains("6379"),
             "the URL is a secret"
         );
+    }
+
+    const CLIENTS: &str = r#"
+[[clients]]
+id = "portal"
+name = "Portal"
+secret_file = "SECRET_PATH"
+redirect_uris = ["https://portal.example.test/cb"]
+post_logout_redirect_uris = ["https://portal.example.test/"]
+backchannel_logout_uri = "https://portal.example.test/backchannel-logout"
+id_token_alg = "EdDSA"
+
+[[clients]]
+id = "kiosk"
+redirect_uris = ["http://kiosk.localhost:8090/cb"]
+
+[[clients]]
+id = "hashed"
+secret_sha256 = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
+redirect_uris = ["https://hashed.example.test/cb"]
+"#;
+
+    #[test]
+    fn clients_load_from_the_file_with_their_secrets_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(&dir, "portal-secret", "portal-secret-0123456789abcdef\n");
+        let text = CLIENTS.replace("SECRET_PATH", secret.to_str().unwrap());
+        let file = write(&dir, "sso.toml", &text);
+        let settings = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert!(!format!("{settings:?}").contains("portal-secret-0123"));
+        let clients = crate::clients::from_settings(&settings.clients).unwrap();
+        let [portal, kiosk, hashed] = clients.as_slice() else {
+            panic!("three clients expected: {clients:?}");
+        };
+        assert_eq!(portal.name, "Portal");
+        assert!(portal.verify_secret("portal-secret-0123456789abcdef"));
+        assert!(!portal.verify_secret("portal-secret-0123456789abcdeF"));
+        assert_eq!(portal.id_token_alg, jsonwebtoken::Algorithm::EdDSA);
+        assert!(portal.backchannel_logout_uri.is_some());
+        assert_eq!(portal.post_logout_redirect_uris.len(), 1);
+        assert!(kiosk.is_public(), "no secret makes a public client");
+        assert_eq!(kiosk.name, "kiosk", "the name defaults to the id");
+        assert_eq!(kiosk.id_token_alg, jsonwebtoken::Algorithm::RS256);
+        assert!(hashed.verify_secret("abc"), "a given SHA-256 is used as is");
+    }
+
+    #[test]
+    fn clients_come_from_the_environment_too() {
+        let settings = Settings::load_from(
+            None,
+            env(&[(
+                "SSO_CLIENTS",
+                r#"[{ id = "app7", redirect_uris = ["http://app7.localhost/cb"] }]"#,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(settings.clients.len(), 1);
+        assert_eq!(settings.clients[0].id, "app7");
+    }
+
+    #[test]
+    fn malformed_clients_are_rejected_naming_the_client() {
+        let cases = [
+            (
+                r#"{ id = "bad id", redirect_uris = ["https://a.test/cb"] }"#,
+                "bad id",
+            ),
+            (r#"{ id = "a", redirect_uris = [] }"#, "redirect URI"),
+            (
+                r#"{ id = "a", redirect_uris = ["/relative"] }"#,
+                "/relative",
+            ),
+            (
+                r#"{ id = "a", redirect_uris = ["https://a.test/cb#f"] }"#,
+                "fragment",
+            ),
+            (
+                r#"{ id = "a", redirect_uris = ["javascript:alert(1)"] }"#,
+                "javascript",
+            ),
+            (
+                r#"{ id = "a", redirect_uris = ["https://a.test/cb"], backchannel_logout_uri = "ftp://a.test/" }"#,
+                "ftp",
+            ),
+            (
+                r#"{ id = "a", secret = "short", redirect_uris = ["https://a.test/cb"] }"#,
+                "at least 16",
+            ),
+            (
+                r#"{ id = "a", secret = "a-long-enough-secret", secret_sha256 = "00", redirect_uris = ["https://a.test/cb"] }"#,
+                "not both",
+            ),
+            (
+                r#"{ id = "a", secret_sha256 = "xyz", redirect_uris = ["https://a.test/cb"] }"#,
+                "64 hex",
+            ),
+            (
+                r#"{ id = "a", redirect_uris = ["https://a.test/cb"] }, { id = "a", redirect_uris = ["https://a.test/cb"] }"#,
+                "twice",
+            ),
+        ];
+        for (clients, expected) in cases {
+            let result =
+                Settings::load_from(None, env(&[("SSO_CLIENTS", &format!("[{clients}]"))]));
+            match result {
+                Err(ConfigError::Invalid(why)) => assert!(why.contains(expected), "{why}"),
+                other => panic!("{clients} gave {other:?}"),
+            }
+        }
+        // An unknown key and an algorithm the center does not sign with fail to parse.
+        for clients in [
+            r#"[{ id = "a", redirect_uris = ["https://a.test/"], scret = "x" }]"#,
+            r#"[{ id = "a", redirect_uris = ["https://a.test/"], id_token_alg = "HS256" }]"#,
+        ] {
+            let result = Settings::load_from(None, env(&[("SSO_CLIENTS", clients)]));
+            assert!(matches!(result, Err(ConfigError::Parse(_))), "{result:?}");
+        }
     }
 
     #[test]

@@ -75,12 +75,19 @@ pub async fn build_state(
         settings.session.idle_timeout(),
         settings.session.absolute_timeout(),
     );
+    let clients = ClientRegistry::with_configured(pool.clone(), &settings.clients)?;
     Ok(AppState {
         issuer: settings.issuer().into(),
         users: UserStore::new(pool.clone()),
         hasher: PasswordHasher::new(settings.password).await?,
-        clients: ClientRegistry::new(pool.clone()),
-        sessions: GlobalSessions::new(store.clone(), pool.clone(), expiry, slo_wakeup),
+        sessions: GlobalSessions::new(
+            store.clone(),
+            pool.clone(),
+            clients.clone(),
+            expiry,
+            slo_wakeup,
+        ),
+        clients,
         codes: Codes::new(store.clone(), settings.tokens.code_ttl()),
         access_tokens: AccessTokens::new(
             store.clone(),

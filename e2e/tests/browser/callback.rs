@@ -35,11 +35,7 @@ async fn a_callback_with_a_changed_state_is_refused_with_a_clear_page() {
 
     browser
         .step("tampered-callback-refused", async {
-            browser.fill("input#username", USERNAME).await?;
-            browser.fill("input#password", PASSWORD).await?;
-            browser
-                .click("form[action='/login'] button[type=submit]")
-                .await?;
+            browser.submit_login(USERNAME, PASSWORD).await?;
             let callback = browser
                 .wait_for_url("app1's callback", |url| app1.is_at(url, "/auth/callback"))
                 .await?;

@@ -17,20 +17,15 @@ async fn a_wrong_password_shows_the_error_on_the_form_and_signs_no_one_in() {
         .step("open-login-page", async {
             browser.goto(&app1.page("/profile")).await?;
             browser
-                .wait_for_url("the center's login page", |url| center.serves(url))
+                .wait_for_login_form(|url| center.serves(url))
                 .await?;
-            browser.wait_for("input#password").await?;
             Ok(())
         })
         .await;
 
     browser
         .step("wrong-password", async {
-            browser.fill("input#username", USERNAME).await?;
-            browser.fill("input#password", "not her password").await?;
-            browser
-                .click("form[action='/login'] button[type=submit]")
-                .await?;
+            browser.submit_login(USERNAME, "not her password").await?;
             browser
                 .wait_for_text("#form-error", "The username or password is not correct.")
                 .await?;
@@ -52,9 +47,8 @@ async fn a_wrong_password_shows_the_error_on_the_form_and_signs_no_one_in() {
                 .await?;
             browser.goto(&app1.page("/profile")).await?;
             browser
-                .wait_for_url("the center's login page", |url| center.serves(url))
+                .wait_for_login_form(|url| center.serves(url))
                 .await?;
-            browser.wait_for("input#password").await?;
             Ok(())
         })
         .await;

@@ -30,20 +30,15 @@ async fn sign_in_once_sign_out_everywhere(test: &str, backend: &Backend) {
         .step("app1-sends-to-login", async {
             browser.goto(&app1.page("/profile")).await?;
             browser
-                .wait_for_url("the center's login page", |url| center.serves(url))
+                .wait_for_login_form(|url| center.serves(url))
                 .await?;
-            browser.wait_for("input#password").await?;
             Ok(())
         })
         .await;
 
     browser
         .step("log-in", async {
-            browser.fill("input#username", USERNAME).await?;
-            browser.fill("input#password", PASSWORD).await?;
-            browser
-                .click("form[action='/login'] button[type=submit]")
-                .await?;
+            browser.submit_login(USERNAME, PASSWORD).await?;
             browser
                 .wait_for_url("app1's profile page", |url| app1.is_at(url, "/profile"))
                 .await?;
@@ -115,9 +110,8 @@ async fn sign_in_once_sign_out_everywhere(test: &str, backend: &Backend) {
         .step("password-asked-again", async {
             browser.click(".account a.button").await?;
             browser
-                .wait_for_url("the center's login page", |url| center.serves(url))
+                .wait_for_login_form(|url| center.serves(url))
                 .await?;
-            browser.wait_for("input#password").await?;
             Ok(())
         })
         .await;

@@ -20,6 +20,7 @@ use session_store::{Expiry, IndexTag, Record, SessionKey, SharedStore};
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 
+use crate::clients::ClientRegistry;
 use crate::crypto::random_id;
 use crate::domain::ClientId;
 use crate::slo::EndReason;
@@ -65,16 +66,18 @@ fn tag(name: &str, value: &str) -> anyhow::Result<IndexTag> {
 }
 
 impl GlobalSessions {
-    /// Sessions kept in `store` and `pool`; `slo_wakeup` is notified when deliveries are queued.
+    /// Sessions kept in `store` and `pool`, single logout to `clients`; `slo_wakeup` is
+    /// notified when deliveries are queued.
     pub fn new(
         store: Arc<dyn SharedStore>,
         pool: AnyPool,
+        clients: ClientRegistry,
         expiry: Expiry,
         slo_wakeup: Arc<Notify>,
     ) -> Self {
         Self {
             store,
-            registry: registry::Registry::new(pool),
+            registry: registry::Registry::new(pool, clients),
             expiry,
             slo_wakeup,
         }

@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use sqlx::{AnyPool, Row as _};
 
 use super::SessionInfo;
+use crate::clients::ClientRegistry;
 use crate::db::now_ms;
 use crate::domain::ClientId;
 use crate::slo::{EndReason, outbox};
@@ -12,11 +13,12 @@ use crate::slo::{EndReason, outbox};
 #[derive(Clone, Debug)]
 pub struct Registry {
     pool: AnyPool,
+    clients: ClientRegistry,
 }
 
 impl Registry {
-    pub(super) fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub(super) fn new(pool: AnyPool, clients: ClientRegistry) -> Self {
+        Self { pool, clients }
     }
 
     pub(super) async fn insert(&self, sid: &str, user_id: &str) -> anyhow::Result<()> {
@@ -92,7 +94,8 @@ impl Registry {
             return Ok(None);
         };
         let user_id: String = row.try_get("user_id")?;
-        let queued = outbox::enqueue_for_session(&mut tx, sid, &user_id, reason).await?;
+        let queued =
+            outbox::enqueue_for_session(&mut tx, &self.clients, sid, &user_id, reason).await?;
         sqlx::query("DELETE FROM session_clients WHERE sid = $1")
             .bind(sid)
             .execute(&mut *tx)
@@ -102,18 +105,21 @@ impl Registry {
     }
 
     pub(super) async fn sids_of_user(&self, user_id: &str) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT sid FROM global_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .context("cannot list sessions")?;
-        rows.iter()
-            .map(|row| row.try_get("sid").map_err(Into::into))
-            .collect()
+        let query = sqlx::query("SELECT sid FROM global_sessions WHERE user_id = $1");
+        self.sids(query.bind(user_id)).await
     }
 
     pub(super) async fn all_sids(&self) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT sid FROM global_sessions")
+        self.sids(sqlx::query("SELECT sid FROM global_sessions"))
+            .await
+    }
+
+    /// The `sid` column of what `query` selects.
+    async fn sids<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> anyhow::Result<Vec<String>> {
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .context("cannot list sessions")?;

@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 
 use super::EndReason;
+use crate::clients::ClientRegistry;
 use crate::crypto::random_id;
 use crate::db::now_ms;
 
@@ -83,27 +84,33 @@ fn delivery_from(row: &AnyRow) -> anyhow::Result<Delivery> {
     })
 }
 
-/// Queues a delivery for every client registered in `sid` that has a back-channel URI.
-/// Runs inside the transaction that ends the session.
+/// Queues a delivery for every client registered in `sid` that has a back-channel URI (a
+/// configured client's, else its database row's). Runs inside the transaction that ends the
+/// session.
 pub(crate) async fn enqueue_for_session(
     tx: &mut Transaction<'static, Any>,
+    clients: &ClientRegistry,
     sid: &str,
     user_id: &str,
     reason: EndReason,
 ) -> anyhow::Result<usize> {
     let rows = sqlx::query(
-        "SELECT c.client_id AS client_id, c.backchannel_logout_uri AS uri \
-         FROM session_clients s JOIN clients c ON c.client_id = s.client_id \
-         WHERE s.sid = $1 AND c.backchannel_logout_uri IS NOT NULL ORDER BY c.client_id",
+        "SELECT s.client_id AS client_id, c.backchannel_logout_uri AS uri \
+         FROM session_clients s LEFT JOIN clients c ON c.client_id = s.client_id \
+         WHERE s.sid = $1 ORDER BY s.client_id",
     )
     .bind(sid)
     .fetch_all(&mut **tx)
     .await
     .context("cannot read session clients")?;
     let now = now_ms();
+    let mut queued = 0;
     for row in &rows {
         let client_id: String = row.try_get("client_id")?;
-        let uri: String = row.try_get("uri")?;
+        let Some(uri) = clients.backchannel_uri(&client_id, row.try_get("uri")?) else {
+            continue;
+        };
+        queued += 1;
         sqlx::query(
             "INSERT INTO logout_deliveries (id, sid, user_id, client_id, uri, reason, state, \
              attempts, last_error, next_attempt_at, created_at, updated_at) \
@@ -122,7 +129,7 @@ pub(crate) async fn enqueue_for_session(
         .await
         .context("cannot queue logout delivery")?;
     }
-    Ok(rows.len())
+    Ok(queued)
 }
 
 /// Selects which deliveries to list.

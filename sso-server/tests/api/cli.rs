@@ -4,17 +4,34 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::helpers::*;
 use crate::receiver::{Receiver, verify_logout_token};
 
 /// Runs `sso-server ARGS` on `database`, with `stdin` as standard input; returns stdout.
 async fn run(database: &str, args: &[&str], stdin: &str) -> String {
+    let output = command(database, args, &[], stdin).await;
+    assert!(
+        output.status.success(),
+        "sso-server {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs `sso-server ARGS` on `database` with extra environment variables; whatever the outcome.
+async fn command(
+    database: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> std::process::Output {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sso-server"))
         .args(args)
         .env("SSO_DATABASE__URL", database)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -23,13 +40,7 @@ async fn run(database: &str, args: &[&str], stdin: &str) -> String {
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.as_bytes()).await.unwrap();
     drop(input);
-    let output = child.wait_with_output().await.unwrap();
-    assert!(
-        output.status.success(),
-        "sso-server {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    child.wait_with_output().await.unwrap()
 }
 
 async fn spawn_on_shared_database() -> (TestApp, String) {
@@ -87,10 +98,7 @@ async fn user_passwd_ends_the_users_sessions_with_slo() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let out = run(
         &database,
         &["user", "passwd", "alice", "--password-stdin"],
@@ -165,15 +173,7 @@ async fn keys_rotate_reaches_the_running_server() {
     assert!(out.contains("new signing keys"), "{out}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let jwks: Value = app
-            .api
-            .get(app.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = app.get_json("/jwks.json").await;
         if jwks["keys"].as_array().unwrap().len() == 4 {
             break;
         }
@@ -226,6 +226,60 @@ async fn client_add_list_and_remove() {
 
     run(&database, &["client", "remove", "app9"], "").await;
     assert_eq!(app.get_authorize(&request).await.status(), 400);
+}
+
+#[tokio::test]
+async fn configured_clients_are_listed_and_cannot_be_changed_from_the_command_line() {
+    let (_app, database) = spawn_on_shared_database().await;
+    let clients = r#"[{ id = "portal", secret_sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", redirect_uris = ["https://portal.localhost/cb"] }]"#;
+    let env = [("SSO_CLIENTS", clients)];
+    let list = command(&database, &["client", "list"], &env, "").await;
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.lines().any(|l| l == "portal\t(configuration file)"),
+        "{list}"
+    );
+    assert!(
+        list.lines().any(|l| l == "app1"),
+        "database clients too: {list}"
+    );
+
+    let removed = command(&database, &["client", "remove", "portal"], &env, "").await;
+    assert!(!removed.status.success());
+    let stderr = String::from_utf8_lossy(&removed.stderr);
+    assert!(stderr.contains("configuration file"), "{stderr}");
+    let added = command(
+        &database,
+        &[
+            "client",
+            "add",
+            "portal",
+            "--redirect-uri",
+            "https://evil.localhost/cb",
+            "--public",
+        ],
+        &env,
+        "",
+    )
+    .await;
+    assert!(
+        !added.status.success(),
+        "a configured client is not replaced"
+    );
+
+    let invalid = command(
+        &database,
+        &["client", "list"],
+        &[("SSO_CLIENTS", r#"[{ id = "bad id", redirect_uris = [] }]"#)],
+        "",
+    )
+    .await;
+    assert!(!invalid.status.success());
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert!(
+        stderr.contains("bad id"),
+        "the error names the client: {stderr}"
+    );
 }
 
 #[tokio::test]
@@ -311,6 +365,10 @@ async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_s
         .env("SSO_HTTP__PORT", port.to_string())
         .env("SSO_ISSUER", format!("http://127.0.0.1:{port}"))
         .env("SSO_DEMO__APP_PORTS", "[9181, 9182]")
+        .env(
+            "SSO_CLIENTS",
+            r#"[{ id = "app2", name = "Configured app 2", redirect_uris = ["https://app2.localhost/cb"] }]"#,
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -347,6 +405,14 @@ async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_s
         )
         .await;
     assert_eq!(response.status(), 200);
+    let page = app
+        .get_authorize(&AuthRequest::new("app2", "https://app2.localhost/cb"))
+        .await;
+    assert_eq!(
+        page.status(),
+        303,
+        "app2 from the configuration, signed in already"
+    );
 
     let pid = child.id().unwrap().to_string();
     let killed = tokio::process::Command::new("kill")
@@ -360,4 +426,17 @@ async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_s
         .expect("stops within the shutdown timeout")
         .unwrap();
     assert!(status.success(), "{status}");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    assert!(out.contains("demo client: app1 secret"), "{out}");
+    assert!(
+        out.contains("demo client: app2 comes from the configuration file"),
+        "a configured client is left as configured: {out}"
+    );
 }

@@ -8,15 +8,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn discovery_describes_the_endpoints_under_the_issuer() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .api
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/.well-known/openid-configuration").await;
     assert_eq!(doc["issuer"], ISSUER);
     assert_eq!(doc["token_endpoint"], format!("{ISSUER}/token"));
     assert_eq!(doc["jwks_uri"], format!("{ISSUER}/jwks.json"));
@@ -29,15 +21,7 @@ async fn discovery_describes_the_endpoints_under_the_issuer() {
 }
 
 async fn jwks(app: &TestApp) -> Vec<Value> {
-    let body: Value = app
-        .api
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json("/jwks.json").await;
     body["keys"].as_array().unwrap().clone()
 }
 

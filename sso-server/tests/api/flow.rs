@@ -89,15 +89,7 @@ async fn id_token_carries_the_promised_claims_and_verifies_against_the_jwks() {
     assert_eq!(tokens["token_type"], "Bearer");
     let id_token = tokens["id_token"].as_str().unwrap();
 
-    let jwks: JwkSet = app
-        .api
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/jwks.json").await;
     let header = jsonwebtoken::decode_header(id_token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
     let key = DecodingKey::from_jwk(jwks.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
@@ -188,18 +180,8 @@ async fn public_clients_exchange_with_pkce_and_no_secret() {
     let request = AuthRequest::new("spa", SPA_CALLBACK);
     let callback = app.login(&request, "alice").await;
     let response = app
-        .api
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &callback.code()),
-            ("redirect_uri", SPA_CALLBACK),
-            ("client_id", "spa"),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .exchange_public("spa", &callback.code(), SPA_CALLBACK)
+        .await;
     assert_eq!(response.status(), 200);
 }
 

@@ -271,6 +271,14 @@ pub(crate) fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// The `sid` of the id_token in a token response.
+pub(crate) fn sid_of(tokens: &Value) -> String {
+    claims(tokens["id_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The claims of a JWT, unverified (tests that check signatures do so separately).
 pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
@@ -296,6 +304,18 @@ impl Center {
 
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A public JSON document of the center, e.g. discovery or the JWKS.
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.api
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub(crate) async fn get_authorize(&self, request: &AuthRequest) -> reqwest::Response {
@@ -377,6 +397,27 @@ impl Center {
             .post(self.url("/token"))
             .basic_auth(client_id, Some(secret))
             .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Exchanges a code as a public client: its id, no secret, the PKCE verifier.
+    pub(crate) async fn exchange_public(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> reqwest::Response {
+        self.api
+            .post(self.url("/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", client_id),
+                ("code_verifier", VERIFIER),
+            ])
             .send()
             .await
             .unwrap()

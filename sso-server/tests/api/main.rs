@@ -4,6 +4,7 @@
 
 mod admin;
 mod cli;
+mod configured_clients;
 mod discovery;
 mod flow;
 mod helpers;

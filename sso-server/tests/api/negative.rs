@@ -6,6 +6,12 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
+/// The OAuth `error` of a JSON error response.
+async fn error_code(response: reqwest::Response) -> Value {
+    let body: Value = response.json().await.unwrap();
+    body["error"].clone()
+}
+
 #[tokio::test]
 async fn an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect() {
     let app = spawn_app().await;
@@ -64,8 +70,7 @@ async fn a_replayed_code_fails_and_revokes_the_first_access_token() {
         .exchange("app1", APP1_SECRET, &code, APP1_CALLBACK, Some(VERIFIER))
         .await;
     assert_eq!(replay.status(), 400);
-    let body: Value = replay.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(replay).await, "invalid_grant");
     assert_eq!(userinfo(access_token.to_owned()).await, 401, "revoked");
 }
 
@@ -78,8 +83,7 @@ async fn a_pkce_mismatch_fails_the_exchange() {
         .exchange("app1", APP1_SECRET, &code, APP1_CALLBACK, Some(&wrong))
         .await;
     assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(response).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -89,8 +93,7 @@ async fn a_missing_pkce_verifier_fails_the_exchange() {
     let response = app
         .exchange("app1", APP1_SECRET, &code, APP1_CALLBACK, None)
         .await;
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(response).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -117,8 +120,7 @@ async fn a_wrong_client_secret_is_invalid_client() {
         .await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(error_code(response).await, "invalid_client");
     let retry = app
         .exchange("app1", APP1_SECRET, &code, APP1_CALLBACK, Some(VERIFIER))
         .await;
@@ -136,8 +138,7 @@ async fn a_code_issued_to_one_client_cannot_be_redeemed_by_another() {
     let response = app
         .exchange("app2", APP2_SECRET, &code, APP1_CALLBACK, Some(VERIFIER))
         .await;
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(response).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -147,8 +148,7 @@ async fn a_different_redirect_uri_at_exchange_is_invalid_grant() {
     let response = app
         .exchange("app1", APP1_SECRET, &code, APP2_CALLBACK, Some(VERIFIER))
         .await;
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(response).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -160,8 +160,7 @@ async fn an_expired_code_is_invalid_grant() {
         .exchange("app1", APP1_SECRET, &code, APP1_CALLBACK, Some(VERIFIER))
         .await;
     assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(error_code(response).await, "invalid_grant");
 }
 
 #[tokio::test]
@@ -325,6 +324,5 @@ async fn a_malformed_token_request_gets_an_oauth_error() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(error_code(response).await, "invalid_request");
 }

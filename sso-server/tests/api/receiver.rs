@@ -85,15 +85,7 @@ impl Receiver {
 /// Verifies a logout token as a client must (OIDC Back-Channel Logout §2.6) against the
 /// center's JWKS, and returns its claims.
 pub(crate) async fn verify_logout_token(app: &TestApp, token: &str, audience: &str) -> Value {
-    let jwks: JwkSet = app
-        .api
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/jwks.json").await;
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();

@@ -32,10 +32,7 @@ async fn login_sso_replay_and_slo_work_with_the_redis_store() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
 
     let callback = app
         .follow(app.get_authorize(&AuthRequest::app2()).await)

@@ -97,10 +97,7 @@ async fn slo_is_retried_until_a_receiver_that_was_down_comes_back() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let page = app
         .browser
         .get(app.url("/logout"))
@@ -143,10 +140,7 @@ async fn slo_gives_up_after_the_configured_attempts() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let ended = app
         .state
         .sessions
@@ -165,10 +159,7 @@ async fn an_admin_kill_triggers_slo() {
     let app = spawn_app().await;
     let (one, two) = with_receivers(&app).await;
     let tokens = sign_in_both(&app).await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let response = app.admin_delete(&format!("/admin/sessions/{sid}")).await;
     assert_eq!(response.status(), 200);
     let deliveries = app
@@ -195,10 +186,7 @@ async fn idle_expiry_found_by_the_sweeper_triggers_slo() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let deliveries = app
         .wait_for_deliveries(&sid, SETTLE, all_in("delivered"))
         .await;
@@ -219,10 +207,7 @@ async fn a_password_change_ends_the_users_sessions_with_slo() {
     )
     .await;
     let tokens = app.login_app1("alice").await;
-    let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sid = sid_of(&tokens);
     let alice = app
         .state
         .users

@@ -3,8 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::{Admin, AdminError};
-use crate::domain::Username;
+use super::{Admin, AdminError, user_named};
 use crate::slo::EndReason;
 use crate::state::AppState;
 
@@ -30,12 +29,7 @@ pub async fn user_sessions(
     username: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let username = Username::parse(&username).map_err(|_| AdminError::NotFound)?;
-    let user = state
-        .users
-        .find(&username)
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let user = user_named(&state, &username).await?;
     let ended = state
         .sessions
         .end_all_for_user(&user.id, EndReason::AdminKill)

@@ -4,8 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Admin, AdminError};
-use crate::domain::Username;
+use super::{Admin, AdminError, user_named};
 use crate::slo::outbox::DeliveryFilter;
 use crate::state::AppState;
 
@@ -15,12 +14,7 @@ pub async fn user_sessions(
     username: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let username = Username::parse(&username).map_err(|_| AdminError::NotFound)?;
-    let user = state
-        .users
-        .find(&username)
-        .await?
-        .ok_or(AdminError::NotFound)?;
+    let user = user_named(&state, &username).await?;
     let sessions = state.sessions.list_for_user(&user.id).await?;
     Ok(HttpResponse::Ok().json(json!({ "user": user, "sessions": sessions })))
 }
@@ -40,15 +34,7 @@ pub async fn logout_deliveries(
 ) -> Result<HttpResponse, AdminError> {
     let query = query.into_inner();
     let user_id = match query.username.as_deref() {
-        Some(name) => {
-            let username = Username::parse(name).map_err(|_| AdminError::NotFound)?;
-            let user = state
-                .users
-                .find(&username)
-                .await?
-                .ok_or(AdminError::NotFound)?;
-            Some(user.id)
-        }
+        Some(name) => Some(user_named(&state, name).await?.id),
         None => None,
     };
     let deliveries = state

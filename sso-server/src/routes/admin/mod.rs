@@ -18,7 +18,9 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use crate::domain::Username;
 use crate::state::AppState;
+use crate::users::User;
 
 /// The admin routes.
 pub fn scope() -> actix_web::Scope {
@@ -33,6 +35,16 @@ pub fn scope() -> actix_web::Scope {
         )
         .route("/sessions/{sid}", web::delete().to(delete::session))
         .route("/logout-deliveries", web::get().to(get::logout_deliveries))
+}
+
+/// The user named `username`; not found when the name is not even valid.
+async fn user_named(state: &AppState, username: &str) -> Result<User, AdminError> {
+    let username = Username::parse(username).map_err(|_| AdminError::NotFound)?;
+    state
+        .users
+        .find(&username)
+        .await?
+        .ok_or(AdminError::NotFound)
 }
 
 /// Errors of the admin API.
