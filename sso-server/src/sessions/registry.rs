@@ -80,16 +80,15 @@ impl Registry {
     /// session had already ended; otherwise the number of deliveries queued.
     pub(super) async fn end(&self, sid: &str, reason: EndReason) -> anyhow::Result<Option<usize>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT user_id FROM global_sessions WHERE sid = $1")
+        // The transaction's first statement writes. On SQLite a transaction that read first
+        // and then writes fails at once with SQLITE_BUSY when another connection committed in
+        // between (a delivery worker recording an outcome, another logout), instead of
+        // waiting for the lock; on PostgreSQL the row lock taken here orders concurrent ends.
+        let row = sqlx::query("DELETE FROM global_sessions WHERE sid = $1 RETURNING user_id")
             .bind(sid)
             .fetch_optional(&mut *tx)
             .await?;
-        let deleted = sqlx::query("DELETE FROM global_sessions WHERE sid = $1")
-            .bind(sid)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let Some(row) = row.filter(|_| deleted == 1) else {
+        let Some(row) = row else {
             tx.rollback().await?;
             return Ok(None);
         };

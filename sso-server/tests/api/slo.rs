@@ -175,6 +175,62 @@ async fn an_admin_kill_triggers_slo() {
 }
 
 #[tokio::test]
+async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
+    const SESSIONS: usize = 24;
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    app.add_client(
+        "app1",
+        Some(APP1_SECRET),
+        APP1_CALLBACK,
+        Some(&receiver.uri),
+    )
+    .await;
+    let alice = app
+        .state
+        .users
+        .find(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let app1 = ClientId::parse("app1").unwrap();
+    let mut sids = Vec::new();
+    for _ in 0..SESSIONS {
+        let session = app.state.sessions.create(&alice).await.unwrap();
+        assert!(
+            app.state
+                .sessions
+                .register_client(&session.sid, &app1)
+                .await
+                .unwrap()
+        );
+        sids.push(session.sid);
+    }
+
+    // Every kill races the others and the delivery worker recording their outcomes.
+    let mut kills = tokio::task::JoinSet::new();
+    for sid in &sids {
+        let request = app
+            .api
+            .delete(app.url(&format!("/admin/sessions/{sid}")))
+            .bearer_auth(ADMIN_TOKEN);
+        kills.spawn(async move { request.send().await.unwrap().status() });
+    }
+    let statuses = kills.join_all().await;
+    assert!(
+        statuses.iter().all(|status| *status == 200),
+        "every kill ends its session: {statuses:?}"
+    );
+    for sid in &sids {
+        let deliveries = app
+            .wait_for_deliveries(sid, SETTLE, all_in("delivered"))
+            .await;
+        assert_eq!(deliveries.len(), 1);
+    }
+    assert_eq!(receiver.received().len(), SESSIONS);
+}
+
+#[tokio::test]
 async fn idle_expiry_found_by_the_sweeper_triggers_slo() {
     let app = spawn_app_with(|s| s.session.idle_timeout_secs = 1).await;
     let receiver = Receiver::start().await;
