@@ -163,9 +163,10 @@ impl GlobalSessions {
     /// # Errors
     /// When the store or the database fails.
     pub async fn end(&self, sid: &str, reason: EndReason) -> anyhow::Result<bool> {
-        self.store.delete_by_tag(&tag(SID_TAG, sid)?).await?;
-        self.store.delete_by_tag(&tag(TOKEN_SID_TAG, sid)?).await?;
+        // The registry first: it decides, once, that the session ended and why. Were the store
+        // records deleted first, a sweep in between would take the session for expired.
         let queued = self.registry.end(sid, reason).await?;
+        self.forget(sid).await;
         if let Some(count) = queued {
             tracing::info!(
                 sid,
@@ -178,6 +179,29 @@ impl GlobalSessions {
             }
         }
         Ok(queued.is_some())
+    }
+
+    /// Deletes the store records of the ended session `sid`: its global session and its access
+    /// tokens. Best effort: a record left behind is refused anyway, because every use of one
+    /// checks the registry, and is deleted on that use.
+    async fn forget(&self, sid: &str) {
+        for name in [SID_TAG, TOKEN_SID_TAG] {
+            let deleted = match tag(name, sid) {
+                Ok(tag) => self
+                    .store
+                    .delete_by_tag(&tag)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = deleted {
+                tracing::warn!(
+                    sid,
+                    error = format!("{error:#}"),
+                    "cannot delete the records of an ended session; they are refused on use"
+                );
+            }
+        }
     }
 
     /// Ends every session of a user; returns how many were live.

@@ -207,7 +207,15 @@ async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
         sids.push(session.sid);
     }
 
-    // Every kill races the others and the delivery worker recording their outcomes.
+    // Every kill races the others, the delivery worker recording their outcomes, and sweeps
+    // looking for sessions that expired.
+    let sessions = app.state.sessions.clone();
+    let sweeping = tokio::spawn(async move {
+        loop {
+            sessions.sweep_expired().await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    });
     let mut kills = tokio::task::JoinSet::new();
     for sid in &sids {
         let request = app
@@ -217,6 +225,7 @@ async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
         kills.spawn(async move { request.send().await.unwrap().status() });
     }
     let statuses = kills.join_all().await;
+    sweeping.abort();
     assert!(
         statuses.iter().all(|status| *status == 200),
         "every kill ends its session: {statuses:?}"
@@ -226,6 +235,10 @@ async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
             .wait_for_deliveries(sid, SETTLE, all_in("delivered"))
             .await;
         assert_eq!(deliveries.len(), 1);
+        assert_eq!(
+            deliveries[0]["reason"], "admin_kill",
+            "a kill is not taken for expiry"
+        );
     }
     assert_eq!(receiver.received().len(), SESSIONS);
 }
