@@ -89,14 +89,7 @@ async fn user_add_then_list_then_sign_in() {
 #[tokio::test]
 async fn user_passwd_ends_the_users_sessions_with_slo() {
     let (app, database) = spawn_on_shared_database().await;
-    let receiver = Receiver::start().await;
-    app.add_client(
-        "app1",
-        Some(APP1_SECRET),
-        APP1_CALLBACK,
-        Some(&receiver.uri),
-    )
-    .await;
+    let receiver = Receiver::for_app1(&app).await;
     let tokens = app.login_app1("alice").await;
     let sid = sid_of(&tokens);
     let out = run(

@@ -103,13 +103,7 @@ async fn id_token_carries_the_promised_claims_and_verifies_against_the_jwks() {
     assert_eq!(claims["name"], "Alice Liddell");
     assert_eq!(claims["email"], "alice@example.test");
     assert!(claims["sid"].as_str().is_some_and(|s| !s.is_empty()));
-    let user = app
-        .state
-        .users
-        .find(&sso_server::domain::Username::parse("alice").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.user("alice").await;
     assert_eq!(claims["sub"], user.id.as_str());
     let (iat, exp) = (
         claims["iat"].as_u64().unwrap(),

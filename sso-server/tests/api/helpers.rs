@@ -508,6 +508,16 @@ impl TestApp {
             .unwrap();
     }
 
+    /// The seeded user `username`.
+    pub(crate) async fn user(&self, username: &str) -> sso_server::users::User {
+        self.state
+            .users
+            .find(&Username::parse(username).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     pub(crate) async fn add_client(
         &self,
         id: &str,

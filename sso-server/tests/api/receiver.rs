@@ -11,7 +11,7 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::helpers::{ISSUER, TestApp};
+use crate::helpers::{APP1_CALLBACK, APP1_SECRET, ISSUER, TestApp};
 
 pub(crate) struct Receiver {
     pub(crate) uri: String,
@@ -40,6 +40,19 @@ pub(crate) fn uri_for(port: u16) -> String {
 impl Receiver {
     pub(crate) async fn start() -> Self {
         Self::start_on(0).await
+    }
+
+    /// A receiver registered as app1's back-channel logout URI.
+    pub(crate) async fn for_app1(app: &TestApp) -> Self {
+        let receiver = Self::start().await;
+        app.add_client(
+            "app1",
+            Some(APP1_SECRET),
+            APP1_CALLBACK,
+            Some(&receiver.uri),
+        )
+        .await;
+        receiver
     }
 
     pub(crate) async fn start_on(port: u16) -> Self {

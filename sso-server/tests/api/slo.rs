@@ -178,21 +178,8 @@ async fn an_admin_kill_triggers_slo() {
 async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
     const SESSIONS: usize = 24;
     let app = spawn_app().await;
-    let receiver = Receiver::start().await;
-    app.add_client(
-        "app1",
-        Some(APP1_SECRET),
-        APP1_CALLBACK,
-        Some(&receiver.uri),
-    )
-    .await;
-    let alice = app
-        .state
-        .users
-        .find(&Username::parse("alice").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let receiver = Receiver::for_app1(&app).await;
+    let alice = app.user("alice").await;
     let app1 = ClientId::parse("app1").unwrap();
     let mut sids = Vec::new();
     for _ in 0..SESSIONS {
@@ -246,14 +233,7 @@ async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
 #[tokio::test]
 async fn idle_expiry_found_by_the_sweeper_triggers_slo() {
     let app = spawn_app_with(|s| s.session.idle_timeout_secs = 1).await;
-    let receiver = Receiver::start().await;
-    app.add_client(
-        "app1",
-        Some(APP1_SECRET),
-        APP1_CALLBACK,
-        Some(&receiver.uri),
-    )
-    .await;
+    let receiver = Receiver::for_app1(&app).await;
     let tokens = app.login_app1("alice").await;
     let sid = sid_of(&tokens);
     let deliveries = app
@@ -267,23 +247,10 @@ async fn idle_expiry_found_by_the_sweeper_triggers_slo() {
 #[tokio::test]
 async fn a_password_change_ends_the_users_sessions_with_slo() {
     let app = spawn_app().await;
-    let receiver = Receiver::start().await;
-    app.add_client(
-        "app1",
-        Some(APP1_SECRET),
-        APP1_CALLBACK,
-        Some(&receiver.uri),
-    )
-    .await;
+    let receiver = Receiver::for_app1(&app).await;
     let tokens = app.login_app1("alice").await;
     let sid = sid_of(&tokens);
-    let alice = app
-        .state
-        .users
-        .find(&Username::parse("alice").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.user("alice").await;
     let ended = app
         .state
         .sessions
