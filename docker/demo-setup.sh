@@ -6,8 +6,8 @@
 # Usage: demo-setup.sh DIR        (environment: DEMO_DOMAIN, default example.test)
 #
 # DIR/tls/      ca.pem, server.pem, server.key (nginx/make-certs.sh)
-# DIR/secrets/  postgres-password, redis-password, demo-password, appN-client-secret,
-#               appN-login-cookie-key; redis-url and database-url built from the passwords
+# DIR/secrets/  postgres-password, redis-password, demo-password, key-encryption-key,
+#               appN-client-secret, appN-login-cookie-key; redis-url and database-url built from the passwords
 # DIR/redis/    redis.conf (requirepass)
 set -euo pipefail
 
@@ -42,6 +42,8 @@ keep_or_make() {
 keep_or_make postgres-password openssl rand -hex 24
 keep_or_make redis-password openssl rand -hex 24
 keep_or_make demo-password openssl rand -hex 6
+# Seals the center's signing keys in PostgreSQL.
+keep_or_make key-encryption-key openssl rand -base64 32
 for app in app1 app2; do
 	# The center wants client secrets of at least 32 characters; cookie keys are 32 bytes.
 	keep_or_make "$app-client-secret" openssl rand -hex 32

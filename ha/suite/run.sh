@@ -113,6 +113,7 @@ bash "$REPO/nginx/make-certs.sh" "$CERT_DIR" "$DOMAIN"
 declare -A SECRETS=(
 	[password]=$(openssl rand -hex 12)
 	[vrrp]=$(openssl rand -hex 4)
+	[key-encryption]=$(openssl rand -base64 32)
 )
 for app in app1 app2; do
 	SECRETS[$app-client]=$(openssl rand -hex 32)

@@ -150,7 +150,7 @@ pub async fn run() -> anyhow::Result<()> {
             command: KeysCommand::Rotate,
         } => {
             let pool = crate::db::connect(&settings.database).await?;
-            let kids = Keys::rotate(&pool).await?;
+            let kids = Keys::rotate(&settings.tokens.key_store(pool)).await?;
             say(&format!("new signing keys: {}", kids.join(", ")))
         }
     }

@@ -235,6 +235,10 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     /// How often signing keys are re-read from the database (picks up `keys rotate`).
     pub key_reload_secs: u64,
+    /// Seals the private signing keys in the database (at least 32 characters, e.g.
+    /// `openssl rand -base64 32`); every replica and the command line need the same one.
+    pub key_encryption_key: Option<Secret>,
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl Default for TokenSettings {
@@ -244,6 +248,8 @@ impl Default for TokenSettings {
             id_token_ttl_secs: 10 * 60,
             access_token_ttl_secs: 10 * 60,
             key_reload_secs: 60,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
         }
     }
 }
@@ -267,6 +273,15 @@ impl TokenSettings {
     /// Interval between reloads of the signing keys.
     pub fn key_reload(&self) -> Duration {
         Duration::from_secs(self.key_reload_secs.max(1))
+    }
+
+    /// Where the signing keys are kept: `pool`, sealed when a key encryption key is set.
+    pub fn key_store(&self, pool: sqlx::AnyPool) -> crate::keys::KeyStore {
+        let sealer = self
+            .key_encryption_key
+            .as_ref()
+            .map(crate::keys::sealing::KeySealer::new);
+        crate::keys::KeyStore::new(pool, sealer)
     }
 }
 
@@ -475,6 +490,11 @@ impl Settings {
             &mut self.admin.token,
             self.admin.token_file.take(),
         )?;
+        resolve_secret(
+            "tokens.key_encryption_key",
+            &mut self.tokens.key_encryption_key,
+            self.tokens.key_encryption_key_file.take(),
+        )?;
         for client in &mut self.clients {
             resolve_secret(
                 "clients.secret",
@@ -502,6 +522,14 @@ impl Settings {
             .is_some_and(|t| t.expose().len() < 16)
         {
             return invalid("admin.token must be at least 16 characters");
+        }
+        if self
+            .tokens
+            .key_encryption_key
+            .as_ref()
+            .is_some_and(|k| k.expose().len() < 32)
+        {
+            return invalid("tokens.key_encryption_key must be at least 32 characters");
         }
         if self.store.backend == StoreBackend::Redis
             && self.store.redis_url.is_none()
@@ -673,6 +701,11 @@ mod tests {
         assert!(Settings::load_from(None, env(&[("SSO_TOKENS__CODE_TTL_SECS", "120")])).is_err());
         assert!(Settings::load_from(None, env(&[("SSO_ADMIN__TOKEN", "short")])).is_err());
         assert!(Settings::load_from(None, env(&[("SSO_HTTP__PORT", "not-a-port")])).is_err());
+        let short_kek = env(&[("SSO_TOKENS__KEY_ENCRYPTION_KEY", "0123456789abcdef")]);
+        assert!(matches!(
+            Settings::load_from(None, short_kek),
+            Err(ConfigError::Invalid(text)) if text.contains("at least 32 characters")
+        ));
     }
 
     #[test]

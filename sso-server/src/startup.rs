@@ -70,7 +70,7 @@ pub async fn build_state(
     store: Arc<dyn SharedStore>,
     slo_wakeup: Arc<Notify>,
 ) -> anyhow::Result<AppState> {
-    let keys = Arc::new(Keys::load_or_generate(pool.clone()).await?);
+    let keys = Arc::new(Keys::load_or_generate(settings.tokens.key_store(pool.clone())).await?);
     let expiry = Expiry::new(
         settings.session.idle_timeout(),
         settings.session.absolute_timeout(),

@@ -179,6 +179,59 @@ async fn keys_rotate_reaches_the_running_server() {
 }
 
 #[tokio::test]
+async fn keys_rotate_seals_with_the_key_encryption_key_and_refuses_without_it() {
+    let (database, dir) = new_database().await;
+    let kek = "kek-0123456789abcdef-0123456789abcdef";
+    let kek_file = dir.path().join("kek");
+    std::fs::write(&kek_file, format!("{kek}\n")).unwrap();
+    let mut settings = test_settings();
+    settings.tokens.key_reload_secs = 1;
+    settings.tokens.key_encryption_key = Some(sso_server::config::Secret::new(kek));
+    let app = start(settings, &database, dir, memory_store()).await;
+
+    let refused = command(&database, &["keys", "rotate"], &[], "").await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("configure tokens.key_encryption_key"),
+        "{stderr}"
+    );
+
+    let kek_env = [(
+        "SSO_TOKENS__KEY_ENCRYPTION_KEY_FILE",
+        kek_file.to_str().unwrap(),
+    )];
+    let rotated = command(&database, &["keys", "rotate"], &kek_env, "").await;
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.get_json::<Value>("/jwks.json").await["keys"]
+        .as_array()
+        .unwrap()
+        .len()
+        < 4
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the running center did not open the new sealed keys"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows = sqlx::query("SELECT private_key FROM signing_keys")
+        .fetch_all(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        let stored: String = sqlx::Row::get(row, "private_key");
+        assert!(stored.starts_with("sealed:v1:"), "{stored}");
+    }
+}
+
+#[tokio::test]
 async fn client_add_list_and_remove() {
     let (app, database) = spawn_on_shared_database().await;
     let secret = "app9-secret-0123456789abcdef-0123456789";

@@ -53,7 +53,8 @@ async fn rotation_signs_with_the_new_key_and_keeps_the_old_one_published() {
         .unwrap()
         .kid
         .unwrap();
-    Keys::rotate(&app.state.pool).await.unwrap();
+    let store = app.state.settings.tokens.key_store(app.state.pool.clone());
+    Keys::rotate(&store).await.unwrap();
     app.state.keys.reload().await.unwrap();
     let keys = jwks(&app).await;
     assert_eq!(keys.len(), 4);

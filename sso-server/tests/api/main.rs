@@ -14,4 +14,5 @@ mod negative;
 mod receiver;
 mod redis;
 mod replicated;
+mod sealed_keys;
 mod slo;
