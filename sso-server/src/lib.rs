@@ -3,7 +3,8 @@
 //!
 //! Where things are:
 //! - [`routes`]: the HTTP endpoints, one module per area (`authorize`, `login`, `token` — the
-//!   code exchange —, `userinfo`, `discovery`, `logout`, `admin`, `health`), one file per verb.
+//!   code exchange —, `introspect`, `userinfo`, `discovery`, `logout`, `admin`, `health`), one
+//!   file per verb; `client_auth` authenticates clients at `token` and `introspect`.
 //! - [`sessions`]: global sessions (store + SQL registry) and the expiry [`sessions::sweeper`].
 //! - [`slo`]: single logout — the durable [`slo::outbox`], [`slo::delivery`] (sending and
 //!   retrying) and the [`slo::logout_token`].

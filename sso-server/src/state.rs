@@ -12,8 +12,8 @@ use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
 use crate::slo::outbox::Outbox;
 use crate::throttle::LoginThrottle;
-use crate::tokens::AccessTokens;
-use crate::users::{PasswordHasher, UserStore};
+use crate::tokens::{AccessTokens, LiveToken};
+use crate::users::{PasswordHasher, User, UserStore};
 
 /// Shared application state; cloning is cheap.
 #[derive(Clone, Debug)]
@@ -32,4 +32,26 @@ pub struct AppState {
     pub access_tokens: AccessTokens,
     pub throttle: LoginThrottle,
     pub outbox: Outbox,
+}
+
+impl AppState {
+    /// The access token `token` and its user, when the token is live, its global session has
+    /// not ended and its user is still enabled. Counts as a use of the token.
+    ///
+    /// # Errors
+    /// When the store or the database fails.
+    pub async fn active_token(&self, token: &str) -> anyhow::Result<Option<(LiveToken, User)>> {
+        let Some(live) = self.access_tokens.lookup(token).await? else {
+            return Ok(None);
+        };
+        if !self.sessions.is_live(&live.grant.sid).await? {
+            return Ok(None);
+        }
+        let user = self
+            .users
+            .get(&live.grant.user_id)
+            .await?
+            .filter(|user| !user.disabled);
+        Ok(user.map(|user| (live, user)))
+    }
 }

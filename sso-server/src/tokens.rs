@@ -44,6 +44,15 @@ pub struct AccessGrant {
     pub scope: String,
 }
 
+/// A live access token: its grant, when it was issued and when it lapses unless used again
+/// (seconds since the epoch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveToken {
+    pub grant: AccessGrant,
+    pub issued_at: u64,
+    pub expires_at: u64,
+}
+
 /// Issues, looks up and revokes access tokens.
 #[derive(Clone, Debug)]
 pub struct AccessTokens {
@@ -87,11 +96,11 @@ impl AccessTokens {
         Ok(self.store.create(record).await?.key().clone())
     }
 
-    /// The grant behind a bearer token, if it is live.
+    /// The grant behind a bearer token, if it is live. Looking a token up counts as its use.
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn lookup(&self, token: &str) -> anyhow::Result<Option<AccessGrant>> {
+    pub async fn lookup(&self, token: &str) -> anyhow::Result<Option<LiveToken>> {
         let Some(key) = SessionKey::parse(token) else {
             return Ok(None);
         };
@@ -106,11 +115,15 @@ impl AccessTokens {
                 record.get("sid"),
                 record.get("scope"),
             ) {
-                (Some(user_id), Some(client_id), Some(sid), Some(scope)) => Some(AccessGrant {
-                    user_id,
-                    client_id,
-                    sid,
-                    scope,
+                (Some(user_id), Some(client_id), Some(sid), Some(scope)) => Some(LiveToken {
+                    grant: AccessGrant {
+                        user_id,
+                        client_id,
+                        sid,
+                        scope,
+                    },
+                    issued_at: record.created_at().as_secs(),
+                    expires_at: record.expires_at().as_secs(),
                 }),
                 _ => None,
             },

@@ -3,8 +3,10 @@
 pub mod admin;
 pub mod assets;
 pub mod authorize;
+pub mod client_auth;
 pub mod discovery;
 pub mod health;
+pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod token;
@@ -34,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/login", web::post().to(login::post::login))
     .route("/login/done", web::get().to(login::get::done))
     .route("/token", web::post().to(token::post::token))
+    .route("/introspect", web::post().to(introspect::post::introspect))
     .route("/userinfo", web::get().to(userinfo::get::userinfo))
     .route("/userinfo", web::post().to(userinfo::get::userinfo))
     .route(
@@ -52,7 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A request that cannot be parsed: JSON for the OAuth endpoints, a page for browsers.
 fn bad_request(req: &HttpRequest) -> HttpResponse {
-    if matches!(req.path(), "/token" | "/userinfo") {
+    if matches!(req.path(), "/token" | "/introspect" | "/userinfo") {
         return crate::error::oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",

@@ -14,6 +14,10 @@ async fn discovery_describes_the_endpoints_under_the_issuer() {
     assert_eq!(doc["jwks_uri"], format!("{ISSUER}/jwks.json"));
     assert_eq!(doc["end_session_endpoint"], format!("{ISSUER}/logout"));
     assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{ISSUER}/introspect")
+    );
+    assert_eq!(
         doc["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );

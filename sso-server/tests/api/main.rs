@@ -9,6 +9,7 @@ mod discovery;
 mod flow;
 mod helpers;
 mod interop;
+mod introspection;
 mod logout;
 mod negative;
 mod receiver;

@@ -16,6 +16,10 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
             "authorization_endpoint": format!("{issuer}/authorize"),
             "token_endpoint": format!("{issuer}/token"),
             "userinfo_endpoint": format!("{issuer}/userinfo"),
+            "introspection_endpoint": format!("{issuer}/introspect"),
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post"
+            ],
             "jwks_uri": format!("{issuer}/jwks.json"),
             "end_session_endpoint": format!("{issuer}/logout"),
             "response_types_supported": ["code"],

@@ -7,14 +7,13 @@
 //! its global session is still live. On success the client is registered in that session,
 //! which is what makes it receive single logout.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::clients::Client;
-use crate::domain::{ClientId, CodeVerifier};
-use crate::error::{oauth_error, oauth_server_error};
+use crate::domain::CodeVerifier;
+use crate::error::oauth_error;
+use crate::routes::client_auth::{self, ClientAuthError};
 use crate::state::AppState;
 use crate::tokens::{AccessGrant, IdTokenClaims};
 use crate::web as webutil;
@@ -24,22 +23,25 @@ use crate::web as webutil;
 pub enum TokenError {
     #[error("invalid_request: {0}")]
     InvalidRequest(&'static str),
-    /// Client authentication failed; `basic` when the client tried HTTP Basic.
-    #[error("invalid_client")]
-    InvalidClient { basic: bool },
+    /// Client authentication failed (or the request for it was malformed).
+    #[error(transparent)]
+    Client(#[from] ClientAuthError),
     #[error("invalid_grant: {0}")]
     InvalidGrant(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<anyhow::Error> for TokenError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Client(ClientAuthError::Unexpected(error))
+    }
 }
 
 impl ResponseError for TokenError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
-            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Client(error) => error.status_code(),
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -50,12 +52,7 @@ impl ResponseError for TokenError {
             Self::InvalidRequest(description) => {
                 oauth_error(status, "invalid_request", description, None)
             }
-            Self::InvalidClient { basic } => oauth_error(
-                status,
-                "invalid_client",
-                "client authentication failed",
-                basic.then_some("Basic realm=\"sso\""),
-            ),
+            Self::Client(error) => error.error_response(),
             Self::InvalidGrant(description) => {
                 oauth_error(status, "invalid_grant", description, None)
             }
@@ -65,7 +62,6 @@ impl ResponseError for TokenError {
                 "only authorization_code is supported",
                 None,
             ),
-            Self::Unexpected(error) => oauth_server_error(error),
         }
     }
 }
@@ -107,7 +103,13 @@ pub async fn token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TokenError> {
     let form = form.into_inner();
-    let client = authenticate(&req, &form, &state).await?;
+    let client = client_auth::authenticate(
+        &req,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+        &state,
+    )
+    .await?;
     if form.grant_type.as_deref() != Some("authorization_code") {
         return Err(TokenError::UnsupportedGrantType);
     }
@@ -202,82 +204,4 @@ pub async fn token(
             scope: grant.scope,
         }),
     )
-}
-
-/// Client id and secret from an `Authorization: Basic` header (RFC 6749 §2.3.1: both
-/// form-urlencoded before base64).
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, TokenError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let invalid = TokenError::InvalidClient { basic: true };
-    let encoded = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or(TokenError::InvalidRequest(
-            "unsupported Authorization scheme",
-        ))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(TokenError::InvalidClient { basic: true })?;
-    let (id, secret) = decoded.split_once(':').ok_or(invalid)?;
-    let unescape = |text: &str| -> String {
-        url::form_urlencoded::parse(format!("x={text}").as_bytes())
-            .next()
-            .map(|(_, value)| value.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((unescape(id), unescape(secret))))
-}
-
-async fn authenticate(
-    req: &HttpRequest,
-    form: &TokenForm,
-    state: &AppState,
-) -> Result<Client, TokenError> {
-    let basic = basic_credentials(req)?;
-    let used_basic = basic.is_some();
-    let (client_id, secret) = match (basic, &form.client_secret) {
-        (Some(_), Some(_)) => {
-            return Err(TokenError::InvalidRequest(
-                "use one client authentication method",
-            ));
-        }
-        (Some((id, secret)), None) => {
-            if form
-                .client_id
-                .as_ref()
-                .is_some_and(|form_id| *form_id != id)
-            {
-                return Err(TokenError::InvalidRequest("client_id does not match"));
-            }
-            (id, Some(secret))
-        }
-        (None, secret) => (
-            form.client_id
-                .clone()
-                .ok_or(TokenError::InvalidClient { basic: false })?,
-            secret.clone(),
-        ),
-    };
-    let invalid = TokenError::InvalidClient { basic: used_basic };
-    let Some(client_id) = ClientId::parse(&client_id) else {
-        return Err(invalid);
-    };
-    let Some(client) = state.clients.get(&client_id).await? else {
-        return Err(invalid);
-    };
-    let authenticated = match secret {
-        Some(secret) => client.verify_secret(&secret),
-        None => client.is_public(),
-    };
-    if authenticated {
-        Ok(client)
-    } else {
-        tracing::info!(client = client_id.as_str(), "client authentication failed");
-        Err(invalid)
-    }
 }

@@ -57,19 +57,9 @@ pub async fn userinfo(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(UserinfoError::InvalidToken)?;
-    let grant = state
-        .access_tokens
-        .lookup(token.trim())
+    let (_, user) = state
+        .active_token(token.trim())
         .await?
-        .ok_or(UserinfoError::InvalidToken)?;
-    if !state.sessions.is_live(&grant.sid).await? {
-        return Err(UserinfoError::InvalidToken);
-    }
-    let user = state
-        .users
-        .get(&grant.user_id)
-        .await?
-        .filter(|user| !user.disabled)
         .ok_or(UserinfoError::InvalidToken)?;
     Ok(webutil::no_store(&mut HttpResponse::Ok()).json(UserInfo {
         sub: user.id,

@@ -1,0 +1,3 @@
+//! Token introspection (RFC 7662).
+
+pub mod post;
