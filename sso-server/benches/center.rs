@@ -5,7 +5,8 @@
 //! argon2id hashes/s (the ceiling of logins, measured before and after the logins), logins/s
 //! through `POST /login` (16 in flight, each a new browser) with the p99 of
 //! silent-SSO `/authorize` calls made meanwhile, silent-SSO `/authorize` req/s alone, code
-//! exchanges/s at `/token`, and the time to deliver single logout to 100 clients.
+//! exchanges/s at `/token`, access-token checks/s at `/userinfo` and, against those, at
+//! `/introspect`, and the time to deliver single logout to 100 clients.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -315,6 +316,74 @@ async fn exchange_rate(bench: &Arc<Bench>) -> f64 {
     per_second(done.load(Ordering::Relaxed), start.elapsed())
 }
 
+/// An access token for a signed-in browser.
+async fn access_token(bench: &Bench, api: &reqwest::Client) -> String {
+    let client = bench.signed_in().await;
+    let code = bench.code(&client).await.expect("code");
+    let tokens: serde_json::Value = api
+        .post(format!("{}/token", bench.base))
+        .basic_auth("bench", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("tokens");
+    tokens["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// Checks of live access tokens per second: at `/userinfo` (the bearer itself) or, with
+/// `introspect`, at `/introspect` (a confidential client asking about it).
+async fn token_check_rate(bench: &Arc<Bench>, introspect: bool) -> f64 {
+    let api = reqwest::Client::new();
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tokens = Vec::new();
+    for _ in 0..CONCURRENCY {
+        tokens.push(access_token(bench, &api).await);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for token in tokens {
+        let (bench, done, api) = (bench.clone(), done.clone(), api.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                let request = if introspect {
+                    api.post(format!("{}/introspect", bench.base))
+                        .basic_auth("bench", Some(SECRET))
+                        .form(&[("token", token.as_str())])
+                } else {
+                    api.get(format!("{}/userinfo", bench.base))
+                        .bearer_auth(&token)
+                };
+                let body = request
+                    .send()
+                    .await
+                    .expect("request")
+                    .text()
+                    .await
+                    .expect("body");
+                // Introspection answers 200 either way; only an active answer counts.
+                if !introspect || body.contains("\"active\":true") {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
 async fn slo_fan_out(bench: &Arc<Bench>, receivers: usize) -> Duration {
     let received = Arc::new(AtomicUsize::new(0));
     let counter = received.clone();
@@ -401,6 +470,16 @@ async fn main() {
     let exchanges = exchange_rate(&bench).await;
     report(&format!(
         "code exchanges/s at /token:            {exchanges:>9.1}"
+    ));
+
+    let userinfo = token_check_rate(&bench, false).await;
+    report(&format!(
+        "access-token checks/s at /userinfo:    {userinfo:>9.1}"
+    ));
+    let introspections = token_check_rate(&bench, true).await;
+    report(&format!(
+        "introspections/s at /introspect:       {introspections:>9.1}  ({:.2}x /userinfo)",
+        introspections / userinfo
     ));
 
     let fan_out = slo_fan_out(&bench, 100).await;
