@@ -182,25 +182,31 @@ impl GlobalSessions {
     }
 
     /// Deletes the store records of the ended session `sid`: its global session and its access
-    /// tokens. Best effort: a record left behind is refused anyway, because every use of one
-    /// checks the registry, and is deleted on that use.
+    /// tokens.
     async fn forget(&self, sid: &str) {
-        for name in [SID_TAG, TOKEN_SID_TAG] {
-            let deleted = match tag(name, sid) {
-                Ok(tag) => self
-                    .store
-                    .delete_by_tag(&tag)
-                    .await
-                    .map_err(anyhow::Error::from),
-                Err(error) => Err(error),
-            };
-            if let Err(error) = deleted {
-                tracing::warn!(
-                    sid,
-                    error = format!("{error:#}"),
-                    "cannot delete the records of an ended session; they are refused on use"
-                );
-            }
+        self.forget_tagged(SID_TAG, sid).await;
+        self.forget_tagged(TOKEN_SID_TAG, sid).await;
+    }
+
+    /// Deletes the store records tagged `name`=`value`, of sessions already ended in the
+    /// registry. Best effort: a record left behind is refused anyway, because every use of one
+    /// checks the registry, and is deleted on that use.
+    async fn forget_tagged(&self, name: &str, value: &str) {
+        let deleted = match tag(name, value) {
+            Ok(tag) => self
+                .store
+                .delete_by_tag(&tag)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = deleted {
+            tracing::warn!(
+                tag = name,
+                value,
+                error = format!("{error:#}"),
+                "cannot delete the records of an ended session; they are refused on use"
+            );
         }
     }
 
@@ -219,7 +225,7 @@ impl GlobalSessions {
                 ended += 1;
             }
         }
-        self.store.delete_by_tag(&tag(USER_TAG, user_id)?).await?;
+        self.forget_tagged(USER_TAG, user_id).await;
         Ok(ended)
     }
 

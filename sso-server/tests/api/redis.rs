@@ -1,10 +1,76 @@
 //! The same flows with the Redis store, and two replicas sharing Redis and the database
 //! behaving as one center, against the Redis of [`redis_url`].
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::Value;
+use session_store::{RedisConfig, RedisStore};
 
 use crate::helpers::*;
-use crate::receiver::{Receiver, verify_logout_token};
+use crate::receiver::{Receiver, reserve_port, verify_logout_token};
+
+/// A Redis server of this test's own (`REDIS_SERVER_BIN`, or `redis-server` on the path), so
+/// that it can be paused without disturbing the other tests.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = reserve_port();
+        let binary = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        let redis = Self { child, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !redis.answers_ping() {
+            assert!(std::time::Instant::now() < deadline, "redis did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && reply == *b"+PONG\r\n"
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends `signal` (`STOP` or `CONT`) to the server.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 async fn spawn_redis_app(url: &str) -> TestApp {
     let (database, dir) = new_database().await;
@@ -109,4 +175,41 @@ pub(crate) async fn two_replicas_act_as_one_center(
         sessions["sessions"][0]["clients"],
         serde_json::json!(["app1", "app2"])
     );
+}
+
+#[tokio::test]
+async fn an_admin_kill_completes_while_the_store_hangs_and_what_it_left_is_refused_later() {
+    let redis = OwnRedis::start();
+    let store =
+        RedisStore::new(RedisConfig::new(redis.url()).with_timeout(Duration::from_millis(300)))
+            .unwrap();
+    let (database, dir) = new_database().await;
+    let app = start(test_settings(), &database, dir, Arc::new(store)).await;
+    app.seed().await;
+    let receiver = Receiver::for_app1(&app).await;
+    let tokens = app.login_app1("alice").await;
+    let sid = sid_of(&tokens);
+
+    redis.signal("STOP");
+    let killed = app.admin_delete(&format!("/admin/sessions/{sid}")).await;
+    let status = killed.status();
+    redis.signal("CONT");
+    assert_eq!(status, 200, "the session ends in the registry all the same");
+    app.wait_for_deliveries(&sid, Duration::from_secs(10), |deliveries| {
+        deliveries.len() == 1 && deliveries[0]["state"] == "delivered"
+    })
+    .await;
+    verify_logout_token(&app, &receiver.received()[0], "app1").await;
+
+    // The session's records outlived the kill in Redis; neither still signs anyone in.
+    let page = app.get_authorize(&AuthRequest::app1()).await;
+    assert_eq!(page.status(), 200, "the login form, not a silent sign-in");
+    let userinfo = app
+        .api
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
 }
