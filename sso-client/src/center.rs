@@ -1,5 +1,5 @@
-//! Everything this subsystem asks the center over the back channel: discovery, the JWKS and
-//! the code exchange. Every call has a short timeout and goes through the circuit breaker;
+//! Everything this subsystem asks the center over the back channel: discovery, the JWKS, the
+//! code exchange and token introspection. Every call has a short timeout and goes through the circuit breaker;
 //! discovery and keys are cached, so signed-in users never wait on the center.
 
 use std::sync::{Arc, RwLock};
@@ -32,6 +32,9 @@ pub(crate) struct ProviderMetadata {
     /// Where an access token is exchanged for the user's claims, if supported.
     #[serde(default)]
     pub(crate) userinfo_endpoint: Option<Url>,
+    /// Where access tokens are introspected (RFC 7662), if supported.
+    #[serde(default)]
+    pub(crate) introspection_endpoint: Option<Url>,
     /// Where browsers are sent to sign out (RP-Initiated Logout 1.0), if supported.
     #[serde(default)]
     pub(crate) end_session_endpoint: Option<Url>,
@@ -50,6 +53,34 @@ pub(crate) struct TokenResponse {
 #[derive(Deserialize)]
 struct OAuthError {
     error: String,
+}
+
+/// What the center says of an active access token (RFC 7662 §2.2).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TokenInfo {
+    /// The user's stable identifier, as in the id token's `sub`.
+    pub sub: String,
+    /// The user's login name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// The scopes granted, space-separated.
+    #[serde(default)]
+    pub scope: String,
+    /// When the token lapses unless used again (seconds since the epoch).
+    #[serde(default)]
+    pub exp: Option<u64>,
+    /// The center session the token belongs to.
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Introspection {
+    active: bool,
+    #[serde(flatten)]
+    info: Option<TokenInfo>,
 }
 
 #[derive(Debug)]
@@ -209,23 +240,74 @@ impl Center {
         redirect_uri: &Url,
     ) -> Result<TokenResponse, Error> {
         let metadata = self.metadata().await?;
+        let response = self
+            .post_as_client(
+                metadata.token_endpoint.clone(),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", redirect_uri.as_str()),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await?;
+        response
+            .json::<TokenResponse>()
+            .await
+            .map_err(|error| Error::CenterProtocol(format!("token response: {error}")))
+    }
+
+    /// Asks the center about `access_token` (RFC 7662 introspection, as this client): `None`
+    /// when the token is not active.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when the center refuses this client, [`Error::CenterProtocol`] when
+    /// it offers no introspection or answers malformed, [`Error::CenterUnavailable`] or
+    /// [`Error::CircuitOpen`] when it cannot be asked.
+    pub(crate) async fn introspect(&self, access_token: &str) -> Result<Option<TokenInfo>, Error> {
+        let metadata = self.metadata().await?;
+        let endpoint = metadata
+            .introspection_endpoint
+            .clone()
+            .ok_or_else(|| Error::CenterProtocol("no introspection_endpoint".to_owned()))?;
+        let answer: Introspection = self
+            .post_as_client(
+                endpoint,
+                &[("token", access_token), ("token_type_hint", "access_token")],
+            )
+            .await?
+            .json()
+            .await
+            .map_err(|error| Error::CenterProtocol(format!("introspection: {error}")))?;
+        match (answer.active, answer.info) {
+            (false, _) => Ok(None),
+            (true, Some(info)) => Ok(Some(info)),
+            (true, None) => Err(Error::CenterProtocol(
+                "introspection: an active token without sub or client_id".to_owned(),
+            )),
+        }
+    }
+
+    /// POSTs `form` to `endpoint` authenticated as this client (HTTP Basic), through the
+    /// breaker. Returns a 2xx answer; a 4xx is the center's refusal ([`Error::Refused`] with
+    /// its OAuth error), a 5xx or no answer its unavailability.
+    async fn post_as_client(
+        &self,
+        endpoint: Url,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, Error> {
         let permit = self.breaker.acquire()?;
         let encode =
             |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
         let sent = self
             .http
-            .post(metadata.token_endpoint.clone())
+            .post(endpoint.clone())
             .basic_auth(
                 encode(&self.client_id),
                 Some(encode(self.client_secret.expose())),
             )
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri.as_str()),
-                ("code_verifier", verifier),
-            ])
+            .form(form)
             .send()
             .await;
         let response = match sent {
@@ -233,7 +315,8 @@ impl Center {
             Ok(response) => {
                 permit.failed();
                 return Err(unavailable(format!(
-                    "token endpoint answered {}",
+                    "{} answered {}",
+                    endpoint.path(),
                     response.status()
                 )));
             }
@@ -245,10 +328,7 @@ impl Center {
         permit.succeeded();
         let status = response.status();
         if status.is_success() {
-            response
-                .json::<TokenResponse>()
-                .await
-                .map_err(|error| Error::CenterProtocol(format!("token response: {error}")))
+            Ok(response)
         } else {
             let error = response
                 .json::<OAuthError>()

@@ -339,6 +339,22 @@ impl SsoClient {
         Ok(self.inner.sessions.store.delete(key).await?)
     }
 
+    /// What the center says of an access token presented to this app, for example by an API
+    /// client calling the app's back end with `Authorization: Bearer`: token introspection
+    /// (RFC 7662), authenticated as this client. `None` when the token is not active: unknown,
+    /// lapsed, its center session ended or its user disabled.
+    ///
+    /// Every call asks the center (through the circuit breaker), and counts as a use of the
+    /// token there, which keeps it alive; cache the answer briefly if the API is busy.
+    ///
+    /// # Errors
+    /// [`Error::CenterUnavailable`] or [`Error::CircuitOpen`] when the center cannot be asked,
+    /// [`Error::Refused`] when it refuses this client's credentials, [`Error::CenterProtocol`]
+    /// when it offers no introspection.
+    pub async fn introspect(&self, access_token: &str) -> Result<Option<crate::TokenInfo>, Error> {
+        self.inner.center.introspect(access_token).await
+    }
+
     /// Handles a back-channel logout: verifies the logout token, refuses a replayed `jti`, and
     /// ends every local session of the token's `sid` (or, without `sid`, of its `sub`).
     ///

@@ -17,7 +17,9 @@
 //!   the center's end-session endpoint, which signs the user out everywhere;
 //! - **single logout**: the center's back-channel logout tokens are verified (signature,
 //!   `iss`, `aud`, `iat`/`exp`, the logout event, no `nonce`, `jti` not seen before) and every
-//!   local session of that `sid` ends; forged, expired or replayed tokens get `400`.
+//!   local session of that `sid` ends; forged, expired or replayed tokens get `400`;
+//! - **bearer tokens for an app's API**: [`SsoClient::introspect`] asks the center whose
+//!   access token a request carries, and whether it is still active (RFC 7662).
 //!
 //! # Example
 //!
@@ -126,6 +128,7 @@ mod principal;
 mod return_to;
 mod tokens;
 
+pub use center::TokenInfo;
 pub use client::{Callback, LocalSession, LoginRedirect, SignedIn, SsoClient};
 pub use config::{
     CenterSettings, CookieSettings, Paths, SameSite, Secret, SessionSettings, SsoConfig,

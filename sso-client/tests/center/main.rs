@@ -3,5 +3,6 @@
 
 mod flow;
 mod helpers;
+mod introspection;
 mod outage;
 mod slo;
