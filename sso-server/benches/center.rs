@@ -292,15 +292,7 @@ async fn exchange_rate(bench: &Arc<Bench>) -> f64 {
                 let Some(code) = codes.lock().expect("lock").pop() else {
                     break;
                 };
-                let response = api
-                    .post(format!("{}/token", bench.base))
-                    .basic_auth("bench", Some(SECRET))
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("code", code.as_str()),
-                        ("redirect_uri", CALLBACK),
-                        ("code_verifier", VERIFIER),
-                    ])
+                let response = exchange(&api, &bench, &code)
                     .send()
                     .await
                     .expect("token request");
@@ -316,19 +308,23 @@ async fn exchange_rate(bench: &Arc<Bench>) -> f64 {
     per_second(done.load(Ordering::Relaxed), start.elapsed())
 }
 
+/// The exchange of `code` at `/token` as the bench client.
+fn exchange(api: &reqwest::Client, bench: &Bench, code: &str) -> reqwest::RequestBuilder {
+    api.post(format!("{}/token", bench.base))
+        .basic_auth("bench", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ])
+}
+
 /// An access token for a signed-in browser.
 async fn access_token(bench: &Bench, api: &reqwest::Client) -> String {
     let client = bench.signed_in().await;
     let code = bench.code(&client).await.expect("code");
-    let tokens: serde_json::Value = api
-        .post(format!("{}/token", bench.base))
-        .basic_auth("bench", Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", VERIFIER),
-        ])
+    let tokens: serde_json::Value = exchange(api, bench, &code)
         .send()
         .await
         .expect("token request")

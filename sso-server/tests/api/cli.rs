@@ -135,13 +135,7 @@ async fn user_disable_ends_sessions_and_refuses_logins() {
     let tokens = app.login_app1("alice").await;
     let out = run(&database, &["user", "disable", "alice"], "").await;
     assert!(out.contains("1 session(s) ended"), "{out}");
-    let userinfo = app
-        .api
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let userinfo = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(
         userinfo.status(),
         401,

@@ -112,12 +112,8 @@ async fn id_token_carries_the_promised_claims_and_verifies_against_the_jwks() {
     assert!(exp > iat && exp - iat <= 600);
 
     let info: Value = app
-        .api
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
+        .userinfo(tokens["access_token"].as_str().unwrap())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -222,15 +218,11 @@ async fn an_access_token_in_use_outlives_its_ttl_and_lapses_when_left_unused() {
     let app = spawn_app_with(|s| s.tokens.access_token_ttl_secs = 2).await;
     let tokens = app.login_app1("alice").await;
     let token = tokens["access_token"].as_str().unwrap().to_owned();
-    let userinfo = || app.api.get(app.url("/userinfo")).bearer_auth(&token).send();
+    let userinfo = || app.userinfo(&token);
     for _ in 0..4 {
-        assert_eq!(userinfo().await.unwrap().status(), 200);
+        assert_eq!(userinfo().await.status(), 200);
         tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    assert_eq!(
-        userinfo().await.unwrap().status(),
-        401,
-        "unused past its TTL"
-    );
+    assert_eq!(userinfo().await.status(), 401, "unused past its TTL");
 }

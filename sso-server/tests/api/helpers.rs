@@ -318,6 +318,16 @@ impl Center {
             .unwrap()
     }
 
+    /// `GET /userinfo` with `access_token`.
+    pub(crate) async fn userinfo(&self, access_token: &str) -> reqwest::Response {
+        self.api
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn get_authorize(&self, request: &AuthRequest) -> reqwest::Response {
         self.browser
             .get(self.url(&format!("/authorize?{}", request.query())))

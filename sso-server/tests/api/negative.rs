@@ -54,15 +54,7 @@ async fn a_replayed_code_fails_and_revokes_the_first_access_token() {
     let access_token = tokens["access_token"].as_str().unwrap();
     let userinfo = |token: String| {
         let app = &app;
-        async move {
-            app.api
-                .get(app.url("/userinfo"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+        async move { app.userinfo(&token).await.status() }
     };
     assert_eq!(userinfo(access_token.to_owned()).await, 200);
 

@@ -204,12 +204,6 @@ async fn an_admin_kill_completes_while_the_store_hangs_and_what_it_left_is_refus
     // The session's records outlived the kill in Redis; neither still signs anyone in.
     let page = app.get_authorize(&AuthRequest::app1()).await;
     assert_eq!(page.status(), 200, "the login form, not a silent sign-in");
-    let userinfo = app
-        .api
-        .get(app.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let userinfo = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(userinfo.status(), 401);
 }
