@@ -135,22 +135,28 @@ fn env_value(text: &str) -> toml::Value {
 }
 
 /// A configuration loaded from [`Layers`]: give the layers and what to do once the values are
-/// read (secret files, checks); `load` and `load_from` come with it.
+/// read (secret files, then checks); `load` and `load_from` come with it.
 pub trait Layered: DeserializeOwned {
     /// Where the layers come from.
     const LAYERS: Layers<'static>;
 
-    /// Reads secret files and checks the loaded values.
+    /// Fills each secret given as a file (see [`resolve_secret`]).
     ///
     /// # Errors
-    /// When a secret file cannot be read or a value is out of bounds.
-    fn finish(&mut self) -> Result<(), ConfigError>;
+    /// When a secret file cannot be read, or a secret is given both ways.
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError>;
+
+    /// Checks the loaded values, secrets included.
+    ///
+    /// # Errors
+    /// When a value is out of bounds or the values do not fit together.
+    fn validate(&self) -> Result<(), ConfigError>;
 
     /// Loads from `file` (if any) and the process environment.
     ///
     /// # Errors
     /// When the file cannot be read, a key is unknown, a value has the wrong type, a secret
-    /// file is missing, or [`Layered::finish`] refuses the values.
+    /// file is missing, or [`Layered::validate`] refuses the values.
     fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(file, std::env::vars())
     }
@@ -164,7 +170,8 @@ pub trait Layered: DeserializeOwned {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut settings: Self = Self::LAYERS.load(file, env)?;
-        settings.finish()?;
+        settings.resolve_secret_files()?;
+        settings.validate()?;
         Ok(settings)
     }
 }

@@ -248,7 +248,7 @@ impl ClientRegistry {
             .collect::<Vec<_>>();
         for row in &rows {
             let id: String = row.try_get("client_id")?;
-            if !listed.iter().any(|known| known.id == id) {
+            if !ClientId::parse(&id).is_some_and(|id| self.is_configured(&id)) {
                 listed.push(Listed {
                     id,
                     configured: false,

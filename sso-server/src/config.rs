@@ -467,13 +467,6 @@ impl Layered for Settings {
         file_var: CONFIG_FILE_ENV,
     };
 
-    fn finish(&mut self) -> Result<(), ConfigError> {
-        self.resolve_secret_files()?;
-        self.validate()
-    }
-}
-
-impl Settings {
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         resolve_secret(
             "database.url",
@@ -545,7 +538,9 @@ impl Settings {
         }
         crate::clients::from_settings(&self.clients).map(drop)
     }
+}
 
+impl Settings {
     /// The issuer without a trailing slash, as it appears in `iss`.
     pub fn issuer(&self) -> String {
         self.issuer.as_str().trim_end_matches('/').to_owned()

@@ -188,13 +188,6 @@ impl Layered for Settings {
         file_var: CONFIG_FILE_ENV,
     };
 
-    fn finish(&mut self) -> Result<(), ConfigError> {
-        self.resolve_secret_files()?;
-        self.validate()
-    }
-}
-
-impl Settings {
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
         let sso = &mut self.sso;
         resolve_secret(
@@ -258,7 +251,9 @@ impl Settings {
             _ => Ok(()),
         }
     }
+}
 
+impl Settings {
     /// The node name shown on the pages.
     pub fn node(&self) -> &str {
         self.node.as_deref().unwrap_or(&self.name)

@@ -192,14 +192,8 @@ impl GlobalSessions {
     /// registry. Best effort: a record left behind is refused anyway, because every use of one
     /// checks the registry, and is deleted on that use.
     async fn forget_tagged(&self, name: &str, value: &str) {
-        let deleted = match tag(name, value) {
-            Ok(tag) => self
-                .store
-                .delete_by_tag(&tag)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(error) => Err(error),
-        };
+        let deleted: anyhow::Result<usize> =
+            async { Ok(self.store.delete_by_tag(&tag(name, value)?).await?) }.await;
         if let Err(error) = deleted {
             tracing::warn!(
                 tag = name,

@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::CodeVerifier;
-use crate::error::oauth_error;
+use crate::error::{oauth_error, oauth_server_error};
 use crate::routes::client_auth::{self, ClientAuthError};
 use crate::state::AppState;
 use crate::tokens::{AccessGrant, IdTokenClaims};
@@ -30,18 +30,15 @@ pub enum TokenError {
     InvalidGrant(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
-}
-
-impl From<anyhow::Error> for TokenError {
-    fn from(error: anyhow::Error) -> Self {
-        Self::Client(ClientAuthError::Unexpected(error))
-    }
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl ResponseError for TokenError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Client(error) => error.status_code(),
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -53,6 +50,7 @@ impl ResponseError for TokenError {
                 oauth_error(status, "invalid_request", description, None)
             }
             Self::Client(error) => error.error_response(),
+            Self::Unexpected(error) => oauth_server_error(error),
             Self::InvalidGrant(description) => {
                 oauth_error(status, "invalid_grant", description, None)
             }
