@@ -1,5 +1,11 @@
 //! A circuit breaker in front of the center: after repeated failures calls fail at once for a
 //! while, then a single trial call decides whether to close the circuit again.
+//!
+//! Only the center's own failures count: no answer (refused or reset connections, the request
+//! timing out) and server errors. A call whose caller went away before it finished (the
+//! browser closed its connection, so actix-web dropped the request's future) proves nothing
+//! about the center and counts neither way; otherwise anyone could open the circuit, and block
+//! every sign-in, by resetting a few requests of their own.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,8 +33,10 @@ pub(crate) struct CircuitBreaker {
 }
 
 /// Permission for one call; report its outcome with [`Permit::succeeded`] or
-/// [`Permit::failed`]. A permit dropped without a report counts as a failure (the call was
-/// cancelled, e.g. by a timeout).
+/// [`Permit::failed`]. A permit dropped without a report was abandoned by its caller: it counts
+/// neither way, and an abandoned trial call hands the trial to the next caller. Timeouts of the
+/// center must therefore be reported as failures by the code that sees them (the HTTP client's
+/// own timeout does), not left to a dropped permit.
 #[derive(Debug)]
 pub(crate) struct Permit<'a> {
     breaker: &'a CircuitBreaker,
@@ -85,6 +93,15 @@ impl CircuitBreaker {
         };
     }
 
+    /// A call was abandoned before it had an outcome: forget it. Only a trial call changes
+    /// anything: the circuit stays open, but the next caller may try at once.
+    fn abandon(&self, now: Instant) {
+        let mut state = self.lock();
+        if *state == State::HalfOpen {
+            *state = State::Open { until: now };
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -107,7 +124,8 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.reported {
-            self.breaker.record(false, Instant::now());
+            eprintln!("PERMIT ABANDONED");
+            self.breaker.abandon(Instant::now());
         }
     }
 }
@@ -164,10 +182,39 @@ mod tests {
         assert!(!allows(&breaker, start));
 
         let later = start + Duration::from_secs(6);
-        drop(breaker.acquire_at(later).unwrap());
+        breaker.acquire_at(later).unwrap().failed();
+        assert!(breaker.acquire().is_err(), "a failed trial reopens");
+    }
+
+    #[test]
+    fn abandoned_calls_do_not_count_as_failures() {
+        let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
+        let start = Instant::now();
+        for _ in 0..10 {
+            drop(breaker.acquire_at(start).unwrap());
+        }
+        fail(&breaker, start);
         assert!(
-            breaker.acquire().is_err(),
-            "an abandoned trial counts as a failure"
+            allows(&breaker, start),
+            "ten abandoned calls and one failure stay below a threshold of two"
         );
+    }
+
+    #[test]
+    fn an_abandoned_trial_hands_the_trial_to_the_next_caller() {
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        let start = Instant::now();
+        fail(&breaker, start);
+        let later = start + Duration::from_secs(6);
+        drop(breaker.acquire_at(later).unwrap());
+        let trial = breaker
+            .acquire_at(later)
+            .expect("the circuit is not stuck half-open");
+        assert!(
+            matches!(breaker.acquire_at(later), Err(Error::CircuitOpen)),
+            "still one trial at a time"
+        );
+        trial.succeeded();
+        assert!(allows(&breaker, later));
     }
 }
