@@ -95,6 +95,20 @@ impl Principal {
             .is_some_and(|roles| roles.iter().any(|r| r == role))
     }
 
+    /// The user's groups: the `groups` claim (an array of strings), present when the app asked
+    /// for scope `groups`; empty otherwise.
+    pub fn groups(&self) -> Vec<&str> {
+        match self.claims.get("groups") {
+            Some(Value::Array(groups)) => groups.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the `groups` claim contains `group` (compared exactly).
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups().contains(&group)
+    }
+
     /// The token to put in forms of this session (as `csrf_token`); the SDK's logout route
     /// requires it, and apps can check it with [`Principal::verify_csrf`].
     pub fn csrf_token(&self) -> &str {
@@ -137,6 +151,19 @@ mod tests {
         let bare = principal(json!({"sub": "u-2"})).unwrap();
         assert_eq!(bare.display_name(), "u-2");
         assert!(principal(json!({"name": "no sub"})).is_none());
+    }
+
+    #[test]
+    fn groups_come_from_the_groups_claim() {
+        let staff = principal(json!({"sub": "u", "groups": ["admins", "staff", 7]})).unwrap();
+        assert_eq!(staff.groups(), ["admins", "staff"]);
+        assert!(staff.in_group("staff"));
+        assert!(!staff.in_group("Staff"));
+        let none = principal(json!({"sub": "u"})).unwrap();
+        assert!(none.groups().is_empty());
+        assert!(!none.in_group("staff"));
+        let odd = principal(json!({"sub": "u", "groups": "admins"})).unwrap();
+        assert!(!odd.in_group("admins"), "a string is not a list of groups");
     }
 
     #[test]

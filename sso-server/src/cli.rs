@@ -1,4 +1,5 @@
-//! The command line: `serve`, `user …`, `client …` and `keys rotate`, all on one binary.
+//! The command line: `serve`, `user …`, `client …`, `forward-auth …` and `keys rotate`, all on
+//! one binary.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
@@ -11,13 +12,14 @@ use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
 use crate::clients::NewClient;
-use crate::config::{Layered as _, Settings, SigningAlg, StoreBackend};
+use crate::config::{ForwardAuthSettings, Layered as _, Settings, SigningAlg, StoreBackend};
 use crate::domain::{ClientId, RedirectUri, Username};
+use crate::forward_auth::hosts::{HostRegistry, ProtectedHost};
 use crate::keys::Keys;
 use crate::slo::EndReason;
 use crate::startup::{Application, build_state, build_store};
 use crate::state::AppState;
-use crate::users::{AddUserError, NewUser, Password};
+use crate::users::{AddUserError, GroupChange, GroupName, NewUser, Password};
 
 /// The authentication center.
 #[derive(Debug, Parser)]
@@ -51,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Manage hosts protected through nginx `auth_request` (forward auth).
+    ForwardAuth {
+        #[command(subcommand)]
+        command: ForwardAuthCommand,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -83,6 +90,23 @@ enum UserCommand {
     Enable { username: String },
     /// List users.
     List,
+    /// Show a user's groups, or change them (`set`, `add`, `remove`); a change makes the user's
+    /// forward-auth sessions sign in again, so protected hosts see the new groups.
+    Groups {
+        username: String,
+        #[command(subcommand)]
+        command: Option<GroupsCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupsCommand {
+    /// The user is in exactly these groups (comma-separated; "" for none).
+    Set { groups: String },
+    /// The user is in these groups too (comma-separated).
+    Add { groups: String },
+    /// The user is no longer in these groups (comma-separated).
+    Remove { groups: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +143,34 @@ enum ClientCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ForwardAuthCommand {
+    /// Register a protected host entry, replacing one with the same name; running centers
+    /// verify its hosts within seconds.
+    Add {
+        name: String,
+        /// A host name served by the entry, without scheme or port (repeatable).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// A user allowed in (repeatable); with no users and no groups, every signed-in user is.
+        #[arg(long = "allow-user")]
+        users: Vec<String>,
+        /// A group whose members are allowed in (repeatable).
+        #[arg(long = "allow-group")]
+        groups: Vec<String>,
+        /// Idle timeout of a session on these hosts, in seconds.
+        #[arg(long, default_value_t = ForwardAuthSettings::default_idle_timeout_secs())]
+        idle_timeout_secs: u64,
+        /// Absolute lifetime of a session on these hosts, in seconds.
+        #[arg(long, default_value_t = ForwardAuthSettings::default_absolute_timeout_secs())]
+        absolute_timeout_secs: u64,
+    },
+    /// List protected host entries.
+    List,
+    /// Remove a protected host entry.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Add new signing keys; the previous ones stay published for verification.
     Rotate,
@@ -146,6 +198,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::User { command } => user(settings, command).await,
         Command::Client { command } => client(settings, command).await,
+        Command::ForwardAuth { command } => forward_auth(settings, command).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
@@ -253,6 +306,58 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
     }
 }
 
+async fn forward_auth(settings: Settings, command: ForwardAuthCommand) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&settings.database).await?;
+    let configured = crate::forward_auth::hosts::from_settings(&settings.forward_auth)?;
+    let registry = HostRegistry::load(pool, configured).await?;
+    match command {
+        ForwardAuthCommand::Add {
+            name,
+            hosts,
+            users,
+            groups,
+            idle_timeout_secs,
+            absolute_timeout_secs,
+        } => {
+            let entry = ProtectedHost::new(
+                &name,
+                &hosts,
+                &users,
+                &groups,
+                (idle_timeout_secs, absolute_timeout_secs),
+            )
+            .map_err(|why| anyhow::anyhow!("{name}: {why}"))?;
+            registry.upsert(&entry).await?;
+            say(&format!("registered protected host entry {name}"))
+        }
+        ForwardAuthCommand::List => {
+            for entry in registry.list().await? {
+                let list = |items: Vec<&str>| items.join(",");
+                let source = if entry.configured {
+                    "\t(configuration file)"
+                } else {
+                    ""
+                };
+                say(&format!(
+                    "{}\thosts={}\tusers={}\tgroups={}{source}",
+                    entry.name,
+                    list(entry.hosts.iter().map(|h| h.as_str()).collect()),
+                    list(entry.allowed_users.iter().map(String::as_str).collect()),
+                    list(entry.allowed_groups.iter().map(GroupName::as_str).collect()),
+                ))?;
+            }
+            Ok(())
+        }
+        ForwardAuthCommand::Remove { name } => {
+            anyhow::ensure!(
+                registry.remove(&name).await?,
+                "no protected host entry {name}"
+            );
+            say(&format!("removed protected host entry {name}"))
+        }
+    }
+}
+
 async fn cli_state(settings: Settings) -> anyhow::Result<AppState> {
     let pool = crate::db::connect(&settings.database).await?;
     let store: Arc<dyn SharedStore> = match settings.store.backend {
@@ -326,6 +431,39 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 "no user named {name}"
             );
             say(&format!("enabled {name}"))
+        }
+        UserCommand::Groups {
+            username: name,
+            command,
+        } => {
+            let username = username(&name)?;
+            let list = |text: &str| GroupName::parse_list(text).map_err(anyhow::Error::msg);
+            let groups = match command {
+                None => {
+                    let user = state
+                        .users
+                        .find(&username)
+                        .await?
+                        .with_context(|| format!("no user named {name}"))?;
+                    state.users.groups(&user.id).await?
+                }
+                Some(command) => {
+                    let change = match command {
+                        GroupsCommand::Set { groups } => GroupChange::Set(list(&groups)?),
+                        GroupsCommand::Add { groups } => GroupChange::Add(list(&groups)?),
+                        GroupsCommand::Remove { groups } => GroupChange::Remove(list(&groups)?),
+                    };
+                    let (user, groups) = state
+                        .users
+                        .change_groups(&username, &change)
+                        .await?
+                        .with_context(|| format!("no user named {name}"))?;
+                    state.forward_auth.sessions.end_for_user(&user.id).await?;
+                    groups
+                }
+            };
+            let names: Vec<&str> = groups.iter().map(GroupName::as_str).collect();
+            say(&format!("{name}\t{}", names.join(",")))
         }
         UserCommand::List => {
             for user in state.users.list().await? {

@@ -33,6 +33,20 @@ pub struct Client {
 }
 
 impl Client {
+    /// The public client standing for a protected host's sign-in (see `forward_auth`): no
+    /// secret, one redirect URI, no logout endpoints.
+    pub fn protected_host(id: ClientId, name: String, redirect_uri: RedirectUri) -> Self {
+        Self {
+            id,
+            name,
+            secret_hash: None,
+            redirect_uris: vec![redirect_uri],
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            id_token_alg: Algorithm::RS256,
+        }
+    }
+
     /// A public client (no secret) must use PKCE.
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()

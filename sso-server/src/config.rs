@@ -1,3 +1,4 @@
+
 //! Configuration: one typed struct, read from a TOML file and `SSO_`-prefixed environment
 //! variables.
 //!
@@ -63,6 +64,8 @@ pub struct Settings {
     pub demo: DemoSettings,
     /// Clients registered by the configuration.
     pub clients: Vec<ClientSettings>,
+    /// Hosts protected through nginx `auth_request`, registered by the configuration.
+    pub forward_auth: Vec<ForwardAuthSettings>,
 }
 
 impl Default for Settings {
@@ -80,6 +83,7 @@ impl Default for Settings {
             admin: AdminSettings::default(),
             demo: DemoSettings::default(),
             clients: Vec::new(),
+            forward_auth: Vec::new(),
         }
     }
 }
@@ -459,6 +463,41 @@ pub struct ClientSettings {
     pub backchannel_logout_uri: Option<String>,
     #[serde(default)]
     pub id_token_alg: SigningAlg,
+}
+
+/// A protected host entry (`[[forward_auth]]`): apps behind nginx `auth_request` that the
+/// center signs users in to. Checked when the center starts (see `forward_auth::hosts`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuthSettings {
+    /// The entry's name: 1-40 characters of letters, digits, '-', '_' and '.'.
+    pub name: String,
+    /// Host names (without port) served by the entry, e.g. `wiki.example.test`.
+    pub hosts: Vec<String>,
+    /// Usernames allowed in; with no users and no groups, every signed-in user is.
+    #[serde(default)]
+    pub allowed_users: Vec<String>,
+    /// Groups whose members are allowed in.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// Idle timeout of a forward-auth session on these hosts, in seconds.
+    #[serde(default = "ForwardAuthSettings::default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    /// Absolute lifetime of a forward-auth session on these hosts, in seconds.
+    #[serde(default = "ForwardAuthSettings::default_absolute_timeout_secs")]
+    pub absolute_timeout_secs: u64,
+}
+
+impl ForwardAuthSettings {
+    /// Default idle timeout: 30 minutes.
+    pub const fn default_idle_timeout_secs() -> u64 {
+        30 * 60
+    }
+
+    /// Default absolute lifetime: 12 hours.
+    pub const fn default_absolute_timeout_secs() -> u64 {
+        12 * 60 * 60
+    }
 }
 
 impl Layered for Settings {

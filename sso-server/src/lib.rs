@@ -10,6 +10,7 @@
 //!   retrying) and the [`slo::logout_token`].
 //! - [`authorization_code`], [`tokens`]: codes, id_tokens and access tokens.
 //! - [`users`], [`clients`], [`keys`], [`db`]: what lives in SQL.
+//! - [`forward_auth`]: apps behind nginx `auth_request` (protected hosts, their sessions).
 //! - [`throttle`]: login attempt limiting through the shared store.
 //! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts.
 //! - [`config`], [`startup`], [`cli`]: configuration (`sso.example.toml` lists every key),
@@ -25,6 +26,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod forward_auth;
 pub mod i18n;
 pub mod keys;
 pub mod routes;

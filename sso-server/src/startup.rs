@@ -1,3 +1,4 @@
+
 //! Building and running the server: used by `main` and by the tests alike.
 
 use std::net::TcpListener;
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
+use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::routes;
 use crate::sessions::{GlobalSessions, sweeper};
@@ -96,6 +98,7 @@ pub async fn build_state(
         ),
         throttle: LoginThrottle::new(store.clone(), settings.login.clone()),
         outbox: Outbox::new(pool.clone()),
+        forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), store.clone()).await?,
         keys,
         settings: Arc::new(settings),
         pool,

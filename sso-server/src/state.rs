@@ -1,3 +1,4 @@
+
 //! Everything a request handler may need, built once at startup.
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use sqlx::AnyPool;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
+use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
 use crate::slo::outbox::Outbox;
@@ -32,6 +34,7 @@ pub struct AppState {
     pub access_tokens: AccessTokens,
     pub throttle: LoginThrottle,
     pub outbox: Outbox,
+    pub forward_auth: ForwardAuth,
 }
 
 impl AppState {

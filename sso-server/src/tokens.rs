@@ -33,6 +33,14 @@ pub struct IdTokenClaims {
     pub name: String,
     pub email: String,
     pub preferred_username: String,
+    /// The user's groups, when the client asked for scope `groups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+}
+
+/// Whether a space-separated `scope` grants the `groups` claim.
+pub fn grants_groups(scope: &str) -> bool {
+    scope.split(' ').any(|s| s == "groups")
 }
 
 /// What an access token grants.

@@ -1,3 +1,4 @@
+
 //! Configuration: one typed struct, read from an optional TOML file and `DEMO_APP_`-prefixed
 //! environment variables.
 //!
@@ -286,6 +287,7 @@ impl Settings {
             .unwrap_or_else(|| self.name.clone());
         let mut config = SsoConfig::new(self.sso.issuer.clone(), client_id, secret, public_url);
         config.public_paths = ["/", "/static/", "/health"].map(str::to_owned).to_vec();
+        config.scopes.push("groups".to_owned());
         config.cookie.name = format!("{}_session", self.name.replace('-', "_"));
         config.cookie.secure = self.sso.cookie_secure;
         config.login_cookie_key = self.sso.login_cookie_key.clone();

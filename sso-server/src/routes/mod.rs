@@ -5,6 +5,7 @@ pub mod assets;
 pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
+pub mod forward_auth;
 pub mod health;
 pub mod introspect;
 pub mod login;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/readyz", web::get().to(health::get::readyz))
     .route("/assets/sso.css", web::get().to(assets::stylesheet))
     .service(admin::scope())
+    .service(forward_auth::scope())
     .default_service(web::to(not_found));
 }
 

@@ -30,6 +30,8 @@ const SID_TAG: &str = "sid";
 const USER_TAG: &str = "user";
 /// Tag of access tokens issued within a session, so they end with it.
 pub const TOKEN_SID_TAG: &str = "token_sid";
+/// Tag of forward-auth sessions made within a session, so they end with it.
+pub const FORWARD_AUTH_SID_TAG: &str = "fa_sid";
 
 /// A live global session.
 #[derive(Clone, Debug)]
@@ -181,11 +183,12 @@ impl GlobalSessions {
         Ok(queued.is_some())
     }
 
-    /// Deletes the store records of the ended session `sid`: its global session and its access
-    /// tokens.
+    /// Deletes the store records of the ended session `sid`: its global session, its access
+    /// tokens and its forward-auth sessions.
     async fn forget(&self, sid: &str) {
         self.forget_tagged(SID_TAG, sid).await;
         self.forget_tagged(TOKEN_SID_TAG, sid).await;
+        self.forget_tagged(FORWARD_AUTH_SID_TAG, sid).await;
     }
 
     /// Deletes the store records tagged `name`=`value`, of sessions already ended in the

@@ -1,7 +1,11 @@
-//! Users in SQL: accounts, their password hashes and whether they are disabled.
+//! Users in SQL: accounts, their password hashes, whether they are disabled, and their groups.
 
+mod groups;
 mod password;
 
+use std::collections::BTreeSet;
+
+pub use groups::GroupName;
 pub use password::{Password, PasswordHasher};
 
 use anyhow::Context as _;
@@ -38,6 +42,17 @@ pub struct NewUser {
     pub username: Username,
     pub name: String,
     pub email: String,
+}
+
+/// A change to a user's groups.
+#[derive(Clone, Debug)]
+pub enum GroupChange {
+    /// The user is in exactly these groups.
+    Set(BTreeSet<GroupName>),
+    /// The user is in these groups too.
+    Add(BTreeSet<GroupName>),
+    /// The user is no longer in these groups.
+    Remove(BTreeSet<GroupName>),
 }
 
 /// The users table.
@@ -190,5 +205,40 @@ impl UserStore {
             .await
             .context("cannot update user")?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The groups of the user with id `user_id`, sorted.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn groups(&self, user_id: &str) -> anyhow::Result<Vec<GroupName>> {
+        groups::of_user(&self.pool, user_id).await
+    }
+
+    /// Changes the groups of `username`, in one transaction; returns the user and their groups
+    /// afterwards, or `None` when there is no such user.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn change_groups(
+        &self,
+        username: &Username,
+        change: &GroupChange,
+    ) -> anyhow::Result<Option<(User, Vec<GroupName>)>> {
+        let Some(user) = self.find(username).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.pool.begin().await?;
+        match change {
+            GroupChange::Set(groups) => {
+                groups::delete(&mut tx, &user.id, None).await?;
+                groups::insert(&mut tx, &user.id, groups).await?;
+            }
+            GroupChange::Add(groups) => groups::insert(&mut tx, &user.id, groups).await?,
+            GroupChange::Remove(groups) => groups::delete(&mut tx, &user.id, Some(groups)).await?,
+        }
+        tx.commit().await.context("cannot change groups")?;
+        let groups = self.groups(&user.id).await?;
+        Ok(Some((user, groups)))
     }
 }

@@ -10,7 +10,7 @@ use crate::helpers::*;
 use crate::receiver::{Receiver, verify_logout_token};
 
 /// Runs `sso-server ARGS` on `database`, with `stdin` as standard input; returns stdout.
-async fn run(database: &str, args: &[&str], stdin: &str) -> String {
+pub(crate) async fn run(database: &str, args: &[&str], stdin: &str) -> String {
     let output = command(database, args, &[], stdin).await;
     assert!(
         output.status.success(),
@@ -21,7 +21,7 @@ async fn run(database: &str, args: &[&str], stdin: &str) -> String {
 }
 
 /// Runs `sso-server ARGS` on `database` with extra environment variables; whatever the outcome.
-async fn command(
+pub(crate) async fn command(
     database: &str,
     args: &[&str],
     env: &[(&str, &str)],
@@ -43,7 +43,7 @@ async fn command(
     child.wait_with_output().await.unwrap()
 }
 
-async fn spawn_on_shared_database() -> (TestApp, String) {
+pub(crate) async fn spawn_on_shared_database() -> (TestApp, String) {
     let (database, dir) = new_database().await;
     let mut settings = test_settings();
     settings.tokens.key_reload_secs = 1;

@@ -7,6 +7,8 @@ mod cli;
 mod configured_clients;
 mod discovery;
 mod flow;
+mod forward_auth;
+mod groups;
 mod helpers;
 mod interop;
 mod introspection;

@@ -11,6 +11,7 @@ struct ProfilePage<'a> {
     site: &'a Site,
     user: Option<UserView>,
     me: UserView,
+    groups: Vec<String>,
     claims: Vec<(String, String)>,
     active: &'static str,
 }
@@ -18,6 +19,7 @@ struct ProfilePage<'a> {
 /// `GET /profile` (signed-in users only): the user's claims and where the request was served.
 pub(crate) async fn get(site: web::Data<Site>, user: Principal) -> HttpResponse {
     let me = UserView::from(&user);
+    let groups = user.groups().into_iter().map(str::to_owned).collect();
     let claims = user
         .claims()
         .iter()
@@ -27,6 +29,7 @@ pub(crate) async fn get(site: web::Data<Site>, user: Principal) -> HttpResponse 
         site: &site,
         user: Some(me.clone()),
         me,
+        groups,
         claims,
         active: "profile",
     })
@@ -115,15 +118,31 @@ mod tests {
     }
 
     #[test]
+    fn a_user_without_groups_is_told_so() {
+        let page = ProfilePage {
+            site: &site(),
+            user: Some(alice()),
+            me: alice(),
+            groups: Vec::new(),
+            claims: Vec::new(),
+            active: "profile",
+        };
+        assert!(page.render().unwrap().contains("No groups"));
+    }
+
+    #[test]
     fn the_profile_shows_claims_node_backend_and_a_csrf_protected_sign_out() {
         let page = ProfilePage {
             site: &site(),
             user: Some(alice()),
             me: alice(),
+            groups: vec!["admins".to_owned(), "<staff>".to_owned()],
             claims: vec![("name".to_owned(), "<b>Alice</b>".to_owned())],
             active: "profile",
         };
         let html = page.render().unwrap();
+        assert!(html.contains("<li>admins</li>"), "groups are listed");
+        assert!(!html.contains("<staff>"), "group names are escaped");
         assert!(html.contains("node-7"));
         assert!(html.contains("redis"));
         assert!(html.contains("sid-42"));

@@ -19,6 +19,17 @@ pub async fn user_sessions(
     Ok(HttpResponse::Ok().json(json!({ "user": user, "sessions": sessions })))
 }
 
+/// `GET /admin/users/{username}/groups`
+pub async fn groups(
+    _: Admin,
+    username: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let user = user_named(&state, &username).await?;
+    let groups = state.users.groups(&user.id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "username": user.username, "groups": groups })))
+}
+
 /// Which deliveries to list.
 #[derive(Debug, Deserialize)]
 pub struct DeliveryQuery {

@@ -6,8 +6,16 @@
 //! - `DELETE /admin/sessions/{sid}`: end one session (with single logout)
 //! - `GET /admin/logout-deliveries?sid=…&username=…`: single-logout outcomes
 
+//! - `GET /admin/users/{username}/groups`: the user's groups
+//! - `PUT /admin/users/{username}/groups` with `{"groups": […]}`: set them
+//! - `PUT|DELETE /admin/users/{username}/groups/{group}`: add or remove one
+//!
+//! Changing a user's groups ends their forward-auth sessions, so protected hosts see the new
+//! groups at the next request (signing in again needs no password).
+
 pub mod delete;
 pub mod get;
+pub mod put;
 
 use std::future::{Ready, ready};
 
@@ -25,6 +33,14 @@ use crate::users::User;
 /// The admin routes.
 pub fn scope() -> actix_web::Scope {
     web::scope("/admin")
+        .app_data(
+            web::JsonConfig::default()
+                .limit(16 * 1024)
+                .error_handler(|error, _| {
+                    let response = AdminError::BadRequest("malformed JSON body").error_response();
+                    actix_web::error::InternalError::from_response(error, response).into()
+                }),
+        )
         .route(
             "/users/{username}/sessions",
             web::get().to(get::user_sessions),
@@ -35,6 +51,7 @@ pub fn scope() -> actix_web::Scope {
         )
         .route("/sessions/{sid}", web::delete().to(delete::session))
         .route("/logout-deliveries", web::get().to(get::logout_deliveries))
+        .route("/users/{username
 }
 
 /// The user named `username`; not found when the name is not even valid.

@@ -1,3 +1,4 @@
+
 //! `GET /authorize`
 //!
 //! Until the client and its redirect URI are known to be registered, every error is a page,
@@ -67,11 +68,19 @@ async fn registered_target(
         .as_deref()
         .and_then(ClientId::parse)
         .ok_or(AuthorizeError::UnknownClient)?;
-    let client = state
-        .clients
-        .get(&client_id)
-        .await?
-        .ok_or(AuthorizeError::UnknownClient)?;
+    let protected_host = state
+        .forward_auth
+        .hosts
+        .client(&client_id, query.redirect_uri.as_deref())
+        .await?;
+    let client = match protected_host {
+        Some(client) => client,
+        None => state
+            .clients
+            .get(&client_id)
+            .await?
+            .ok_or(AuthorizeError::UnknownClient)?,
+    };
     let redirect_uri = query
         .redirect_uri
         .as_deref()

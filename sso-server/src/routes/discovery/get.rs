@@ -27,14 +27,14 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
             "grant_types_supported": ["authorization_code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
-            "scopes_supported": ["openid", "profile", "email"],
+            "scopes_supported": ["openid", "profile", "email", "groups"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"
             ],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
-                "name", "email", "preferred_username"
+                "name", "email", "preferred_username", "groups"
             ],
             "prompt_values_supported": ["none", "login"],
             "backchannel_logout_supported": true,

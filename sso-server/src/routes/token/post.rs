@@ -15,7 +15,7 @@ use crate::domain::CodeVerifier;
 use crate::error::{oauth_error, oauth_server_error};
 use crate::routes::client_auth::{self, ClientAuthError};
 use crate::state::AppState;
-use crate::tokens::{AccessGrant, IdTokenClaims};
+use crate::tokens::{AccessGrant, IdTokenClaims, grants_groups};
 use crate::web as webutil;
 
 /// Why a token request fails, in RFC 6749 §5.2 terms.
@@ -173,6 +173,12 @@ pub async fn token(
             code,
         )
         .await?;
+    let groups = if grants_groups(&grant.scope) {
+        let groups = state.users.groups(&user.id).await?;
+        Some(groups.into_iter().map(String::from).collect())
+    } else {
+        None
+    };
     let now = jsonwebtoken::get_current_timestamp();
     let claims = IdTokenClaims {
         iss: state.issuer.to_string(),
@@ -186,6 +192,7 @@ pub async fn token(
         name: user.name,
         email: user.email,
         preferred_username: user.username,
+        groups,
     };
     let id_token = state.keys.sign(client.id_token_alg, "JWT", &claims)?;
     tracing::info!(

@@ -1,3 +1,4 @@
+
 //! `GET|POST /userinfo`
 
 use actix_web::http::{StatusCode, header};
@@ -6,6 +7,7 @@ use serde::Serialize;
 
 use crate::error::{oauth_error, oauth_server_error};
 use crate::state::AppState;
+use crate::tokens::grants_groups;
 use crate::web as webutil;
 
 /// Why a userinfo request fails (RFC 6750 §3).
@@ -44,6 +46,8 @@ struct UserInfo {
     name: String,
     email: String,
     preferred_username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
 }
 
 /// Answers for a live access token whose global session is still live.
@@ -57,14 +61,21 @@ pub async fn userinfo(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(UserinfoError::InvalidToken)?;
-    let (_, user) = state
+    let (live, user) = state
         .active_token(token.trim())
         .await?
         .ok_or(UserinfoError::InvalidToken)?;
+    let groups = if grants_groups(&live.grant.scope) {
+        let groups = state.users.groups(&user.id).await?;
+        Some(groups.into_iter().map(String::from).collect())
+    } else {
+        None
+    };
     Ok(webutil::no_store(&mut HttpResponse::Ok()).json(UserInfo {
         sub: user.id,
         name: user.name,
         email: user.email,
         preferred_username: user.username,
+        groups,
     }))
 }
