@@ -22,7 +22,7 @@ pub(crate) fn verify(
     keys: &KeySet,
     expected: &Expected<'_>,
 ) -> Result<Claims, String> {
-    let claims = verify_signed(token, keys, expected.issuer, expected.client_id)?;
+    let claims = verify_signed(token, keys, expected.issuer, expected.client_id)?.claims;
     check_claims(&claims, expected)?;
     Ok(claims)
 }

@@ -26,8 +26,10 @@ pub(crate) struct LogoutRequest {
 }
 
 /// Verifies a logout token (Back-Channel Logout 1.0 §2.6): signature, `iss`, `aud`, `exp`,
-/// `iat`, `jti`, the back-channel logout event, `sid` or `sub`, and no `nonce`.
-/// Replay of the `jti` is for the caller to check.
+/// `iat`, `jti`, the back-channel logout event, `sid` or `sub`, and no `nonce`; in the header,
+/// no `crit`, and a `typ`, when present, of `logout+jwt` (§2.4, so that no other kind of JWT the
+/// center signs for this client passes as a logout token). Tokens without `typ` are accepted,
+/// as the specification allows. Replay of the `jti` is for the caller to check.
 ///
 /// # Errors
 /// A reason for the first check that fails.
@@ -38,7 +40,13 @@ pub(crate) fn verify(
     client_id: &str,
     now: u64,
 ) -> Result<LogoutRequest, String> {
-    let claims = verify_signed(token, keys, issuer, client_id)?;
+    let verified = verify_signed(token, keys, issuer, client_id)?;
+    match verified.header.get("typ") {
+        None => {}
+        Some(Value::String(typ)) if is_logout_type(typ) => {}
+        Some(_) => return Err("typ is not logout+jwt".to_owned()),
+    }
+    let claims = verified.claims;
     let events = claims
         .get("events")
         .and_then(Value::as_object)
@@ -72,6 +80,13 @@ pub(crate) fn verify(
         sid,
         sub,
     })
+}
+
+/// Whether `typ` names a logout token: `logout+jwt`, or the full media type
+/// `application/logout+jwt`, in any case (RFC 7515 §4.1.9).
+fn is_logout_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/").unwrap_or(&typ) == "logout+jwt"
 }
 
 #[cfg(test)]
@@ -188,6 +203,64 @@ mod tests {
         ];
         for (name, bad) in cases {
             assert!(check(&key, &bad).is_err(), "{name} was accepted");
+        }
+    }
+
+    fn header(members: Value) -> Value {
+        let mut header = json!({"alg": "EdDSA", "kid": "k1"});
+        for (name, value) in members.as_object().unwrap() {
+            header[name] = value.clone();
+        }
+        header
+    }
+
+    fn check_header(key: &TestKey, header: &Value) -> Result<LogoutRequest, String> {
+        let token = key.sign_raw(header, &claims());
+        verify(&token, &TestKey::jwks(&[key]), ISSUER, CLIENT, now())
+    }
+
+    #[test]
+    fn typ_when_present_must_name_a_logout_token() {
+        let key = TestKey::generate("k1");
+        assert!(check_header(&key, &header(json!({}))).is_ok(), "no typ");
+        for typ in [
+            "logout+jwt",
+            "Logout+JWT",
+            "application/logout+jwt",
+            "Application/LOGOUT+jwt",
+        ] {
+            let accepted = check_header(&key, &header(json!({ "typ": typ })));
+            assert!(accepted.is_ok(), "{typ}: {accepted:?}");
+        }
+        for typ in [
+            json!("JWT"),
+            json!("at+jwt"),
+            json!("application/jwt"),
+            json!("logout+jwt2"),
+            json!("application/application/logout+jwt"),
+            json!(""),
+            json!(null),
+            json!(["logout+jwt"]),
+        ] {
+            assert!(
+                check_header(&key, &header(json!({ "typ": typ }))).is_err(),
+                "typ {typ} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_critical_header_extension_is_refused() {
+        let key = TestKey::generate("k1");
+        for crit in [
+            json!(["exp"]),
+            json!(["urn:example:ext"]),
+            json!([]),
+            json!(null),
+        ] {
+            let with_crit = header(json!({"typ": "logout+jwt", "crit": crit, "exp": 1}));
+            let refused = check_header(&key, &with_crit).unwrap_err();
+            assert!(refused.contains("crit"), "{crit}: {refused}");
         }
     }
 

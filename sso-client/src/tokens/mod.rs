@@ -6,6 +6,8 @@ pub(crate) mod id_token;
 pub(crate) mod keys;
 pub(crate) mod logout_token;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -42,8 +44,18 @@ pub(crate) fn signing_key_hint(token: &str) -> Result<(Algorithm, Option<String>
     Ok((header.alg, header.kid))
 }
 
+/// A token whose signature, `iss`, `aud` and `exp` hold.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    /// Every member of the token's protected header.
+    pub(crate) header: Map<String, Value>,
+    /// The token's claims.
+    pub(crate) claims: Claims,
+}
+
 /// Checks the signature (with the key `keys` holds for the token's `kid`), `iss`, `aud` and
-/// `exp` of `token` and returns its claims.
+/// `exp` of `token`, and that its header asks for no extension (`crit`, RFC 7515 §4.1.11: this
+/// code understands none, so a token that makes one critical is refused).
 ///
 /// # Errors
 /// A reason for the first check that fails.
@@ -52,12 +64,27 @@ pub(crate) fn verify_signed(
     keys: &KeySet,
     issuer: &str,
     audience: &str,
-) -> Result<Claims, String> {
+) -> Result<Verified, String> {
+    let header = header_members(token)?;
+    if header.contains_key("crit") {
+        return Err("the header makes extensions critical (crit); none are supported".to_owned());
+    }
     let (alg, kid) = signing_key_hint(token)?;
     let key = keys
         .find(kid.as_deref())
         .ok_or_else(|| format!("no published key with id {kid:?}"))?;
-    verify_with_key(token, alg, key, issuer, audience)
+    let claims = verify_with_key(token, alg, key, issuer, audience)?;
+    Ok(Verified { header, claims })
+}
+
+/// The members of a token's protected header, as sent (members a header struct does not know
+/// would be lost, and `"crit": null` would read as no `crit`).
+fn header_members(token: &str) -> Result<Map<String, Value>, String> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let json = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| "the header is not base64url".to_owned())?;
+    serde_json::from_slice(&json).map_err(|_| "the header is not a JSON object".to_owned())
 }
 
 fn verify_with_key(
@@ -131,6 +158,23 @@ pub(crate) mod test_keys {
                 .collect();
             let set: JwkSet = serde_json::from_value(json!({ "keys": keys })).unwrap();
             KeySet::from_jwks(&set)
+        }
+
+        /// A token with exactly `header` over `claims`, signed with this key (EdDSA).
+        pub(crate) fn sign_raw(
+            &self,
+            header: &serde_json::Value,
+            claims: &serde_json::Value,
+        ) -> String {
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let signature =
+                jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::EdDSA)
+                    .unwrap();
+            format!("{message}.{signature}")
         }
 
         pub(crate) fn sign(&self, typ: &str, claims: &serde_json::Value) -> String {
