@@ -79,8 +79,29 @@ pub struct TokenInfo {
 #[derive(Deserialize)]
 struct Introspection {
     active: bool,
+    /// Who the token is meant for: a string or an array of strings (RFC 7662 §2.2).
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
     #[serde(flatten)]
     info: Option<TokenInfo>,
+}
+
+impl Introspection {
+    /// Whether the token was issued to `client_id`: its `client_id`, or one of its audiences.
+    fn issued_to(&self, client_id: &str) -> bool {
+        let ours = self
+            .info
+            .as_ref()
+            .is_some_and(|info| info.client_id == client_id);
+        let audience = match &self.aud {
+            Some(serde_json::Value::String(aud)) => aud == client_id,
+            Some(serde_json::Value::Array(auds)) => {
+                auds.iter().any(|aud| aud.as_str() == Some(client_id))
+            }
+            _ => false,
+        };
+        ours || audience
+    }
 }
 
 #[derive(Debug)]
@@ -258,7 +279,7 @@ impl Center {
     }
 
     /// Asks the center about `access_token` (RFC 7662 introspection, as this client): `None`
-    /// when the token is not active.
+    /// when the token is not active, or active but issued to another client.
     ///
     /// # Errors
     /// [`Error::Refused`] when the center refuses this client, [`Error::CenterProtocol`] when
@@ -279,9 +300,17 @@ impl Center {
             .json()
             .await
             .map_err(|error| Error::CenterProtocol(format!("introspection: {error}")))?;
+        let issued_to_us = answer.issued_to(&self.client_id);
         match (answer.active, answer.info) {
             (false, _) => Ok(None),
-            (true, Some(info)) => Ok(Some(info)),
+            (true, Some(info)) if issued_to_us => Ok(Some(info)),
+            (true, Some(info)) => {
+                tracing::warn!(
+                    token_client = info.client_id,
+                    "a token of another client was presented; reporting it inactive"
+                );
+                Ok(None)
+            }
             (true, None) => Err(Error::CenterProtocol(
                 "introspection: an active token without sub or client_id".to_owned(),
             )),
@@ -418,4 +447,33 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(value: serde_json::Value) -> Introspection {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_token_is_ours_by_client_id_or_audience() {
+        let base = json!({"active": true, "sub": "u-1", "client_id": "app2"});
+        let mut by_audience = base.clone();
+        by_audience["aud"] = json!(["api", "app1"]);
+        let mut single_audience = base.clone();
+        single_audience["aud"] = json!("app1");
+        let mut other_audience = base.clone();
+        other_audience["aud"] = json!(["app2", "api"]);
+
+        assert!(answer(base.clone()).issued_to("app2"));
+        assert!(!answer(base).issued_to("app1"));
+        assert!(answer(by_audience).issued_to("app1"));
+        assert!(answer(single_audience).issued_to("app1"));
+        assert!(!answer(other_audience).issued_to("app1"));
+        assert!(!answer(json!({"active": false})).issued_to("app1"));
+    }
 }

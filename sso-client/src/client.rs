@@ -344,6 +344,10 @@ impl SsoClient {
     /// (RFC 7662), authenticated as this client. `None` when the token is not active: unknown,
     /// lapsed, its center session ended or its user disabled.
     ///
+    /// Only tokens issued to this app count: an active token whose `client_id` is another
+    /// client's, and whose `aud` does not name this app either, is reported as not active
+    /// (`None`), so a token a user gave to another app cannot be replayed against this one.
+    ///
     /// Every call asks the center (through the circuit breaker), and counts as a use of the
     /// token there, which keeps it alive; cache the answer briefly if the API is busy.
     ///

@@ -74,6 +74,26 @@ async fn an_app_learns_whose_token_it_is_until_the_center_session_ends() {
 }
 
 #[tokio::test]
+async fn a_token_issued_to_another_app_is_reported_inactive() {
+    let center = start_center().await;
+    let app1 = start_app(&center, "app1").await;
+    let app2 = start_app(&center, "app2").await;
+    let (token, _) = access_token(&center, "app2").await;
+
+    assert_eq!(
+        app1.client.introspect(&token).await.unwrap(),
+        None,
+        "app2's token is no credential at app1"
+    );
+    let info = app2.client.introspect(&token).await.unwrap();
+    assert_eq!(
+        info.map(|info| info.client_id).as_deref(),
+        Some("app2"),
+        "the token itself is active"
+    );
+}
+
+#[tokio::test]
 async fn introspection_with_a_wrong_secret_is_refused() {
     let center = start_center().await;
     let app = start_app(&center, "app1").await;
