@@ -13,6 +13,11 @@ const MAX_LEN: usize = 2048;
 /// Only text that a browser resolves to this app's own origin is accepted: it must start with
 /// a single `/`, and may not contain `\`, whitespace or control characters (which browsers
 /// strip or treat as `/`, turning `/\evil.example` into another host).
+///
+/// The path is kept percent-encoded: every character outside RFC 3986's unreserved and
+/// reserved sets (non-ASCII text, `"`, `<`, `{`, ...) is replaced by its UTF-8 bytes as `%XX`,
+/// so [`ReturnTo::as_str`] is plain ASCII, fit for a `Location` header. `%` itself is kept, so
+/// text that is already encoded stays as it is and parsing is idempotent.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ReturnTo(String);
@@ -28,33 +33,58 @@ impl ReturnTo {
         Self("/".to_owned())
     }
 
-    /// Accepts `text` if it is a same-origin path.
+    /// Accepts `text` if it is a same-origin path, percent-encoding what is not URL-safe.
     ///
     /// # Errors
     /// [`NotSameOrigin`] for anything else (absolute or scheme-relative URLs, backslashes,
-    /// control characters, overlong text).
+    /// whitespace, control characters, text longer than 2048 bytes once encoded).
     pub fn parse(text: &str) -> Result<Self, NotSameOrigin> {
-        let shape_ok = (1..=MAX_LEN).contains(&text.len())
-            && text.starts_with('/')
+        let shape_ok = text.starts_with('/')
             && !text.starts_with("//")
             && !text
                 .chars()
                 .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
-        if !shape_ok {
+        if !shape_ok || text.len() > MAX_LEN {
+            return Err(NotSameOrigin);
+        }
+        let encoded = percent_encode(text);
+        if encoded.len() > MAX_LEN {
             return Err(NotSameOrigin);
         }
         let base = Url::parse("http://origin.invalid/").map_err(|_| NotSameOrigin)?;
-        let resolved = base.join(text).map_err(|_| NotSameOrigin)?;
+        let resolved = base.join(&encoded).map_err(|_| NotSameOrigin)?;
         if resolved.origin() != base.origin() {
             return Err(NotSameOrigin);
         }
-        Ok(Self(text.to_owned()))
+        Ok(Self(encoded))
     }
 
     /// The path as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `text` with every byte that is not URL-safe written as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if is_url_safe(byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    encoded
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// RFC 3986 unreserved and reserved characters, and `%`.
+fn is_url_safe(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&byte)
 }
 
 impl fmt::Debug for ReturnTo {
@@ -106,6 +136,24 @@ mod tests {
             assert_eq!(ReturnTo::parse(attack), Err(NotSameOrigin), "{attack:?}");
         }
         assert!(ReturnTo::parse(&format!("/{}", "a".repeat(MAX_LEN))).is_err());
+    }
+
+    #[test]
+    fn text_that_is_not_url_safe_is_percent_encoded() {
+        for (raw, encoded) in [
+            ("/café", "/caf%C3%A9"),
+            ("/search?q=日本", "/search?q=%E6%97%A5%E6%9C%AC"),
+            ("/a\"b<c>{d}|^`", "/a%22b%3Cc%3E%7Bd%7D%7C%5E%60"),
+            ("/already%20encoded", "/already%20encoded"),
+            ("/\u{200b}/evil.example", "/%E2%80%8B/evil.example"),
+        ] {
+            let parsed = ReturnTo::parse(raw).unwrap();
+            assert_eq!(parsed.as_str(), encoded, "{raw:?}");
+            assert_eq!(ReturnTo::parse(encoded).unwrap(), parsed, "idempotent");
+        }
+        let long = format!("/{}", "é".repeat(MAX_LEN / 4));
+        assert!(long.len() <= MAX_LEN);
+        assert!(ReturnTo::parse(&long).is_err(), "too long once encoded");
     }
 
     #[test]

@@ -92,13 +92,13 @@ where
         let response = if is_get {
             routes::callback(&client, req.request()).await
         } else {
-            routes::method_not_allowed("GET")
+            routes::method_not_allowed("GET, HEAD")
         };
         return reply(req, response);
     }
     if path == paths.backchannel_logout {
         let response = if is_post {
-            let form = req.extract::<web::Form<BackChannelForm>>().await.ok();
+            let form = req.extract::<web::Form<BackChannelForm>>().await;
             routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await
         } else {
             routes::method_not_allowed("POST")
@@ -107,7 +107,7 @@ where
     }
     if path == paths.logout {
         let response = if is_post {
-            let form = req.extract::<web::Form<LogoutForm>>().await.ok();
+            let form = req.extract::<web::Form<LogoutForm>>().await;
             routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await
         } else {
             routes::method_not_allowed("POST")
@@ -132,7 +132,7 @@ where
         let response = if is_get {
             routes::login(&client, req.request(), session.is_some()).await
         } else {
-            routes::method_not_allowed("GET")
+            routes::method_not_allowed("GET, HEAD")
         };
         return reply(req, response);
     }

@@ -116,6 +116,19 @@ pub(crate) fn sign_out_refused(home_href: &str) -> HttpResponse {
     )
 }
 
+/// `413`: a form larger than any form of the SDK.
+pub(crate) fn payload_too_large(home_href: &str) -> HttpResponse {
+    page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &Page {
+            title: "Request too large",
+            message: "The form sent is larger than this site accepts. Nothing was changed.",
+            action_href: home_href,
+            action_label: "Back to the site",
+        },
+    )
+}
+
 /// `500`: something failed on our side; the details are in the log only.
 pub(crate) fn internal_error(home_href: &str) -> HttpResponse {
     page(

@@ -125,12 +125,37 @@ pub(crate) struct LogoutForm {
     csrf_token: String,
 }
 
+/// The status for a request body that could not be read as the form expected: the body
+/// reader's own (`413` for a body over the limit, `415` for another content type, `411`, ...),
+/// else `400`.
+fn body_error_status(error: &actix_web::Error) -> StatusCode {
+    let status = error.as_response_error().status_code();
+    if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
 /// `POST {logout}` with the session's `csrf_token`: end the local session, then the center's.
+/// A body over the form limit gets `413`; any other unreadable form counts as one without the
+/// token.
 pub(crate) async fn logout(
     client: &SsoClient,
     req: &HttpRequest,
-    form: Option<LogoutForm>,
+    form: Result<LogoutForm, actix_web::Error>,
 ) -> HttpResponse {
+    let form = match form {
+        Ok(form) => Some(form),
+        Err(error) if body_error_status(&error) == StatusCode::PAYLOAD_TOO_LARGE => {
+            tracing::debug!(%error, "sign-out form too large");
+            return pages::payload_too_large(home(client));
+        }
+        Err(error) => {
+            tracing::debug!(%error, "unreadable sign-out form");
+            None
+        }
+    };
     let Some(key) = presented_key(client, req) else {
         return redirect(StatusCode::SEE_OTHER, home(client));
     };
@@ -164,13 +189,19 @@ pub(crate) struct BackChannelForm {
     logout_token: String,
 }
 
-/// `POST {backchannel_logout}` from the center: end the sessions the logout token names.
+/// `POST {backchannel_logout}` from the center: end the sessions the logout token names. A
+/// body that is not a form with a `logout_token` gets `invalid_request`, with `413` when it is
+/// over the form limit.
 pub(crate) async fn back_channel_logout(
     client: &SsoClient,
-    form: Option<BackChannelForm>,
+    form: Result<BackChannelForm, actix_web::Error>,
 ) -> HttpResponse {
-    let Some(form) = form else {
-        return pages::json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let form = match form {
+        Ok(form) => form,
+        Err(error) => {
+            tracing::warn!(%error, "malformed back-channel logout request");
+            return pages::json_error(body_error_status(&error), "invalid_request");
+        }
     };
     match client.back_channel_logout(&form.logout_token).await {
         Ok(()) => {

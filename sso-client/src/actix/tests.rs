@@ -1,8 +1,10 @@
 //! The middleware's behaviour that needs no center: routing, API answers, CSRF on sign-out,
 //! refused callbacks, and what happens while the center cannot be reached.
 
-use actix_web::cookie::Cookie;
-use actix_web::http::{StatusCode, header};
+use std::sync::{Arc, Mutex};
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
 use session_store::{MemoryStore, Record, SessionStore as _};
 
@@ -18,6 +20,10 @@ fn unreachable_issuer() -> String {
 }
 
 fn client(store: &MemoryStore) -> SsoClient {
+    client_with(store, |_| {})
+}
+
+fn client_with(store: &MemoryStore, change: impl FnOnce(&mut SsoConfig)) -> SsoClient {
     let mut config = SsoConfig::new(
         unreachable_issuer(),
         "app1",
@@ -25,6 +31,7 @@ fn client(store: &MemoryStore) -> SsoClient {
         "http://app1.localhost:8081".parse().unwrap(),
     );
     config.public_paths = vec!["/".to_owned()];
+    change(&mut config);
     SsoClient::new(config, LocalSessions::memory(store.clone())).unwrap()
 }
 
@@ -244,5 +251,277 @@ async fn unknown_session_cookies_are_cleared() {
             .response()
             .cookies()
             .any(|cookie| cookie.name() == "app_session" && cookie.value().is_empty())
+    );
+}
+
+/// The cookie named `name` that `response` sets.
+fn set_cookie<B>(response: &actix_web::dev::ServiceResponse<B>, name: &str) -> Cookie<'static> {
+    response
+        .response()
+        .cookies()
+        .find(|cookie| cookie.name() == name)
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .into_owned()
+}
+
+#[actix_web::test]
+async fn cookie_deletions_carry_the_attributes_of_the_cookie_they_delete() {
+    let store = MemoryStore::default();
+    let client = client_with(&store, |config| {
+        config.cookie.same_site = crate::SameSite::Strict;
+    });
+    let (key, principal) = signed_in(&store, &client).await;
+    let app = app!(client);
+
+    let stale = test::TestRequest::get()
+        .uri("/")
+        .cookie(session_cookie("no-such-session"))
+        .to_request();
+    let response = test::call_service(&app, stale).await;
+    let removal = set_cookie(&response, "app_session");
+    assert_eq!(removal.value(), "");
+    assert_eq!(removal.same_site(), Some(SameSite::Strict));
+    assert_eq!(removal.secure(), Some(true));
+    assert_eq!(removal.http_only(), Some(true));
+    assert_eq!(removal.path(), Some("/"));
+
+    let sign_out = test::TestRequest::post()
+        .uri("/auth/logout")
+        .cookie(session_cookie(&key))
+        .set_form([("csrf_token", principal.csrf_token())])
+        .to_request();
+    let response = test::call_service(&app, sign_out).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let removal = set_cookie(&response, "app_session");
+    assert_eq!(removal.value(), "");
+    assert_eq!(removal.same_site(), Some(SameSite::Strict));
+
+    let callback = test::TestRequest::get()
+        .uri("/auth/callback?code=c&state=s")
+        .to_request();
+    let response = test::call_service(&app, callback).await;
+    let removal = set_cookie(&response, "app_session_login");
+    assert_eq!(removal.value(), "");
+    assert_eq!(
+        removal.same_site(),
+        Some(SameSite::Lax),
+        "the sign-in cookie's own SameSite"
+    );
+    assert_eq!(removal.secure(), Some(true));
+}
+
+#[actix_web::test]
+async fn return_paths_reach_location_percent_encoded() {
+    let store = MemoryStore::default();
+    let client = client(&store);
+    let (key, _) = signed_in(&store, &client).await;
+    let app = app!(client);
+    for (target, expected) in [
+        (
+            "/auth/login?return_to=/caf%C3%A9%3Fq%3D%E2%9C%93",
+            "/caf%C3%A9?q=%E2%9C%93",
+        ),
+        ("/auth/login?return_to=/a%22%3Cb%3E", "/a%22%3Cb%3E"),
+        (
+            "/auth/login?return_to=/%E2%80%8B/evil.example",
+            "/%E2%80%8B/evil.example",
+        ),
+    ] {
+        let request = test::TestRequest::get()
+            .uri(target)
+            .cookie(session_cookie(&key))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{target}");
+        let location = response.headers().get(header::LOCATION).unwrap();
+        assert_eq!(location.as_bytes(), expected.as_bytes(), "{target}");
+    }
+}
+
+#[actix_web::test]
+async fn unsupported_methods_on_the_sdk_routes_get_405_with_allow() {
+    let store = MemoryStore::default();
+    let app = app!(client(&store));
+    let routes = [
+        ("/auth/login", "GET, HEAD"),
+        ("/auth/callback", "GET, HEAD"),
+        ("/auth/logout", "POST"),
+        ("/auth/backchannel-logout", "POST"),
+    ];
+    for (path, allow) in routes {
+        for method in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+        ] {
+            if allow.split(", ").any(|allowed| allowed == method) {
+                continue;
+            }
+            let request = test::TestRequest::default()
+                .method(Method::from_bytes(method.as_bytes()).unwrap())
+                .uri(path)
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert_eq!(
+                response.headers().get(header::ALLOW).unwrap(),
+                allow,
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+/// A form body over the SDK's form limit (16 KiB).
+fn oversized_form(field: &str) -> String {
+    format!("{field}={}", "a".repeat(20 * 1024))
+}
+
+#[actix_web::test]
+async fn oversized_forms_get_413() {
+    let store = MemoryStore::default();
+    let client = client(&store);
+    let (key, _) = signed_in(&store, &client).await;
+    let app = app!(client);
+
+    let logout_token = test::TestRequest::post()
+        .uri("/auth/backchannel-logout")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(oversized_form("logout_token"))
+        .to_request();
+    let response = test::call_service(&app, logout_token).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["error"], "invalid_request");
+
+    let sign_out = test::TestRequest::post()
+        .uri("/auth/logout")
+        .cookie(session_cookie(&key))
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(oversized_form("csrf_token"))
+        .to_request();
+    let response = test::call_service(&app, sign_out).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let parsed = session_store::SessionKey::parse(&key).unwrap();
+    assert!(
+        store.load(&parsed).await.unwrap().is_some(),
+        "still signed in"
+    );
+}
+
+/// Every event logged on this thread while installed: its level and message.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<(tracing::Level, String)>>>);
+
+struct Message<'a>(&'a mut String);
+
+impl tracing::field::Visit for Message<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut message = String::new();
+        event.record(&mut Message(&mut message));
+        let mut events = self.0.lock().unwrap();
+        events.push((*event.metadata().level(), message));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[actix_web::test]
+async fn client_mistakes_are_not_logged_as_errors() {
+    let events = Events::default();
+    let _installed = tracing::subscriber::set_default(events.clone());
+    let store = MemoryStore::default();
+    let client = client(&store);
+    let (key, _) = signed_in(&store, &client).await;
+    let app = app!(client);
+    let form = "application/x-www-form-urlencoded";
+
+    let mut requests = vec![
+        test::TestRequest::get().uri("/auth/callback?code=%ZZ&state=a&state=b"),
+        test::TestRequest::get().uri("/auth/callback?error=access_denied&state=x"),
+        test::TestRequest::get()
+            .uri("/auth/callback?code=c&state=s")
+            .cookie(Cookie::new("app_session_login", "not-a-sealed-cookie")),
+        test::TestRequest::get().uri("/auth/login?return_to=%FF%FE"),
+        test::TestRequest::get().uri("/auth/login?return_to=//evil.example"),
+        test::TestRequest::post()
+            .uri("/auth/backchannel-logout")
+            .insert_header((header::CONTENT_TYPE, form))
+            .set_payload("logout_token=not.a.jwt"),
+        test::TestRequest::post()
+            .uri("/auth/backchannel-logout")
+            .insert_header((header::CONTENT_TYPE, form))
+            .set_payload("logout_token=%ZZ&&=="),
+        test::TestRequest::post()
+            .uri("/auth/backchannel-logout")
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload(r#"{"logout_token": "x"}"#),
+        test::TestRequest::post()
+            .uri("/auth/backchannel-logout")
+            .insert_header((header::CONTENT_TYPE, form))
+            .set_payload(oversized_form("logout_token")),
+        test::TestRequest::post()
+            .uri("/auth/logout")
+            .cookie(session_cookie(&key))
+            .insert_header((header::CONTENT_TYPE, form))
+            .set_payload("csrf_token=%ZZ"),
+        test::TestRequest::post()
+            .uri("/auth/logout")
+            .cookie(session_cookie("%%%not a key"))
+            .insert_header((header::CONTENT_TYPE, form))
+            .set_payload(oversized_form("csrf_token")),
+        test::TestRequest::put().uri("/auth/callback"),
+    ];
+    for cookie in ["", "a b", "\u{e9}t\u{e9}", &"k".repeat(5000), "....", "-_-"] {
+        requests.push(
+            test::TestRequest::get()
+                .uri("/me")
+                .cookie(session_cookie(cookie)),
+        );
+    }
+    for request in requests {
+        let response = test::call_service(&app, request.to_request()).await;
+        assert!(
+            !response.status().is_server_error() || response.status().as_u16() == 503,
+            "{}",
+            response.status()
+        );
+    }
+
+    let events = events.0.lock().unwrap();
+    let errors: Vec<_> = events
+        .iter()
+        .filter(|(level, _)| *level == tracing::Level::ERROR)
+        .collect();
+    assert!(errors.is_empty(), "logged as errors: {errors:?}");
+    assert!(
+        events
+            .iter()
+            .any(|(level, message)| *level == tracing::Level::WARN
+                && message.contains("sign-in refused")),
+        "the refusals themselves are logged as warnings: {events:?}"
     );
 }
