@@ -125,3 +125,33 @@ async fn the_cookie_backend_is_named_on_the_pages() {
     assert!(body.contains("cookie"));
     assert!(body.contains("theme-app2"));
 }
+
+#[tokio::test]
+async fn unsupported_methods_on_known_paths_get_405_with_allow() {
+    let base = spawn(&[]).await;
+    for path in ["/", "/health", "/static/demo.css"] {
+        let head = http().head(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let response = http()
+                .request(method.clone(), format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert_eq!(response.headers()["allow"], "GET, HEAD", "{method} {path}");
+        }
+    }
+    let callback = http()
+        .post(format!("{base}/auth/callback"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(callback.headers()["allow"], "GET, HEAD");
+}

@@ -6,7 +6,7 @@ mod home;
 mod profile;
 
 use actix_web::http::header::ContentType;
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, web};
 use askama::Template;
 
 pub(crate) use self::assets::stylesheet_href;
@@ -14,10 +14,24 @@ pub(crate) use self::assets::stylesheet_href;
 /// Registers every route.
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/", web::get().to(home::get))
-        .route("/profile", web::get().to(profile::get))
-        .route("/static/demo.css", web::get().to(assets::stylesheet))
-        .route("/health", web::get().to(health::get));
+        .service(readable("/", home::get))
+        .service(readable("/profile", profile::get))
+        .service(readable("/static/demo.css", assets::stylesheet))
+        .service(readable("/health", health::get));
+}
+
+/// The resource at `path`, answering `GET` and `HEAD` with `handler`, and every other method
+/// with `405` and `Allow: GET, HEAD` (a route registered on its own, with `App::route`, would
+/// answer other methods with `404`).
+fn readable<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }
 
 /// Renders `template` as an HTML page; a rendering failure is a bare 500.
