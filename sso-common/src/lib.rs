@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: one typed configuration read from a TOML file plus `PREFIX_`-prefixed
 //!   environment variables, with `_file` variants for secrets and unknown keys rejected.
+//! - [`http`]: the limits every HTTP server applies (request timeout, connection cap).
 //! - [`Secret`]: a value that is used but never shown.
 //! - [`LocalhostResolver`]: name resolution that sends `localhost` and `*.localhost` to the
 //!   loopback address, for HTTP clients that call other parts of an embedded setup.
@@ -10,6 +11,7 @@
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
 pub mod html;
+pub mod http;
 mod resolve;
 mod secret;
 

@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use sso_client::SsoClient;
@@ -69,7 +69,9 @@ impl Application {
             login_href: format!("{}?return_to=%2Fprofile", paths.login),
             stylesheet_href: crate::routes::stylesheet_href(),
         });
-        let server = HttpServer::new(move || {
+        let limits = settings.http.limits();
+        let server = limits.apply(HttpServer::new(move || {
+            let deadline = limits.body_deadline();
             App::new()
                 .wrap(SsoMiddleware::new(client.clone()))
                 .wrap(
@@ -81,9 +83,9 @@ impl Application {
                 )
                 .app_data(site.clone())
                 .configure(crate::routes::configure)
-        })
-        .listen(listener)?
-        .run();
+                .wrap(from_fn(move |req, next| deadline.handle(req, next)))
+        }));
+        let server = server.listen(listener)?.run();
         Ok(Self {
             port,
             public_url,
