@@ -89,3 +89,117 @@ async fn a_forged_id_token_hint_is_rejected() {
         "still signed in"
     );
 }
+
+/// Whether the browser of `center` still has a global session (silent SSO answers with a code).
+async fn signed_in(center: &Center) -> bool {
+    center.get_authorize(&AuthRequest::app1()).await.status() == 303
+}
+
+#[tokio::test]
+async fn another_users_id_token_hint_asks_before_signing_anyone_out() {
+    let app = spawn_app().await;
+    let alice = app.login_app1("alice").await;
+    let bob = Center::attach(app.address.clone());
+    bob.login_app1("bob").await;
+
+    let link = bob
+        .browser
+        .get(bob.url("/logout"))
+        .query(&[("id_token_hint", alice["id_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), 200);
+    let page = link.text().await.unwrap();
+    assert!(page.contains("csrf_token"), "the confirmation form: {page}");
+    assert!(
+        signed_in(&bob).await,
+        "bob is not signed out by alice's hint"
+    );
+    assert!(signed_in(&app).await, "nor is alice");
+
+    let confirmed = bob
+        .browser
+        .post(bob.url("/logout"))
+        .form(&[("csrf_token", hidden(&page, "csrf_token"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200);
+    assert!(!signed_in(&bob).await, "bob confirmed: signed out");
+    assert!(signed_in(&app).await, "alice's session is untouched");
+}
+
+#[tokio::test]
+async fn a_hint_of_an_earlier_session_of_the_same_browser_asks_first() {
+    let app = spawn_app().await;
+    let earlier = app.login_app1("alice").await;
+    let hint = earlier["id_token"].as_str().unwrap();
+    let first = app
+        .browser
+        .get(app.url("/logout"))
+        .query(&[("id_token_hint", hint)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(!signed_in(&app).await, "a matching hint signs out at once");
+
+    app.login_app1("alice").await;
+    let stale = app
+        .browser
+        .get(app.url("/logout"))
+        .query(&[("id_token_hint", hint)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 200);
+    assert!(stale.text().await.unwrap().contains("csrf_token"));
+    assert!(
+        signed_in(&app).await,
+        "an old hint does not end the new session"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_form_is_bound_to_the_session_it_was_shown_for() {
+    let app = spawn_app().await;
+    app.login_app1("alice").await;
+    let page = app
+        .browser
+        .get(app.url("/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = hidden(&page, "csrf_token");
+    // The browser signs in again (a new session, same CSRF cookie): the old form is void.
+    let mut again = AuthRequest::app1();
+    again.prompt = Some("login".to_owned());
+    app.login(&again, "bob").await;
+    let late = app
+        .browser
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 200);
+    assert!(
+        late.text().await.unwrap().contains("csrf_token"),
+        "asked again"
+    );
+    assert!(signed_in(&app).await);
+}
+
+#[tokio::test]
+async fn a_browser_without_a_session_is_not_asked_to_confirm() {
+    let app = spawn_app().await;
+    let response = app.browser.get(app.url("/logout")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("signed out"), "{page}");
+    assert!(!page.contains("csrf_token"));
+}

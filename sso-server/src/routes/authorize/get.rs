@@ -1,4 +1,3 @@
-
 //! `GET /authorize`
 //!
 //! Until the client and its redirect URI are known to be registered, every error is a page,
@@ -149,6 +148,7 @@ async fn handle(
         _ => {
             return Ok(render_login(
                 req,
+                &state.csrf,
                 StatusCode::OK,
                 Some(&client.name),
                 None,

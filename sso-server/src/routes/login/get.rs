@@ -1,10 +1,13 @@
 //! `GET /login`: the login form, also rendered by `/authorize` when there is no session.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use crate::csrf::{Binding, Csrf};
 use crate::i18n::Texts;
+use crate::routes::login::form::FormId;
+use crate::state::AppState;
 use crate::web as webutil;
 
 /// The login page.
@@ -17,6 +20,7 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     username: &'a str,
     csrf_token: &'a str,
+    form_id: &'a str,
     return_to: &'a str,
 }
 
@@ -26,6 +30,7 @@ struct LoginPage<'a> {
 /// picks the message shown above the form.
 pub fn render_login(
     req: &HttpRequest,
+    csrf: &Csrf,
     status: StatusCode,
     client_name: Option<&str>,
     error: Option<fn(&Texts) -> &'static str>,
@@ -33,7 +38,7 @@ pub fn render_login(
     return_to: &str,
 ) -> HttpResponse {
     let (language, t) = webutil::language(req);
-    let (csrf_token, cookie) = webutil::csrf_token(req);
+    let (csrf_token, cookie) = csrf.token(req, Binding::Browser);
     let mut response = webutil::page(
         status,
         &LoginPage {
@@ -43,6 +48,7 @@ pub fn render_login(
             error: error.map(|pick| pick(t)),
             username,
             csrf_token: &csrf_token,
+            form_id: FormId::new().as_str(),
             return_to,
         },
     );
@@ -55,8 +61,8 @@ pub fn render_login(
 }
 
 /// `GET /login`: sign in to the center itself, without an application.
-pub async fn login_form(req: HttpRequest) -> HttpResponse {
-    render_login(&req, StatusCode::OK, None, None, "", "")
+pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    render_login(&req, &state.csrf, StatusCode::OK, None, None, "", "")
 }
 
 /// `GET /login/done`: shown after signing in to the center without an application.

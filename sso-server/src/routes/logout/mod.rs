@@ -1,10 +1,13 @@
 //! `/logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 //!
-//! With a valid `id_token_hint` the global session ends at once; without one the user is asked
-//! to confirm (a CSRF-protected form), so a third-party page cannot sign anyone out. The user
-//! is sent to `post_logout_redirect_uri` only if it is registered for the client named by the
-//! hint or `client_id`; otherwise a "signed out" page is shown. Single logout to the other
-//! clients is queued, never awaited.
+//! The global session of the browser ends at once only when `id_token_hint` is a valid id_token
+//! of that very session (its `sid`). A hint of another session — another user's, or an earlier
+//! one of this browser, however old — or no hint at all makes the user confirm with a
+//! CSRF-protected form bound to the session, so a link or a third-party page cannot sign anyone
+//! out. A browser without a session has nothing to end and is not asked. The user is sent to
+//! `post_logout_redirect_uri` only if it is registered for the client named by the hint or
+//! `client_id`; otherwise a "signed out" page is shown. Single logout to the other clients is
+//! queued, never awaited.
 
 pub mod get;
 pub mod post;
@@ -14,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::csrf::Binding;
 use crate::domain::{ClientId, RedirectUri};
 use crate::error::PageError;
 use crate::i18n::Texts;
@@ -77,13 +81,22 @@ struct ConfirmPage<'a> {
     state: Option<&'a str>,
 }
 
-/// Ends the session if the request is confirmed (a valid hint, or `csrf_ok` from the
-/// confirmation form); otherwise asks.
+/// How a logout request arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// A link or a redirect (`GET`): confirmed only by a matching hint.
+    Link,
+    /// A form post: also confirmed by the CSRF token of the confirmation form.
+    Form,
+}
+
+/// Ends the browser's session if the request is confirmed (a hint of that session, or the
+/// CSRF token of the confirmation form); otherwise asks.
 async fn handle(
     req: &HttpRequest,
     params: LogoutParams,
     state: &AppState,
-    csrf_ok: bool,
+    via: Via,
 ) -> Result<HttpResponse, LogoutError> {
     let hint = match params.id_token_hint.as_deref() {
         Some(token) => Some(
@@ -114,19 +127,25 @@ async fn handle(
         }
         None => None,
     };
-    if hint.is_none() && !csrf_ok {
-        return Ok(confirm(req, &params));
-    }
     let cookie_name = &state.settings.session.cookie_name;
-    let current = match req.cookie(cookie_name) {
+    let cookie = req.cookie(cookie_name);
+    let current = match &cookie {
         Some(cookie) => state.sessions.current(cookie.value()).await?,
         None => None,
     };
-    let sid = current
-        .map(|session| session.sid)
-        .or_else(|| hint.and_then(|hint| hint.sid));
-    if let Some(sid) = sid {
-        state.sessions.end(&sid, EndReason::Logout).await?;
+    if let (Some(session), Some(cookie)) = (current, &cookie) {
+        let binding = Binding::Session(cookie.value());
+        let hinted = hint
+            .as_ref()
+            .is_some_and(|hint| hint.sid.as_deref() == Some(session.sid.as_str()));
+        let confirmed = via == Via::Form
+            && state
+                .csrf
+                .verify(req, binding, params.csrf_token.as_deref());
+        if !hinted && !confirmed {
+            return Ok(confirm(req, state, binding, &params));
+        }
+        state.sessions.end(&session.sid, EndReason::Logout).await?;
     }
     let mut response = match target {
         Some(uri) => redirect(&uri, params.state.as_deref()),
@@ -149,9 +168,14 @@ fn redirect(uri: &RedirectUri, state: Option<&str>) -> HttpResponse {
     webutil::see_other(&location)
 }
 
-fn confirm(req: &HttpRequest, params: &LogoutParams) -> HttpResponse {
+fn confirm(
+    req: &HttpRequest,
+    state: &AppState,
+    binding: Binding<'_>,
+    params: &LogoutParams,
+) -> HttpResponse {
     let (language, t) = webutil::language(req);
-    let (csrf_token, cookie) = webutil::csrf_token(req);
+    let (csrf_token, cookie) = state.csrf.token(req, binding);
     let mut response = webutil::page(
         StatusCode::OK,
         &ConfirmPage {
