@@ -26,6 +26,9 @@ pub struct Texts {
     pub bad_post_logout_redirect_uri: &'static str,
     pub bad_request: &'static str,
     pub not_found: &'static str,
+    pub method_not_allowed: &'static str,
+    pub request_too_large: &'static str,
+    pub request_timeout: &'static str,
     pub internal_error: &'static str,
 }
 
@@ -51,6 +54,9 @@ const ENGLISH: Texts = Texts {
     bad_post_logout_redirect_uri: "The address to return to after signing out is not registered for this application.",
     bad_request: "The request is not valid.",
     not_found: "This page does not exist.",
+    method_not_allowed: "This page cannot be used that way.",
+    request_too_large: "The request is too large.",
+    request_timeout: "The request took too long to arrive. Please try again.",
     internal_error: "An internal error occurred. Please try again later.",
 };
 
@@ -76,6 +82,9 @@ const SIMPLIFIED_CHINESE: Texts = Texts {
     bad_post_logout_redirect_uri: "退出后返回的地址未为该应用登记。",
     bad_request: "请求无效。",
     not_found: "页面不存在。",
+    method_not_allowed: "此页面不支持该请求方式。",
+    request_too_large: "请求过大。",
+    request_timeout: "请求传输超时，请重试。",
     internal_error: "发生内部错误，请稍后再试。",
 };
 

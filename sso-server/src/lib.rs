@@ -11,8 +11,9 @@
 //! - [`authorization_code`], [`tokens`]: codes, id_tokens and access tokens.
 //! - [`users`], [`clients`], [`keys`], [`db`]: what lives in SQL.
 //! - [`forward_auth`]: apps behind nginx `auth_request` (protected hosts, their sessions).
-//! - [`throttle`]: login attempt limiting through the shared store.
-//! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts.
+//! - [`throttle`]: login attempt limiting through the shared store, with device cookies.
+//! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts;
+//!   [`csrf`]: the forms' CSRF tokens, keyed by a [`secrets`] entry shared by the replicas.
 //! - [`config`], [`startup`], [`cli`]: configuration (`sso.example.toml` lists every key),
 //!   building the server (used by `main` and the tests alike), the command line
 //!   (`serve [--demo]`, `user add|passwd|disable|enable|list`, `client add|list|remove`,
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod crypto;
+pub mod csrf;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod forward_auth;
 pub mod i18n;
 pub mod keys;
 pub mod routes;
+pub mod secrets;
 pub mod sessions;
 pub mod slo;
 pub mod startup;

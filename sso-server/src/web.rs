@@ -12,9 +12,6 @@ use askama::Template;
 use crate::domain::Language;
 use crate::i18n::{Texts, texts};
 
-/// Name of the CSRF cookie of the login and logout forms.
-pub const CSRF_COOKIE: &str = "sso_csrf";
-
 /// Content-Security-Policy of every response: only our own stylesheet, no scripts, no framing.
 ///
 /// There is deliberately no `form-action`: browsers apply it to the redirects that follow a
@@ -99,29 +96,6 @@ pub fn removal(name: &str) -> Cookie<'static> {
     cookie
 }
 
-/// The CSRF token of this browser, or a new one to set.
-pub fn csrf_token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
-    match req.cookie(CSRF_COOKIE) {
-        Some(existing) if existing.value().len() >= 22 => (existing.value().to_owned(), None),
-        _ => {
-            let token = crate::crypto::random_id();
-            let cookie = cookie(CSRF_COOKIE, token.clone(), SameSite::Strict);
-            (token, Some(cookie))
-        }
-    }
-}
-
-/// Whether a submitted CSRF token matches the browser's cookie (constant time).
-pub fn csrf_matches(req: &HttpRequest, submitted: Option<&str>) -> bool {
-    use subtle::ConstantTimeEq as _;
-    match (req.cookie(CSRF_COOKIE), submitted) {
-        (Some(cookie), Some(submitted)) if !submitted.is_empty() => {
-            cookie.value().as_bytes().ct_eq(submitted.as_bytes()).into()
-        }
-        _ => false,
-    }
-}
-
 /// The client's IP: the peer, or, when the peer is a trusted proxy, the last address in
 /// `X-Forwarded-For` that is not a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> IpAddr {
@@ -139,6 +113,62 @@ pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> IpAddr {
         .rev()
         .find(|ip| !trusted_proxies.contains(ip))
         .unwrap_or(peer)
+}
+
+/// The credentials of an `Authorization` header (RFC 9110 §11.6.2; schemes are
+/// case-insensitive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Authorization<'a> {
+    /// `Bearer <token>`, the token trimmed.
+    Bearer(&'a str),
+    /// `Basic <base64>`, the encoded part trimmed.
+    Basic(&'a str),
+    /// Any other scheme, or a value that is not visible ASCII.
+    Other,
+}
+
+/// A request with more than one `Authorization` header: which one counts is ambiguous, so the
+/// request is refused (400) rather than served by either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("more than one Authorization header")]
+pub struct AmbiguousAuthorization;
+
+impl AmbiguousAuthorization {
+    /// What a client is told.
+    pub fn message(self) -> &'static str {
+        "more than one Authorization header"
+    }
+}
+
+/// The request's `Authorization` header, if it has one.
+///
+/// # Errors
+/// When it has more than one.
+pub fn authorization(
+    req: &HttpRequest,
+) -> Result<Option<Authorization<'_>>, AmbiguousAuthorization> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AmbiguousAuthorization);
+    }
+    Ok(Some(parse_authorization(value.to_str().unwrap_or(""))))
+}
+
+fn parse_authorization(value: &str) -> Authorization<'_> {
+    let Some((scheme, credentials)) = value.split_once(' ') else {
+        return Authorization::Other;
+    };
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Authorization::Bearer(credentials)
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        Authorization::Basic(credentials)
+    } else {
+        Authorization::Other
+    }
 }
 
 /// A `303 See Other` to `location`.
@@ -173,6 +203,57 @@ mod tests {
     }
 
     #[test]
+    fn authorization_schemes_are_case_insensitive_and_two_headers_are_ambiguous() {
+        let one = |value: &str| {
+            TestRequest::default()
+                .insert_header((header::AUTHORIZATION, value.to_owned()))
+                .to_http_request()
+        };
+        assert_eq!(
+            authorization(&one("Bearer abc")),
+            Ok(Some(Authorization::Bearer("abc")))
+        );
+        assert_eq!(
+            authorization(&one("bearer  abc ")),
+            Ok(Some(Authorization::Bearer("abc")))
+        );
+        assert_eq!(
+            authorization(&one("BASIC eDp5")),
+            Ok(Some(Authorization::Basic("eDp5")))
+        );
+        assert_eq!(
+            authorization(&one("Digest x")),
+            Ok(Some(Authorization::Other))
+        );
+        assert_eq!(
+            authorization(&one("Bearer")),
+            Ok(Some(Authorization::Other))
+        );
+        assert_eq!(
+            authorization(&TestRequest::default().to_http_request()),
+            Ok(None)
+        );
+        let two = TestRequest::default()
+            .append_header((header::AUTHORIZATION, "Bearer first"))
+            .append_header((header::AUTHORIZATION, "Bearer second"))
+            .to_http_request();
+        assert_eq!(authorization(&two), Err(AmbiguousAuthorization));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_authorization_value_parses_to_an_answer(value in "\\PC{0,80}") {
+            match parse_authorization(&value) {
+                Authorization::Bearer(token) | Authorization::Basic(token) => {
+                    proptest::prop_assert!(value.contains(token));
+                    proptest::prop_assert_eq!(token, token.trim());
+                }
+                Authorization::Other => {}
+            }
+        }
+    }
+
+    #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let client: IpAddr = "203.0.113.7".parse().unwrap();
@@ -185,21 +266,5 @@ mod tests {
         );
         let untrusted_default = request("10.0.0.1:5000", Some("203.0.113.7"));
         assert_eq!(client_ip(&untrusted_default, &[]), proxy);
-    }
-
-    #[test]
-    fn csrf_tokens_must_match_the_cookie() {
-        let with_cookie = TestRequest::default()
-            .cookie(Cookie::new(CSRF_COOKIE, "token-0123456789abcdefgh"))
-            .to_http_request();
-        assert!(csrf_matches(&with_cookie, Some("token-0123456789abcdefgh")));
-        assert!(!csrf_matches(
-            &with_cookie,
-            Some("token-0123456789abcdefgX")
-        ));
-        assert!(!csrf_matches(&with_cookie, Some("")));
-        assert!(!csrf_matches(&with_cookie, None));
-        let without = TestRequest::default().to_http_request();
-        assert!(!csrf_matches(&without, Some("token-0123456789abcdefgh")));
     }
 }

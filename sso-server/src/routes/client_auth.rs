@@ -2,7 +2,7 @@
 //! `client_secret_basic` or `client_secret_post`, or, for a public client, its `client_id`
 //! alone (RFC 6749 §2.3.1).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use base64::Engine as _;
 
@@ -10,6 +10,7 @@ use crate::clients::Client;
 use crate::domain::ClientId;
 use crate::error::{oauth_error, oauth_server_error};
 use crate::state::AppState;
+use crate::web::{self as webutil, Authorization};
 
 /// Why client authentication fails, in RFC 6749 §5.2 terms.
 #[derive(Debug, thiserror::Error)]
@@ -52,19 +53,19 @@ impl ResponseError for ClientAuthError {
 /// Client id and secret from an `Authorization: Basic` header (RFC 6749 §2.3.1: both
 /// form-urlencoded before base64).
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ClientAuthError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
+    let encoded = match webutil::authorization(req) {
+        Ok(None) => return Ok(None),
+        Ok(Some(Authorization::Basic(encoded))) => encoded,
+        Ok(Some(_)) => {
+            return Err(ClientAuthError::InvalidRequest(
+                "unsupported Authorization scheme",
+            ));
+        }
+        Err(ambiguous) => return Err(ClientAuthError::InvalidRequest(ambiguous.message())),
     };
     let invalid = ClientAuthError::InvalidClient { basic: true };
-    let encoded = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or(ClientAuthError::InvalidRequest(
-            "unsupported Authorization scheme",
-        ))?;
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(encoded)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(ClientAuthError::InvalidClient { basic: true })?;

@@ -13,12 +13,13 @@ pub mod logout;
 pub mod token;
 pub mod userinfo;
 
-use actix_web::http::StatusCode;
+use actix_web::error::{PayloadError, UrlencodedError};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::web as webutil;
 
-/// Registers every route.
+/// Registers every route. A known path asked with another method gets 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::QueryConfig::default().error_handler(|error, req| {
         let response = bad_request(req);
@@ -28,36 +29,109 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::FormConfig::default()
             .limit(16 * 1024)
             .error_handler(|error, req| {
-                let response = bad_request(req);
+                let response = unreadable_form(&error, req);
                 actix_web::error::InternalError::from_response(error, response).into()
             }),
     )
-    .route("/authorize", web::get().to(authorize::get::authorize))
-    .route("/login", web::get().to(login::get::login_form))
-    .route("/login", web::post().to(login::post::login))
-    .route("/login/done", web::get().to(login::get::done))
-    .route("/token", web::post().to(token::post::token))
-    .route("/introspect", web::post().to(introspect::post::introspect))
-    .route("/userinfo", web::get().to(userinfo::get::userinfo))
-    .route("/userinfo", web::post().to(userinfo::get::userinfo))
-    .route(
-        "/.well-known/openid-configuration",
-        web::get().to(discovery::get::openid_configuration),
+    .service(resource("/authorize").route(web::get().to(authorize::get::authorize)))
+    .service(
+        resource("/login")
+            .route(web::get().to(login::get::login_form))
+            .route(web::post().to(login::post::login)),
     )
-    .route("/jwks.json", web::get().to(discovery::get::jwks))
-    .route("/logout", web::get().to(logout::get::logout))
-    .route("/logout", web::post().to(logout::post::logout))
-    .route("/healthz", web::get().to(health::get::healthz))
-    .route("/readyz", web::get().to(health::get::readyz))
-    .route("/assets/sso.css", web::get().to(assets::stylesheet))
+    .service(resource("/login/done").route(web::get().to(login::get::done)))
+    .service(resource("/token").route(web::post().to(token::post::token)))
+    .service(resource("/introspect").route(web::post().to(introspect::post::introspect)))
+    .service(
+        resource("/userinfo")
+            .route(web::get().to(userinfo::get::userinfo))
+            .route(web::post().to(userinfo::get::userinfo)),
+    )
+    .service(
+        resource("/.well-known/openid-configuration")
+            .route(web::get().to(discovery::get::openid_configuration)),
+    )
+    .service(resource("/jwks.json").route(web::get().to(discovery::get::jwks)))
+    .service(
+        resource("/logout")
+            .route(web::get().to(logout::get::logout))
+            .route(web::post().to(logout::post::logout)),
+    )
+    .service(resource("/healthz").route(web::get().to(health::get::healthz)))
+    .service(resource("/readyz").route(web::get().to(health::get::readyz)))
+    .service(resource("/assets/sso.css").route(web::get().to(assets::stylesheet)))
     .service(admin::scope())
     .service(forward_auth::scope())
     .default_service(web::to(not_found));
 }
 
+/// A path whose unsupported methods get 405, with the methods its routes accept in `Allow`.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let allow = match req.path() {
+        "/login" | "/userinfo" | "/logout" => "GET, HEAD, POST",
+        "/token" | "/introspect" => "POST",
+        _ => "GET, HEAD",
+    };
+    let mut response = if speaks_oauth(&req) {
+        crate::error::oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "method not allowed",
+            None,
+        )
+    } else {
+        let (_, t) = webutil::language(&req);
+        webutil::message(
+            &req,
+            StatusCode::METHOD_NOT_ALLOWED,
+            t.error_title,
+            t.method_not_allowed,
+        )
+    };
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
+}
+
+/// A form body that cannot be read: too large (413), not received in time (408), or malformed
+/// (400).
+fn unreadable_form(error: &UrlencodedError, req: &HttpRequest) -> HttpResponse {
+    let status = match error {
+        UrlencodedError::Overflow { .. } | UrlencodedError::Payload(PayloadError::Overflow) => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        UrlencodedError::Payload(payload) if sso_common::http::is_timeout(payload) => {
+            StatusCode::REQUEST_TIMEOUT
+        }
+        _ => return bad_request(req),
+    };
+    tracing::info!(path = req.path(), %status, "request body refused");
+    if speaks_oauth(req) {
+        let description = status.canonical_reason().unwrap_or("bad request");
+        return crate::error::oauth_error(status, "invalid_request", description, None);
+    }
+    let (_, t) = webutil::language(req);
+    let text = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        t.request_too_large
+    } else {
+        t.request_timeout
+    };
+    webutil::message(req, status, t.error_title, text)
+}
+
+/// Whether the path is an OAuth endpoint, whose errors are JSON (RFC 6749 §5.2).
+fn speaks_oauth(req: &HttpRequest) -> bool {
+    matches!(req.path(), "/token" | "/introspect" | "/userinfo")
+}
+
 /// A request that cannot be parsed: JSON for the OAuth endpoints, a page for browsers.
 fn bad_request(req: &HttpRequest) -> HttpResponse {
-    if matches!(req.path(), "/token" | "/introspect" | "/userinfo") {
+    if speaks_oauth(req) {
         return crate::error::oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -72,4 +146,48 @@ fn bad_request(req: &HttpRequest) -> HttpResponse {
 async fn not_found(req: HttpRequest) -> HttpResponse {
     let (_, t) = webutil::language(&req);
     webutil::message(&req, StatusCode::NOT_FOUND, t.error_title, t.not_found)
+}
+
+#[cfg(test)]
+mod properties {
+    //! The requests browsers send to the center parse to a value or a clean error for any input.
+
+    use actix_web::web::Query;
+    use proptest::prelude::*;
+
+    use super::authorize::AuthorizeQuery;
+    use super::login::post::LoginForm;
+
+    /// Query strings: arbitrary text, and well-formed pairs with arbitrary values.
+    fn query_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,300}",
+            proptest::collection::vec(("[a-z_]{1,22}", "\\PC{0,40}"), 0..12).prop_map(|pairs| {
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                for (name, value) in &pairs {
+                    query.append_pair(name, value);
+                }
+                query.finish()
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_authorize_query_parses_or_is_refused_and_resumes_as_plain_text(text in query_text()) {
+            if let Ok(query) = Query::<AuthorizeQuery>::from_query(&text) {
+                let resumed = query.return_query();
+                prop_assert!(!resumed.contains('#') && !resumed.contains(' '));
+                let again = Query::<AuthorizeQuery>::from_query(&resumed).unwrap();
+                prop_assert_eq!(&again.client_id, &query.client_id);
+                prop_assert_eq!(&again.redirect_uri, &query.redirect_uri);
+                prop_assert_eq!(&again.state, &query.state);
+            }
+        }
+
+        #[test]
+        fn any_login_form_body_parses_or_is_refused(text in query_text()) {
+            let _ = Query::<LoginForm>::from_query(&text);
+        }
+    }
 }

@@ -5,7 +5,6 @@
 //! - `DELETE /admin/users/{username}/sessions`: end all of them (with single logout)
 //! - `DELETE /admin/sessions/{sid}`: end one session (with single logout)
 //! - `GET /admin/logout-deliveries?sid=…&username=…`: single-logout outcomes
-
 //! - `GET /admin/users/{username}/groups`: the user's groups
 //! - `PUT /admin/users/{username}/groups` with `{"groups": […]}`: set them
 //! - `PUT|DELETE /admin/users/{username}/groups/{group}`: add or remove one
@@ -22,6 +21,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -29,10 +29,12 @@ use subtle::ConstantTimeEq as _;
 use crate::domain::Username;
 use crate::state::AppState;
 use crate::users::User;
+use crate::web::{self as webutil, Authorization};
 
 /// The admin routes.
-pub fn scope() -> actix_web::Scope {
+pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     web::scope("/admin")
+        .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
         .app_data(
             web::JsonConfig::default()
                 .limit(16 * 1024)
@@ -51,7 +53,16 @@ pub fn scope() -> actix_web::Scope {
         )
         .route("/sessions/{sid}", web::delete().to(delete::session))
         .route("/logout-deliveries", web::get().to(get::logout_deliveries))
-        .route("/users/{username
+        .route("/users/{username}/groups", web::get().to(get::groups))
+        .route("/users/{username}/groups", web::put().to(put::groups))
+        .route(
+            "/users/{username}/groups/{group}",
+            web::put().to(put::group),
+        )
+        .route(
+            "/users/{username}/groups/{group}",
+            web::delete().to(put::remove_group),
+        )
 }
 
 /// The user named `username`; not found when the name is not even valid.
@@ -118,12 +129,11 @@ impl FromRequest for Admin {
         let Some(expected) = &state.settings.admin.token else {
             return ready(Err(AdminError::NotFound));
         };
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let given = match webutil::authorization(req) {
+            Ok(Some(Authorization::Bearer(token))) => token,
+            Ok(_) => "",
+            Err(ambiguous) => return ready(Err(AdminError::BadRequest(ambiguous.message()))),
+        };
         let matches: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
         ready(if matches {
             Ok(Self)

@@ -1,20 +1,21 @@
-
 //! `GET|POST /userinfo`
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 
 use crate::error::{oauth_error, oauth_server_error};
 use crate::state::AppState;
 use crate::tokens::grants_groups;
-use crate::web as webutil;
+use crate::web::{self as webutil, Authorization};
 
 /// Why a userinfo request fails (RFC 6750 §3).
 #[derive(Debug, thiserror::Error)]
 pub enum UserinfoError {
     #[error("invalid_token")]
     InvalidToken,
+    #[error("more than one Authorization header")]
+    Ambiguous,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -23,6 +24,7 @@ impl ResponseError for UserinfoError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Ambiguous => StatusCode::BAD_REQUEST,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -34,6 +36,12 @@ impl ResponseError for UserinfoError {
                 "invalid_token",
                 "the access token is not valid",
                 Some("Bearer error=\"invalid_token\""),
+            ),
+            Self::Ambiguous => oauth_error(
+                self.status_code(),
+                "invalid_request",
+                "more than one Authorization header",
+                None,
             ),
             Self::Unexpected(error) => oauth_server_error(error),
         }
@@ -55,14 +63,13 @@ pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, UserinfoError> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(UserinfoError::InvalidToken)?;
+    let Some(Authorization::Bearer(token)) =
+        webutil::authorization(&req).map_err(|_| UserinfoError::Ambiguous)?
+    else {
+        return Err(UserinfoError::InvalidToken);
+    };
     let (live, user) = state
-        .active_token(token.trim())
+        .active_token(token)
         .await?
         .ok_or(UserinfoError::InvalidToken)?;
     let groups = if grants_groups(&live.grant.scope) {
