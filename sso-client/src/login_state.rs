@@ -146,6 +146,20 @@ mod tests {
         assert_eq!(login_cookies.open("not a cookie").await, None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn no_cookie_value_but_a_sealed_one_opens(
+            value in proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "[A-Za-z0-9_.-]{0,600}",
+            ]
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let login_cookies = cookies(&KeyRing::generate_key());
+            proptest::prop_assert_eq!(runtime.block_on(login_cookies.open(&value)), None);
+        }
+    }
+
     #[test]
     fn each_sign_in_gets_fresh_values() {
         let a = LoginState::new(ReturnTo::root());

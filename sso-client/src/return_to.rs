@@ -109,6 +109,8 @@ impl From<ReturnTo> for String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -154,6 +156,82 @@ mod tests {
         let long = format!("/{}", "é".repeat(MAX_LEN / 4));
         assert!(long.len() <= MAX_LEN);
         assert!(ReturnTo::parse(&long).is_err(), "too long once encoded");
+    }
+
+    /// Pieces that open redirects and header injection are made of.
+    const PIECES: &[&str] = &[
+        "/",
+        "//",
+        "\\",
+        ".",
+        "..",
+        "%2F",
+        "%2f",
+        "%5C",
+        "%00",
+        "%",
+        "@",
+        ":",
+        "?",
+        "#",
+        "&",
+        "=",
+        "évil",
+        "日本",
+        "\t",
+        "\n",
+        "\r",
+        "\u{3000}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{85}",
+        " ",
+        "http:",
+        "https://",
+        "evil.example",
+        "javascript:",
+        "\"",
+        "<",
+        "{",
+    ];
+
+    /// Where the browser may be when it reads the `Location` (the callback, a deep page).
+    const BASES: &[&str] = &[
+        "https://app1.example.test/auth/callback?code=c&state=s",
+        "https://app1.example.test/deep/page/?x=1#top",
+        "http://127.0.0.1:8081/",
+    ];
+
+    fn path_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "/\\PC{0,60}",
+            proptest::collection::vec(proptest::sample::select(PIECES), 0..10)
+                .prop_map(|pieces| pieces.concat()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_refused_or_becomes_an_ascii_same_origin_path(text in path_like()) {
+            let Ok(path) = ReturnTo::parse(&text) else {
+                return Ok(());
+            };
+            let kept = path.as_str();
+            prop_assert!(kept.is_ascii(), "{kept:?}");
+            prop_assert!(kept.len() <= MAX_LEN);
+            prop_assert!(kept.starts_with('/') && !kept.starts_with("//"), "{kept:?}");
+            prop_assert!(
+                !kept.bytes().any(|b| b == b'\\' || b.is_ascii_whitespace() || b.is_ascii_control()),
+                "{kept:?}"
+            );
+            for base in BASES {
+                let base = Url::parse(base).unwrap();
+                let resolved = base.join(kept).unwrap();
+                prop_assert_eq!(resolved.origin(), base.origin(), "{:?} from {}", kept, base);
+            }
+            prop_assert_eq!(ReturnTo::parse(kept), Ok(path.clone()), "parsing is idempotent");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use session_store::{MemoryStore, Record, SessionStore as _};
 
 use super::SsoMiddleware;
@@ -524,4 +526,147 @@ async fn client_mistakes_are_not_logged_as_errors() {
                 && message.contains("sign-in refused")),
         "the refusals themselves are logged as warnings: {events:?}"
     );
+}
+
+/// A query string as a client may send it: pairs of any text, form-encoded, or raw characters
+/// a URI may hold (stray `%`, `&`, `=`, ...).
+fn any_query() -> impl Strategy<Value = String> {
+    let names = prop_oneof![
+        proptest::sample::select(vec!["code", "state", "error", "return_to", "iss"])
+            .prop_map(str::to_owned),
+        any::<String>(),
+    ];
+    prop_oneof![
+        proptest::collection::vec((names, any::<String>()), 0..5).prop_map(|pairs| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        }),
+        "[A-Za-z0-9%&=;+._~!$'()*,:@/?-]{0,80}",
+    ]
+}
+
+/// A `Cookie` header value: any bytes a header may carry.
+fn any_cookie_header() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![0x20_u8..0x7f, 0x80_u8..=0xff];
+    proptest::collection::vec(byte, 0..300).prop_map(|value| {
+        let mut header = b"app_session=".to_vec();
+        header.extend(value);
+        header
+    })
+}
+
+/// A form body: any bytes, or a field of the SDK's forms with any value.
+fn any_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..400),
+        (
+            proptest::sample::select(vec!["logout_token", "csrf_token"]),
+            any::<String>()
+        )
+            .prop_map(|(name, value)| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair(name, &value)
+                    .finish()
+                    .into_bytes()
+            }),
+    ]
+}
+
+// The plain test attribute: `test` here is actix-web's test module, whose attribute is async.
+#[core::prelude::v1::test]
+fn any_request_to_the_sdk_gets_a_clean_answer() {
+    let system = actix_web::rt::System::new();
+    let (app, key, cookie_sessions) = system.block_on(async {
+        let store = MemoryStore::default();
+        let client = client(&store);
+        let (key, _) = signed_in(&store, &client).await;
+        let mut config = client.config().clone();
+        config.client_id = "app2".to_owned();
+        let ring =
+            session_store::KeyRing::new("k1", &session_store::KeyRing::generate_key()).unwrap();
+        let cookie_sessions =
+            SsoClient::new(config, LocalSessions::cookie(ring, MemoryStore::default())).unwrap();
+        (app!(client), key, cookie_sessions)
+    });
+    let signed_in_cookie = format!("app_session={key}");
+    let form = "application/x-www-form-urlencoded";
+    let inputs = (any_query(), any_cookie_header(), any_body());
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(128));
+    runner
+        .run(&inputs, |(query, cookie, body)| {
+            system.block_on(async {
+                let cookie = header::HeaderValue::from_bytes(&cookie).unwrap();
+                let call =
+                    |request: test::TestRequest| test::call_service(&app, request.to_request());
+
+                let callback = call(
+                    test::TestRequest::get()
+                        .uri(&format!("/auth/callback?{query}"))
+                        .insert_header((header::COOKIE, cookie.clone())),
+                )
+                .await;
+                prop_assert_eq!(
+                    callback.status(),
+                    StatusCode::BAD_REQUEST,
+                    "callback ?{}",
+                    query
+                );
+
+                let login = call(
+                    test::TestRequest::get()
+                        .uri(&format!("/auth/login?{query}"))
+                        .insert_header((header::COOKIE, signed_in_cookie.as_str())),
+                )
+                .await;
+                prop_assert_eq!(login.status(), StatusCode::SEE_OTHER, "login ?{}", query);
+                let location = login.headers().get(header::LOCATION).unwrap().to_str();
+                let location = location.expect("an ASCII Location");
+                prop_assert!(crate::ReturnTo::parse(location).is_ok(), "{}", location);
+
+                let home = call(
+                    test::TestRequest::get()
+                        .uri("/")
+                        .insert_header((header::COOKIE, cookie.clone())),
+                )
+                .await;
+                prop_assert_eq!(home.status(), StatusCode::OK);
+
+                for path in ["/auth/logout", "/auth/backchannel-logout"] {
+                    let response = call(
+                        test::TestRequest::post()
+                            .uri(path)
+                            .insert_header((header::COOKIE, cookie.clone()))
+                            .insert_header((header::CONTENT_TYPE, form))
+                            .set_payload(body.clone()),
+                    )
+                    .await;
+                    let status = response.status();
+                    prop_assert!(
+                        !status.is_server_error() || status == StatusCode::SERVICE_UNAVAILABLE,
+                        "{} answered {}",
+                        path,
+                        status
+                    );
+                }
+
+                let presented = cookie
+                    .to_str()
+                    .ok()
+                    .and_then(|header| header.strip_prefix("app_session="))
+                    .and_then(session_store::SessionKey::parse);
+                if let Some(presented) = presented {
+                    prop_assert!(
+                        presented
+                            .as_str()
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                    );
+                    let loaded = cookie_sessions.load(&presented).await;
+                    prop_assert!(matches!(loaded, Ok(None)), "a forged cookie session opened");
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
 }

@@ -91,7 +91,10 @@ fn is_logout_type(typ: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -261,6 +264,131 @@ mod tests {
             let with_crit = header(json!({"typ": "logout+jwt", "crit": crit, "exp": 1}));
             let refused = check_header(&key, &with_crit).unwrap_err();
             assert!(refused.contains("crit"), "{crit}: {refused}");
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(".{0,8}", inner, 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Values that sit on the edge of some check.
+    fn edge_values() -> Vec<Value> {
+        vec![
+            json!(ISSUER),
+            json!("https://evil.example"),
+            json!(CLIENT),
+            json!([CLIENT, "app2"]),
+            json!(["app2"]),
+            json!(now() + 100),
+            json!(now() - 10_000),
+            json!(now() + 10_000),
+            json!(-1),
+            json!(1e300),
+            json!(""),
+            json!("j".repeat(300)),
+            json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+            json!({ BACKCHANNEL_LOGOUT_EVENT: true }),
+            json!("logout+jwt"),
+            json!("APPLICATION/LOGOUT+JWT"),
+            json!("JWT"),
+            json!(["exp"]),
+            json!("EdDSA"),
+            json!("HS256"),
+            json!("k1"),
+        ]
+    }
+
+    /// Members to set (`Some`) or remove (`None`), by name.
+    fn edits(
+        names: &'static [&'static str],
+    ) -> impl Strategy<Value = Vec<(String, Option<Value>)>> {
+        let name = prop_oneof![
+            proptest::sample::select(names).prop_map(str::to_owned),
+            "[a-z]{1,6}",
+        ];
+        let value = prop_oneof![any_json(), proptest::sample::select(edge_values())];
+        proptest::collection::vec((name, proptest::option::of(value)), 0..5)
+    }
+
+    fn apply(target: &mut Value, edits: Vec<(String, Option<Value>)>) {
+        let members = target.as_object_mut().unwrap();
+        for (name, value) in edits {
+            match value {
+                Some(value) => members.insert(name, value),
+                None => members.remove(&name),
+            };
+        }
+    }
+
+    const HEADER_MEMBERS: &[&str] = &["alg", "kid", "typ", "crit", "cty", "jku", "b64"];
+    const CLAIMS: &[&str] = &[
+        "iss", "aud", "iat", "exp", "nbf", "jti", "sid", "sub", "events", "nonce",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_text_is_refused_without_panicking(
+            text in prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_=-]{0,30}(\\.[A-Za-z0-9_=-]{0,30}){0,4}",
+                any_json().prop_map(|header| format!(
+                    "{}.e30.AAAA",
+                    URL_SAFE_NO_PAD.encode(header.to_string())
+                )),
+            ]
+        ) {
+            let key = TestKey::generate("k1");
+            let keys = TestKey::jwks(&[&key]);
+            prop_assert!(verify(&text, &keys, ISSUER, CLIENT, now()).is_err());
+        }
+
+        #[test]
+        fn signed_tokens_of_any_shape_are_accepted_only_when_every_check_holds(
+            header_edits in edits(HEADER_MEMBERS),
+            claim_edits in edits(CLAIMS),
+        ) {
+            let key = TestKey::generate("k1");
+            let mut header = json!({"alg": "EdDSA", "kid": "k1", "typ": "logout+jwt"});
+            apply(&mut header, header_edits);
+            let mut claims = claims();
+            apply(&mut claims, claim_edits);
+            let token = key.sign_raw(&header, &claims);
+            let Ok(request) = verify(&token, &TestKey::jwks(&[&key]), ISSUER, CLIENT, now())
+            else {
+                return Ok(());
+            };
+            prop_assert!(header.get("crit").is_none(), "{header}");
+            match header.get("typ") {
+                None => {}
+                Some(Value::String(typ)) => prop_assert!(is_logout_type(typ), "{typ}"),
+                Some(other) => prop_assert!(false, "typ {other} was accepted"),
+            }
+            prop_assert_eq!(&claims["iss"], &json!(ISSUER));
+            let aud = &claims["aud"];
+            prop_assert!(
+                aud == &json!(CLIENT)
+                    || aud.as_array().is_some_and(|list| list.contains(&json!(CLIENT))),
+                "aud {aud}"
+            );
+            prop_assert!(claims["events"][BACKCHANNEL_LOGOUT_EVENT].is_object(), "{claims}");
+            prop_assert!(claims.get("nonce").is_none(), "{claims}");
+            prop_assert!(claims["iat"].as_u64().is_some_and(|iat| iat <= now() + LEEWAY_SECS));
+            prop_assert!(claims["exp"].as_u64().is_some_and(|exp| exp + LEEWAY_SECS >= now()));
+            prop_assert_eq!(claims["jti"].as_str(), Some(request.jti.as_str()));
+            prop_assert!(request.sid.is_some() || request.sub.is_some());
         }
     }
 
