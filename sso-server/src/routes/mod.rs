@@ -33,64 +33,62 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 actix_web::error::InternalError::from_response(error, response).into()
             }),
     )
-    .service(resource("/authorize").route(web::get().to(authorize::get::authorize)))
+    .service(resource("/authorize", GET).route(web::get().to(authorize::get::authorize)))
     .service(
-        resource("/login")
+        resource("/login", GET_POST)
             .route(web::get().to(login::get::login_form))
             .route(web::post().to(login::post::login)),
     )
-    .service(resource("/login/done").route(web::get().to(login::get::done)))
-    .service(resource("/token").route(web::post().to(token::post::token)))
-    .service(resource("/introspect").route(web::post().to(introspect::post::introspect)))
+    .service(resource("/login/done", GET).route(web::get().to(login::get::done)))
+    .service(resource("/token", POST).route(web::post().to(token::post::token)))
+    .service(resource("/introspect", POST).route(web::post().to(introspect::post::introspect)))
     .service(
-        resource("/userinfo")
+        resource("/userinfo", GET_POST)
             .route(web::get().to(userinfo::get::userinfo))
             .route(web::post().to(userinfo::get::userinfo)),
     )
     .service(
-        resource("/.well-known/openid-configuration")
+        resource("/.well-known/openid-configuration", GET)
             .route(web::get().to(discovery::get::openid_configuration)),
     )
-    .service(resource("/jwks.json").route(web::get().to(discovery::get::jwks)))
+    .service(resource("/jwks.json", GET).route(web::get().to(discovery::get::jwks)))
     .service(
-        resource("/logout")
+        resource("/logout", GET_POST)
             .route(web::get().to(logout::get::logout))
             .route(web::post().to(logout::post::logout)),
     )
-    .service(resource("/healthz").route(web::get().to(health::get::healthz)))
-    .service(resource("/readyz").route(web::get().to(health::get::readyz)))
-    .service(resource("/assets/sso.css").route(web::get().to(assets::stylesheet)))
+    .service(resource("/healthz", GET).route(web::get().to(health::get::healthz)))
+    .service(resource("/readyz", GET).route(web::get().to(health::get::readyz)))
+    .service(resource("/assets/sso.css", GET).route(web::get().to(assets::stylesheet)))
     .service(admin::scope())
     .service(forward_auth::scope())
     .default_service(web::to(not_found));
 }
 
-/// A path whose unsupported methods get 405, with the methods its routes accept in `Allow`.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// `Allow` of a path with a GET route (actix answers HEAD with it).
+pub(crate) const GET: &str = "GET, HEAD";
+/// `Allow` of a path with GET and POST routes.
+pub(crate) const GET_POST: &str = "GET, HEAD, POST";
+/// `Allow` of a path with a POST route.
+pub(crate) const POST: &str = "POST";
+
+/// A path whose unsupported methods get 405, with `allow` (the methods of its routes) in
+/// `Allow`: JSON for the OAuth endpoints and the admin API, a page for browsers.
+pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        method_not_allowed(&req, allow)
+    }))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let allow = match req.path() {
-        "/login" | "/userinfo" | "/logout" => "GET, HEAD, POST",
-        "/token" | "/introspect" => "POST",
-        _ => "GET, HEAD",
-    };
-    let mut response = if speaks_oauth(&req) {
-        crate::error::oauth_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "method not allowed",
-            None,
-        )
+fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    let mut response = if speaks_oauth(req) {
+        crate::error::oauth_error(status, "invalid_request", "method not allowed", None)
+    } else if req.path().starts_with("/admin/") {
+        HttpResponse::build(status).json(serde_json::json!({ "error": "method not allowed" }))
     } else {
-        let (_, t) = webutil::language(&req);
-        webutil::message(
-            &req,
-            StatusCode::METHOD_NOT_ALLOWED,
-            t.error_title,
-            t.method_not_allowed,
-        )
+        let (_, t) = webutil::language(req);
+        webutil::message(req, status, t.error_title, t.method_not_allowed)
     };
     response
         .headers_mut()

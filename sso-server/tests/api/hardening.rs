@@ -130,6 +130,15 @@ async fn unsupported_methods_on_known_paths_get_405_with_allow() {
     assert_eq!(oauth.headers()["allow"], "POST");
     let body: serde_json::Value = oauth.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
+    let admin = app
+        .api
+        .post(app.url("/admin/users/alice/sessions"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 405);
+    assert_eq!(admin.headers()["allow"], "DELETE, GET, HEAD");
     let unknown = app.api.put(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 }

@@ -27,11 +27,15 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::Username;
+use crate::routes::{GET, resource};
 use crate::state::AppState;
 use crate::users::User;
 use crate::web::{self as webutil, Authorization};
 
-/// The admin routes.
+/// `Allow` of a path with GET and DELETE routes.
+const DELETE_GET: &str = "DELETE, GET, HEAD";
+
+/// The admin routes; a known path asked with another method gets 405.
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     web::scope("/admin")
         .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
@@ -43,25 +47,22 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
                     actix_web::error::InternalError::from_response(error, response).into()
                 }),
         )
-        .route(
-            "/users/{username}/sessions",
-            web::get().to(get::user_sessions),
+        .service(
+            resource("/users/{username}/sessions", DELETE_GET)
+                .route(web::get().to(get::user_sessions))
+                .route(web::delete().to(delete::user_sessions)),
         )
-        .route(
-            "/users/{username}/sessions",
-            web::delete().to(delete::user_sessions),
+        .service(resource("/sessions/{sid}", "DELETE").route(web::delete().to(delete::session)))
+        .service(resource("/logout-deliveries", GET).route(web::get().to(get::logout_deliveries)))
+        .service(
+            resource("/users/{username}/groups", "GET, HEAD, PUT")
+                .route(web::get().to(get::groups))
+                .route(web::put().to(put::groups)),
         )
-        .route("/sessions/{sid}", web::delete().to(delete::session))
-        .route("/logout-deliveries", web::get().to(get::logout_deliveries))
-        .route("/users/{username}/groups", web::get().to(get::groups))
-        .route("/users/{username}/groups", web::put().to(put::groups))
-        .route(
-            "/users/{username}/groups/{group}",
-            web::put().to(put::group),
-        )
-        .route(
-            "/users/{username}/groups/{group}",
-            web::delete().to(put::remove_group),
+        .service(
+            resource("/users/{username}/groups/{group}", "DELETE, PUT")
+                .route(web::put().to(put::group))
+                .route(web::delete().to(put::remove_group)),
         )
 }
 
