@@ -16,10 +16,12 @@
 //!   [`csrf_token`](Principal::csrf_token) deletes the local session and sends the browser to
 //!   the center's end-session endpoint, which signs the user out everywhere;
 //! - **single logout**: the center's back-channel logout tokens are verified (signature,
-//!   `iss`, `aud`, `iat`/`exp`, the logout event, no `nonce`, `jti` not seen before) and every
-//!   local session of that `sid` ends; forged, expired or replayed tokens get `400`;
+//!   `iss`, `aud`, `iat`/`exp`, the logout event, no `nonce`, `jti` not seen before, no `crit`
+//!   header, a `typ` of `logout+jwt` when there is one) and every local session of that `sid`
+//!   ends; forged, expired or replayed tokens get `400`;
 //! - **bearer tokens for an app's API**: [`SsoClient::introspect`] asks the center whose
-//!   access token a request carries, and whether it is still active (RFC 7662).
+//!   access token a request carries, and whether it is still active (RFC 7662); a token issued
+//!   to another app counts as not active.
 //!
 //! # Example
 //!
@@ -94,7 +96,10 @@
 //! New sign-ins get a `503` "sign-in service unavailable" page. Calls to the center time out
 //! after [`CenterSettings::request_timeout_ms`], and after
 //! [`CenterSettings::failure_threshold`] consecutive failures a circuit breaker fails further
-//! calls at once for [`CenterSettings::open_secs`] before letting one trial call through.
+//! calls at once for [`CenterSettings::open_secs`] before letting one trial call through. Only
+//! the center's own failures count (no connection, a timeout, a `5xx`): a code the center
+//! refuses is an answer, and a request its client abandoned (closing or resetting the
+//! connection) counts neither way, so no client can open the circuit for everyone.
 //!
 //! # Limitations
 //! - Cookie sessions live in the browser, so single logout cannot delete them: it revokes the
