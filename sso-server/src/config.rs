@@ -289,14 +289,29 @@ impl TokenSettings {
     }
 }
 
-/// Login attempt limiting, shared through the store.
+/// Login attempt limiting, shared through the store; see [`crate::throttle`] for the scheme
+/// (OWASP device cookies, with per-address budgets below a per-user ceiling).
+///
+/// Every budget counts per window of `window_secs` and must be at least 1. A failure is an
+/// attempt that was not a successful sign-in; successes are refunded. Device cookies are
+/// signed with a key the center makes on first start and keeps in the database
+/// ([`crate::secrets`]), so every replica shares it without a setting.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginSettings {
-    /// Failed attempts allowed for one username per window.
+    /// Failures allowed for one username from browsers without its device cookie, from all
+    /// addresses together: the ceiling on an attacker's guesses. Default 20.
     pub max_failures_per_user: u64,
-    /// Attempts allowed from one IP address per window.
+    /// Failures allowed for one username from one address without its device cookie, so
+    /// that one attacking address cannot spend the whole ceiling. Default 5.
+    pub max_failures_per_user_address: u64,
+    /// Failures allowed for one username from one browser with its device cookie (a browser
+    /// that signed in as the user before); a browser that spends it counts as one without.
+    /// Default 5.
+    pub max_failures_per_device: u64,
+    /// Attempts allowed from one IP address, whatever the username. Default 50.
     pub max_attempts_per_ip: u64,
+    /// Default 900 (15 minutes).
     pub window_secs: u64,
     /// Peers whose `X-Forwarded-For` is believed (the load balancers).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -305,7 +320,9 @@ pub struct LoginSettings {
 impl Default for LoginSettings {
     fn default() -> Self {
         Self {
-            max_failures_per_user: 5,
+            max_failures_per_user: 20,
+            max_failures_per_user_address: 5,
+            max_failures_per_device: 5,
             max_attempts_per_ip: 50,
             window_secs: 15 * 60,
             trusted_proxies: Vec::new(),
@@ -572,6 +589,19 @@ impl Layered for Settings {
         if self.store.backend == StoreBackend::Replicated {
             self.store.replication.store_config(&self.store.node_id)?;
         }
+        let login = &self.login;
+        if [
+            login.max_failures_per_user,
+            login.max_failures_per_user_address,
+            login.max_failures_per_device,
+            login.max_attempts_per_ip,
+        ]
+        .contains(&0)
+        {
+            return invalid(
+                "login budgets (max_failures_*, max_attempts_per_ip) must be at least 1",
+            );
+        }
         if self.slo.max_attempts == 0 {
             return invalid("slo.max_attempts must be at least 1");
         }
@@ -740,6 +770,20 @@ mod tests {
             Settings::load_from(None, short_kek),
             Err(ConfigError::Invalid(text)) if text.contains("at least 32 characters")
         ));
+        for budget in [
+            "SSO_LOGIN__MAX_FAILURES_PER_USER",
+            "SSO_LOGIN__MAX_FAILURES_PER_USER_ADDRESS",
+            "SSO_LOGIN__MAX_FAILURES_PER_DEVICE",
+            "SSO_LOGIN__MAX_ATTEMPTS_PER_IP",
+        ] {
+            assert!(
+                matches!(
+                    Settings::load_from(None, env(&[(budget, "0")])),
+                    Err(ConfigError::Invalid(text)) if text.contains("login budgets")
+                ),
+                "{budget} = 0 must be refused"
+            );
+        }
     }
 
     #[test]

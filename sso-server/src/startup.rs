@@ -20,7 +20,9 @@ use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
+use crate::keys::sealing::KeySealer;
 use crate::routes;
+use crate::secrets::ServerSecret;
 use crate::sessions::{GlobalSessions, sweeper};
 use crate::slo::delivery::Deliverer;
 use crate::slo::outbox::Outbox;
@@ -78,6 +80,12 @@ pub async fn build_state(
         settings.session.absolute_timeout(),
     );
     let clients = ClientRegistry::with_configured(pool.clone(), &settings.clients)?;
+    let sealer = settings
+        .tokens
+        .key_encryption_key
+        .as_ref()
+        .map(KeySealer::new);
+    let device_secret = ServerSecret::load_or_create(&pool, "device", sealer.as_ref()).await?;
     Ok(AppState {
         issuer: settings.issuer().into(),
         users: UserStore::new(pool.clone()),
@@ -96,7 +104,7 @@ pub async fn build_state(
             settings.tokens.access_token_ttl(),
             settings.session.absolute_timeout(),
         ),
-        throttle: LoginThrottle::new(store.clone(), settings.login.clone()),
+        throttle: LoginThrottle::new(store.clone(), settings.login.clone(), &device_secret),
         outbox: Outbox::new(pool.clone()),
         forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), store.clone()).await?,
         keys,

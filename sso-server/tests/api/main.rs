@@ -12,6 +12,7 @@ mod groups;
 mod helpers;
 mod interop;
 mod introspection;
+mod login_limits;
 mod logout;
 mod negative;
 mod receiver;

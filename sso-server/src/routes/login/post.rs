@@ -1,5 +1,7 @@
-//! `POST /login`: checks the CSRF token and the login budget, verifies the password, and starts
-//! a global session with a fresh id; then resumes the authorization request.
+//! `POST /login`: checks the CSRF token and the login budget (see [`crate::throttle`]),
+//! verifies the password, and starts a global session with a fresh id, the only live one of
+//! its form (see [`crate::routes::login::form`]); then resumes the authorization request. A successful sign-in also
+//! renews the browser's device cookie.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -9,9 +11,11 @@ use serde::Deserialize;
 use crate::domain::{ClientId, Username};
 use crate::error::{Page, PageError};
 use crate::i18n::Texts;
+use crate::routes::login::form::FormId;
 use crate::routes::login::get::render_login;
 use crate::slo::EndReason;
 use crate::state::AppState;
+use crate::throttle::device::DEVICE_COOKIE;
 use crate::users::Password;
 use crate::web as webutil;
 
@@ -23,6 +27,8 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     return_to: String,
+    /// The rendering of the form this submission comes from (see [`crate::routes::login::form`]).
+    form_id: Option<String>,
 }
 
 /// Failures that are ours, not the user's.
@@ -107,19 +113,31 @@ async fn handle(
     }
     let username = Username::parse(&form.username).ok();
     let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
-    if let Err(limited) = state.throttle.attempt(ip, username.as_ref()).await? {
-        tracing::warn!(%ip, username = form.username, "login attempt limited");
-        let mut response = retry(
-            StatusCode::TOO_MANY_REQUESTS,
-            |t| t.too_many_attempts,
-            &form.username,
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(limited.retry_after.as_secs()),
-        );
-        return Ok(response);
-    }
+    let device_cookie = req.cookie(DEVICE_COOKIE);
+    let admitted = state
+        .throttle
+        .admit(
+            ip,
+            username.as_ref(),
+            device_cookie.as_ref().map(|cookie| cookie.value()),
+        )
+        .await?;
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(limited) => {
+            tracing::warn!(%ip, username = form.username, "login attempt limited");
+            let mut response = retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                |t| t.too_many_attempts,
+                &form.username,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(limited.retry_after.as_secs()),
+            );
+            return Ok(response);
+        }
+    };
     let found = match &username {
         Some(username) => state.users.find_with_hash(username).await?,
         None => None,
@@ -129,10 +147,8 @@ async fn handle(
         .hasher
         .verify(hash, Password::new(form.password))
         .await?;
+    // A failure was charged when the attempt was admitted.
     let (Some(user), Some(username), true) = (user, &username, verified) else {
-        if let Some(username) = &username {
-            state.throttle.failed(username).await?;
-        }
         tracing::info!(%ip, username = form.username, "login failed");
         return Ok(retry(
             StatusCode::UNAUTHORIZED,
@@ -148,7 +164,7 @@ async fn handle(
             &form.username,
         ));
     }
-    state.throttle.succeeded(username).await?;
+    let device = state.throttle.succeeded(admitted, username).await?;
     let cookie_name = &state.settings.session.cookie_name;
     // A login never reuses a session id: the previous session, if any, ends here.
     if let Some(previous) = req.cookie(cookie_name)
@@ -157,20 +173,37 @@ async fn handle(
         state.sessions.end(&previous.sid, EndReason::Logout).await?;
     }
     let session = state.sessions.create(&user).await?;
-    tracing::info!(%ip, username = user.username, sid = session.sid, "login succeeded");
+    let latest = match form.form_id.as_deref().and_then(FormId::parse) {
+        Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
+        None => true,
+    };
+    tracing::info!(
+        %ip,
+        username = user.username,
+        sid = session.sid,
+        superseded = !latest,
+        "login succeeded"
+    );
     let location = if return_to.is_empty() {
         "/login/done".to_owned()
     } else {
         format!("/authorize?{return_to}")
     };
     let mut response = webutil::see_other(&location);
-    let cookie = webutil::cookie(
-        cookie_name,
-        session.key.as_str().to_owned(),
-        actix_web::cookie::SameSite::Lax,
-    );
-    response
-        .add_cookie(&cookie)
-        .map_err(|e| anyhow::anyhow!("cannot set session cookie: {e}"))?;
+    let set = |response: &mut HttpResponse, cookie| {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("cannot set cookie: {e}"))
+    };
+    set(&mut response, device)?;
+    // A superseded session has ended: its cookie must not replace the latest one's.
+    if latest {
+        let cookie = webutil::cookie(
+            cookie_name,
+            session.key.as_str().to_owned(),
+            actix_web::cookie::SameSite::Lax,
+        );
+        set(&mut response, cookie)?;
+    }
     Ok(response)
 }
