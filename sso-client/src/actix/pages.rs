@@ -116,13 +116,24 @@ pub(crate) fn sign_out_refused(home_href: &str) -> HttpResponse {
     )
 }
 
-/// `413`: a form larger than any form of the SDK.
-pub(crate) fn payload_too_large(home_href: &str) -> HttpResponse {
+/// `413` for a form larger than any form of the SDK, `408` for one that did not arrive in time.
+pub(crate) fn form_not_received(status: StatusCode, home_href: &str) -> HttpResponse {
+    let (title, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        (
+            "Request too large",
+            "The form sent is larger than this site accepts. Nothing was changed.",
+        )
+    } else {
+        (
+            "Request not received in time",
+            "The form did not arrive in time. Nothing was changed. Please try again.",
+        )
+    };
     page(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        status,
         &Page {
-            title: "Request too large",
-            message: "The form sent is larger than this site accepts. Nothing was changed.",
+            title,
+            message,
             action_href: home_href,
             action_label: "Back to the site",
         },

@@ -1,6 +1,7 @@
 //! The routes the middleware answers itself: sign-in, callback, sign-out and back-channel
 //! logout. Each turns the core's result into one response.
 
+use actix_web::error::UrlencodedError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -125,10 +126,18 @@ pub(crate) struct LogoutForm {
     csrf_token: String,
 }
 
-/// The status for a request body that could not be read as the form expected: the body
+/// The status for a request body that could not be read as the form expected: `408` for a
+/// body that did not arrive in time (see [`sso_common::http::BodyDeadline`]), else the body
 /// reader's own (`413` for a body over the limit, `415` for another content type, `411`, ...),
 /// else `400`.
 fn body_error_status(error: &actix_web::Error) -> StatusCode {
+    let late = matches!(
+        error.as_error::<UrlencodedError>(),
+        Some(UrlencodedError::Payload(payload)) if sso_common::http::is_timeout(payload)
+    );
+    if late {
+        return StatusCode::REQUEST_TIMEOUT;
+    }
     let status = error.as_response_error().status_code();
     if status.is_client_error() {
         status
@@ -138,8 +147,8 @@ fn body_error_status(error: &actix_web::Error) -> StatusCode {
 }
 
 /// `POST {logout}` with the session's `csrf_token`: end the local session, then the center's.
-/// A body over the form limit gets `413`; any other unreadable form counts as one without the
-/// token.
+/// A body over the form limit gets `413`, one that arrives too late `408`; any other
+/// unreadable form counts as one without the token.
 pub(crate) async fn logout(
     client: &SsoClient,
     req: &HttpRequest,
@@ -147,14 +156,16 @@ pub(crate) async fn logout(
 ) -> HttpResponse {
     let form = match form {
         Ok(form) => Some(form),
-        Err(error) if body_error_status(&error) == StatusCode::PAYLOAD_TOO_LARGE => {
-            tracing::debug!(%error, "sign-out form too large");
-            return pages::payload_too_large(home(client));
-        }
-        Err(error) => {
-            tracing::debug!(%error, "unreadable sign-out form");
-            None
-        }
+        Err(error) => match body_error_status(&error) {
+            status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) => {
+                tracing::debug!(%error, "sign-out form not received");
+                return pages::form_not_received(status, home(client));
+            }
+            _ => {
+                tracing::debug!(%error, "unreadable sign-out form");
+                None
+            }
+        },
     };
     let Some(key) = presented_key(client, req) else {
         return redirect(StatusCode::SEE_OTHER, home(client));

@@ -411,6 +411,48 @@ async fn oversized_forms_get_413() {
     );
 }
 
+#[actix_web::test]
+async fn a_form_that_arrives_too_late_gets_408() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let limits = sso_common::http::ServerLimits {
+        request_timeout_ms: 200,
+        max_connections: 0,
+    };
+    let client = client(&MemoryStore::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let server =
+        actix_web::HttpServer::new(move || {
+            let deadline = limits.body_deadline();
+            App::new().wrap(SsoMiddleware::new(client.clone())).wrap(
+                actix_web::middleware::from_fn(move |req, next| deadline.handle(req, next)),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+    actix_web::rt::spawn(server);
+
+    for path in ["/auth/backchannel-logout", "/auth/logout"] {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: app1\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+             logout_token=abc"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "{path} answered {answer}"
+        );
+    }
+}
+
 /// A query string as a client may send it: pairs of any text, form-encoded, or raw characters
 /// a URI may hold (stray `%`, `&`, `=`, ...).
 fn any_query() -> impl Strategy<Value = String> {
