@@ -1,4 +1,3 @@
-
 //! Configuration: one typed struct, read from a TOML file and `SSO_`-prefixed environment
 //! variables.
 //!
@@ -33,6 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 pub use sso_common::config::Layered;
 use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
+use sso_common::http::ServerLimits;
 use url::Url;
 
 /// Prefix of environment variables that override the configuration.
@@ -95,13 +95,31 @@ pub struct HttpSettings {
     pub host: String,
     /// `0` picks a free port (tests).
     pub port: u16,
+    /// Time for a request to arrive, head and body, in milliseconds (408 after it).
+    pub request_timeout_ms: u64,
+    /// Concurrent connections of the process; `0` (the default) takes half the open-files
+    /// limit.
+    pub max_connections: usize,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
+        let limits = ServerLimits::default();
         Self {
             host: "127.0.0.1".to_owned(),
             port: 8080,
+            request_timeout_ms: limits.request_timeout_ms,
+            max_connections: limits.max_connections,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The limits the HTTP server applies to its clients.
+    pub fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            request_timeout_ms: self.request_timeout_ms,
+            max_connections: self.max_connections,
         }
     }
 }

@@ -1,4 +1,3 @@
-
 //! Building and running the server: used by `main` and by the tests alike.
 
 use std::net::TcpListener;
@@ -6,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use session_store::{
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
+use crate::csrf::Csrf;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::keys::sealing::KeySealer;
@@ -85,6 +86,7 @@ pub async fn build_state(
         .key_encryption_key
         .as_ref()
         .map(KeySealer::new);
+    let csrf_secret = ServerSecret::load_or_create(&pool, "csrf", sealer.as_ref()).await?;
     let device_secret = ServerSecret::load_or_create(&pool, "device", sealer.as_ref()).await?;
     Ok(AppState {
         issuer: settings.issuer().into(),
@@ -106,6 +108,7 @@ pub async fn build_state(
         ),
         throttle: LoginThrottle::new(store.clone(), settings.login.clone(), &device_secret),
         outbox: Outbox::new(pool.clone()),
+        csrf: Csrf::new(&csrf_secret, &settings.issuer),
         forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), store.clone()).await?,
         keys,
         settings: Arc::new(settings),
@@ -157,15 +160,17 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
         let data = web::Data::new(state.clone());
-        let server = HttpServer::new(move || {
+        let limits = state.settings.http.limits();
+        let server = limits.apply(HttpServer::new(move || {
+            let deadline = limits.body_deadline();
             App::new()
                 .wrap(webutil::security_headers())
                 .wrap(tracing_actix())
+                .wrap(from_fn(move |req, next| deadline.handle(req, next)))
                 .app_data(data.clone())
                 .configure(routes::configure)
-        })
-        .listen(listener)?
-        .run();
+        }));
+        let server = server.listen(listener)?.run();
         Ok(Self {
             port,
             server,

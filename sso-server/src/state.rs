@@ -1,4 +1,3 @@
-
 //! Everything a request handler may need, built once at startup.
 
 use std::sync::Arc;
@@ -9,6 +8,7 @@ use sqlx::AnyPool;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
+use crate::csrf::Csrf;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
@@ -34,6 +34,7 @@ pub struct AppState {
     pub access_tokens: AccessTokens,
     pub throttle: LoginThrottle,
     pub outbox: Outbox,
+    pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
 }
 

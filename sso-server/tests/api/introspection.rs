@@ -149,12 +149,25 @@ async fn an_introspection_request_without_a_token_is_invalid_request() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 
-    let malformed = app
+    let oversized = app
         .api
         .post(app.url("/introspect"))
         .basic_auth("app1", Some(APP1_SECRET))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(vec![b'%'; 20 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 413);
+    let body: Value = oversized.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+
+    let malformed = app
+        .api
+        .post(app.url("/introspect"))
+        .basic_auth("app1", Some(APP1_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=%zz&token=twice")
         .send()
         .await
         .unwrap();

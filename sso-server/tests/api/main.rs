@@ -9,6 +9,7 @@ mod discovery;
 mod flow;
 mod forward_auth;
 mod groups;
+mod hardening;
 mod helpers;
 mod interop;
 mod introspection;

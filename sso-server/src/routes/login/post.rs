@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use crate::csrf::Binding;
 use crate::domain::{ClientId, Username};
 use crate::error::{Page, PageError};
 use crate::i18n::Texts;
@@ -97,6 +98,7 @@ async fn handle(
     let retry = |status, error: fn(&Texts) -> &'static str, username: &str| {
         render_login(
             req,
+            &state.csrf,
             status,
             name.as_deref(),
             Some(error),
@@ -104,7 +106,10 @@ async fn handle(
             return_to,
         )
     };
-    if !webutil::csrf_matches(req, form.csrf_token.as_deref()) {
+    if !state
+        .csrf
+        .verify(req, Binding::Browser, form.csrf_token.as_deref())
+    {
         return Ok(retry(
             StatusCode::FORBIDDEN,
             |t| t.form_expired,
