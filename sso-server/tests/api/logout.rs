@@ -95,6 +95,28 @@ async fn signed_in(center: &Center) -> bool {
     center.get_authorize(&AuthRequest::app1()).await.status() == 303
 }
 
+/// `GET /logout?id_token_hint=…` from the browser of `center`.
+async fn logout_link(center: &Center, hint: &str) -> reqwest::Response {
+    center
+        .browser
+        .get(center.url("/logout"))
+        .query(&[("id_token_hint", hint)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Submits the sign-out confirmation form with `token` from the browser of `center`.
+async fn confirm_logout(center: &Center, token: String) -> reqwest::Response {
+    center
+        .browser
+        .post(center.url("/logout"))
+        .form(&[("csrf_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn another_users_id_token_hint_asks_before_signing_anyone_out() {
     let app = spawn_app().await;
@@ -102,13 +124,7 @@ async fn another_users_id_token_hint_asks_before_signing_anyone_out() {
     let bob = Center::attach(app.address.clone());
     bob.login_app1("bob").await;
 
-    let link = bob
-        .browser
-        .get(bob.url("/logout"))
-        .query(&[("id_token_hint", alice["id_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
+    let link = logout_link(&bob, alice["id_token"].as_str().unwrap()).await;
     assert_eq!(link.status(), 200);
     let page = link.text().await.unwrap();
     assert!(page.contains("csrf_token"), "the confirmation form: {page}");
@@ -118,13 +134,7 @@ async fn another_users_id_token_hint_asks_before_signing_anyone_out() {
     );
     assert!(signed_in(&app).await, "nor is alice");
 
-    let confirmed = bob
-        .browser
-        .post(bob.url("/logout"))
-        .form(&[("csrf_token", hidden(&page, "csrf_token"))])
-        .send()
-        .await
-        .unwrap();
+    let confirmed = confirm_logout(&bob, hidden(&page, "csrf_token")).await;
     assert_eq!(confirmed.status(), 200);
     assert!(!signed_in(&bob).await, "bob confirmed: signed out");
     assert!(signed_in(&app).await, "alice's session is untouched");
@@ -135,24 +145,12 @@ async fn a_hint_of_an_earlier_session_of_the_same_browser_asks_first() {
     let app = spawn_app().await;
     let earlier = app.login_app1("alice").await;
     let hint = earlier["id_token"].as_str().unwrap();
-    let first = app
-        .browser
-        .get(app.url("/logout"))
-        .query(&[("id_token_hint", hint)])
-        .send()
-        .await
-        .unwrap();
+    let first = logout_link(&app, hint).await;
     assert_eq!(first.status(), 200);
     assert!(!signed_in(&app).await, "a matching hint signs out at once");
 
     app.login_app1("alice").await;
-    let stale = app
-        .browser
-        .get(app.url("/logout"))
-        .query(&[("id_token_hint", hint)])
-        .send()
-        .await
-        .unwrap();
+    let stale = logout_link(&app, hint).await;
     assert_eq!(stale.status(), 200);
     assert!(stale.text().await.unwrap().contains("csrf_token"));
     assert!(
@@ -179,13 +177,7 @@ async fn a_confirmation_form_is_bound_to_the_session_it_was_shown_for() {
     let mut again = AuthRequest::app1();
     again.prompt = Some("login".to_owned());
     app.login(&again, "bob").await;
-    let late = app
-        .browser
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token)])
-        .send()
-        .await
-        .unwrap();
+    let late = confirm_logout(&app, token).await;
     assert_eq!(late.status(), 200);
     assert!(
         late.text().await.unwrap().contains("csrf_token"),
