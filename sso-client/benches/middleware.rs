@@ -1,0 +1,413 @@
+//! Per-request cost of the SDK: requests per second and p99 latency of a "Hello" page taking a
+//! [`Principal`] on each local-session backend, against a bare actix-web "Hello" and against
+//! actix-session (cookie and Redis) reading one session value, as ratios to bare actix-web
+//! measured in the same run.
+//!
+//! Each server runs in a process of its own with one actix worker pinned to core 0
+//! (`taskset -c 0`); `wrk -t1 -c32` runs on core 1. Sessions are created in the server process
+//! through [`SsoClient::insert_session`] (no center involved), so only the per-request path is
+//! measured; before any load, one request checks that the page answers `200 Hello, …` for the
+//! signed-in user, so a misconfigured run cannot measure a redirect.
+//!
+//! Run it with `scripts/bench-sdk.sh` (it installs wrk and makes sure a Redis is there), or
+//! `cargo bench -p sso-client --features testing --bench middleware`. Environment:
+//! `REDIS_URL` (default `redis://127.0.0.1:6379`), `BENCH_SECONDS` per run (default 3),
+//! `BENCH_RUNS` per variant (default 3, the median is shown), `BENCH_CONNECTIONS` (default 32),
+//! `BENCH_ONLY` (comma-separated variant names).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use actix_web::cookie::Key;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use session_store::{
+    KeyRing, MemoryStore, RedisConfig, RedisStore, ReplicatedStore, ReplicationConfig,
+};
+use sso_client::actix::SsoMiddleware;
+use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
+
+/// The variants, in the order they run; the first is the baseline.
+const VARIANTS: &[&str] = &[
+    "bare",
+    "memory",
+    "replicated",
+    "cookie",
+    "cookie+redis-revocations",
+    "redis",
+    "actix-session-cookie",
+    "actix-session-redis",
+];
+
+const COOKIE_NAME: &str = "app_session";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(position) = args.iter().position(|arg| arg == "--serve") {
+        let variant = args.get(position + 1).expect("--serve VARIANT");
+        serve(variant);
+    } else {
+        orchestrate();
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+// ---- the servers -----------------------------------------------------------------------------
+
+/// Runs the server of `variant` on a free port; prints `READY <port> <cookie>` once it serves.
+fn serve(variant: &str) {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let (server, cookie) = match variant {
+            "bare" => (
+                HttpServer::new(|| App::new().route("/", web::get().to(bare_hello)))
+                    .workers(1)
+                    .listen(listener)
+                    .expect("listen")
+                    .run(),
+                String::new(),
+            ),
+            "actix-session-cookie" => {
+                let key = Key::generate();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(actix_session::SessionMiddleware::new(
+                            actix_session::storage::CookieSessionStore::default(),
+                            key.clone(),
+                        ))
+                        .route("/", web::get().to(session_hello))
+                        .route("/set", web::get().to(session_set))
+                })
+                .workers(1)
+                .listen(listener)
+                .expect("listen")
+                .run();
+                (server, String::new())
+            }
+            "actix-session-redis" => {
+                let store = actix_session::storage::RedisSessionStore::new(redis_url())
+                    .await
+                    .expect("redis session store");
+                let key = Key::generate();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(actix_session::SessionMiddleware::new(
+                            store.clone(),
+                            key.clone(),
+                        ))
+                        .route("/", web::get().to(session_hello))
+                        .route("/set", web::get().to(session_set))
+                })
+                .workers(1)
+                .listen(listener)
+                .expect("listen")
+                .run();
+                (server, String::new())
+            }
+            sdk => {
+                let client = sdk_client(sdk, port).await;
+                let (key, _) = client
+                    .insert_session(claims(), &fake_token(820), Some(&fake_token(43)))
+                    .await
+                    .expect("insert a session");
+                let cookie = format!("{COOKIE_NAME}={}", key.as_str());
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(SsoMiddleware::new(client.clone()))
+                        .route("/", web::get().to(sdk_hello))
+                })
+                .workers(1)
+                .listen(listener)
+                .expect("listen")
+                .run();
+                (server, cookie)
+            }
+        };
+        println!("READY {port} {cookie}");
+        std::io::stdout().flush().expect("stdout");
+        server.await.expect("server");
+    });
+}
+
+async fn sdk_client(variant: &str, port: u16) -> SsoClient {
+    let sessions = match variant {
+        "memory" => LocalSessions::memory(MemoryStore::default()),
+        "replicated" => {
+            let config = ReplicationConfig::new(
+                "bench-a",
+                "127.0.0.1:0".parse().expect("address"),
+                Vec::new(),
+                vec![7; 32],
+            );
+            LocalSessions::replicated(ReplicatedStore::start(config).expect("replicated store"))
+        }
+        "cookie" => LocalSessions::cookie(ring(), MemoryStore::default()),
+        "cookie+redis-revocations" => LocalSessions::cookie(ring(), redis_store()),
+        "redis" => LocalSessions::redis(redis_store()),
+        other => panic!("unknown variant {other}"),
+    };
+    let mut config = SsoConfig::new(
+        // Nothing listens there: a signed-in request must never need the center.
+        "http://127.0.0.1:9",
+        "bench",
+        Secret::new("bench-secret-0123456789abcdef"),
+        format!("http://127.0.0.1:{port}").parse().expect("url"),
+    );
+    config.cookie.name = COOKIE_NAME.to_owned();
+    SsoClient::new(config, sessions).expect("client")
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new("k1", &KeyRing::generate_key()).expect("key ring")
+}
+
+fn redis_store() -> RedisStore {
+    let prefix = format!("bench-sdk-{}:", std::process::id());
+    RedisStore::new(RedisConfig::new(redis_url()).with_prefix(prefix)).expect("redis store")
+}
+
+/// The claims of an id token as the center issues them.
+fn claims() -> serde_json::Map<String, serde_json::Value> {
+    let claims = serde_json::json!({
+        "iss": "https://sso.example.test",
+        "sub": "8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11",
+        "aud": "bench",
+        "exp": 4_000_000_000u64,
+        "iat": 1_700_000_000u64,
+        "auth_time": 1_700_000_000u64,
+        "nonce": "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0",
+        "sid": "b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7",
+        "name": "Alice Liddell",
+        "preferred_username": "alice",
+        "email": "alice@example.test",
+        "groups": ["staff", "admins"],
+    });
+    claims.as_object().expect("object").clone()
+}
+
+/// A token-shaped string of `len` characters (the SDK stores tokens as they came).
+fn fake_token(len: usize) -> String {
+    "eyJhbGciOiJSUzI1NiJ9.".chars().cycle().take(len).collect()
+}
+
+async fn bare_hello() -> HttpResponse {
+    HttpResponse::Ok().body("Hello, world")
+}
+
+async fn sdk_hello(user: Principal) -> HttpResponse {
+    HttpResponse::Ok().body(format!("Hello, {}", user.display_name()))
+}
+
+async fn session_hello(session: actix_session::Session) -> HttpResponse {
+    match session.get::<String>("user") {
+        Ok(Some(user)) => HttpResponse::Ok().body(format!("Hello, {user}")),
+        _ => HttpResponse::Unauthorized().finish(),
+    }
+}
+
+async fn session_set(session: actix_session::Session) -> HttpResponse {
+    session
+        .insert("user", "Alice Liddell")
+        .expect("session insert");
+    HttpResponse::Ok().finish()
+}
+
+// ---- the load -------------------------------------------------------------------------------
+
+struct Server {
+    child: Child,
+    port: u16,
+    cookie: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(variant: &str) -> Server {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(exe)
+        .args(["--serve", variant])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server (is taskset installed?)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server output");
+    let mut words = line.split_whitespace();
+    assert_eq!(words.next(), Some("READY"), "server of {variant}: {line:?}");
+    let port = words.next().and_then(|p| p.parse().ok()).expect("port");
+    let mut cookie = words.next().unwrap_or_default().to_owned();
+    if variant.starts_with("actix-session") {
+        let (_, headers, _) = get(port, "/set", "");
+        cookie = set_cookie(&headers).expect("actix-session sets its cookie");
+    }
+    Server {
+        child,
+        port,
+        cookie,
+    }
+}
+
+/// One `GET` over a fresh connection: status, head and body.
+fn get(port: u16, path: &str, cookie: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}Connection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+fn set_cookie(head: &str) -> Option<String> {
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then_some(value.trim())
+        })
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+}
+
+struct Figures {
+    requests_per_sec: f64,
+    p99_ms: f64,
+    errors: bool,
+}
+
+fn wrk(server: &Server, seconds: u64) -> Figures {
+    let connections: u32 = env_or("BENCH_CONNECTIONS", 32);
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let mut command = Command::new("taskset");
+    command.args(["-c", "1", "wrk", "-t1", "--latency"]);
+    command.arg(format!("-c{connections}"));
+    command.arg(format!("-d{seconds}s"));
+    if !server.cookie.is_empty() {
+        command.args(["-H", &format!("Cookie: {}", server.cookie)]);
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .expect("run wrk (scripts/bench-sdk.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let requests_per_sec = text
+        .lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let p99_ms = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("99%"))
+        .map_or(f64::NAN, |value| millis(value.trim()));
+    Figures {
+        requests_per_sec,
+        p99_ms,
+        errors: text.contains("Non-2xx") || text.contains("Socket errors"),
+    }
+}
+
+/// wrk's latency (`812.00us`, `1.20ms`, `2.00s`) in milliseconds.
+fn millis(text: &str) -> f64 {
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => number / 1000.0,
+        "ms" => number,
+        "s" => number * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn orchestrate() {
+    let seconds: u64 = env_or("BENCH_SECONDS", 3);
+    let runs: usize = env_or::<usize>("BENCH_RUNS", 3).max(1);
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
+        .ok()
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    println!(
+        "sso-client middleware benchmark: {runs} x {seconds} s per variant (median), \
+         wrk -t1 -c{} on core 1, one actix worker on core 0",
+        env_or::<u32>("BENCH_CONNECTIONS", 32)
+    );
+    println!(
+        "{:<26} {:>12} {:>10} {:>9}",
+        "variant", "req/s", "p99 ms", "/ bare"
+    );
+    let mut bare = None;
+    for variant in VARIANTS {
+        if *variant != "bare"
+            && only
+                .as_ref()
+                .is_some_and(|only| !only.iter().any(|o| o == variant))
+        {
+            continue;
+        }
+        let server = start_server(variant);
+        let (status, _, body) = get(server.port, "/", &server.cookie);
+        assert!(
+            status == 200 && body.starts_with("Hello, "),
+            "{variant}: the signed-in page answered {status} {body:?}"
+        );
+        wrk(&server, 1);
+        let figures: Vec<Figures> = (0..runs).map(|_| wrk(&server, seconds)).collect();
+        let errors = figures.iter().any(|f| f.errors);
+        let rps = median(figures.iter().map(|f| f.requests_per_sec).collect());
+        let p99 = median(figures.iter().map(|f| f.p99_ms).collect());
+        let base = *bare.get_or_insert(rps);
+        println!(
+            "{variant:<26} {rps:>12.0} {p99:>10.2} {:>8.2}x{}",
+            rps / base,
+            if errors { "  (errors!)" } else { "" }
+        );
+        drop(server);
+    }
+}
