@@ -224,6 +224,7 @@ async fn start_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Re
             post_logout_redirect_uris: vec![uri("/")?],
             backchannel_logout_uri: Some(uri("/auth/backchannel-logout")?),
             id_token_alg: jsonwebtoken::Algorithm::RS256,
+            tokens: sso_server::clients::TokenPolicy::default(),
         })
         .await?;
     tokio::spawn(app.run_until_stopped());

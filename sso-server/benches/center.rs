@@ -161,6 +161,7 @@ async fn register(state: &AppState, id: &str, backchannel: Option<String>) {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: backchannel.map(|uri| RedirectUri::parse(&uri).expect("uri")),
             id_token_alg: jsonwebtoken::Algorithm::RS256,
+            tokens: sso_server::clients::TokenPolicy::default(),
         })
         .await
         .expect("client");

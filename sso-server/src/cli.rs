@@ -11,8 +11,11 @@ use jsonwebtoken::Algorithm;
 use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
-use crate::clients::NewClient;
-use crate::config::{ForwardAuthSettings, Layered as _, Settings, SigningAlg, StoreBackend};
+use crate::clients::{NewClient, TokenPolicy};
+use crate::config::{
+    AccessTokenFormat, ForwardAuthSettings, GrantType, Layered as _, Settings, SigningAlg,
+    StoreBackend,
+};
 use crate::domain::{ClientId, RedirectUri, Username};
 use crate::forward_auth::hosts::{HostRegistry, ProtectedHost};
 use crate::keys::Keys;
@@ -117,8 +120,8 @@ enum ClientCommand {
         client_id: String,
         #[arg(long)]
         name: Option<String>,
-        /// An exact redirect URI (repeatable).
-        #[arg(long = "redirect-uri", required = true)]
+        /// An exact redirect URI (repeatable); needed for the authorization_code grant.
+        #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
         /// An exact URI to return to after logout (repeatable).
         #[arg(long = "post-logout-redirect-uri")]
@@ -129,6 +132,19 @@ enum ClientCommand {
         /// How id_tokens and logout tokens for this client are signed.
         #[arg(long, value_enum, default_value = "rs256")]
         id_token_alg: SigningAlg,
+        /// A grant type the client may use (repeatable); authorization_code and refresh_token
+        /// when none is given.
+        #[arg(long = "grant-type", value_enum)]
+        grant_types: Vec<GrantType>,
+        /// A scope its client_credentials tokens may carry (repeatable).
+        #[arg(long = "client-credentials-scope")]
+        client_credentials_scopes: Vec<String>,
+        /// The form of its access tokens.
+        #[arg(long, value_enum, default_value = "opaque")]
+        access_token_format: AccessTokenFormat,
+        /// Grant scope offline_access: refresh tokens that outlive the sign-in.
+        #[arg(long)]
+        offline_access: bool,
         /// A public client: no secret, PKCE required.
         #[arg(long, conflicts_with = "secret_stdin")]
         public: bool,
@@ -260,9 +276,25 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
             post_logout_redirect_uris,
             backchannel_logout_uri,
             id_token_alg,
+            grant_types,
+            client_credentials_scopes,
+            access_token_format,
+            offline_access,
             public,
             secret_stdin,
         } => {
+            let grant_types = if grant_types.is_empty() {
+                crate::config::ClientSettings::default_grant_types()
+            } else {
+                grant_types
+            };
+            let tokens = TokenPolicy::new(
+                grant_types,
+                client_credentials_scopes,
+                access_token_format,
+                offline_access,
+            )
+            .map_err(anyhow::Error::msg)?;
             let (secret, generated) = if public {
                 (None, None)
             } else {
@@ -281,6 +313,7 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
                         .collect::<Result<_, _>>()?,
                     backchannel_logout_uri: backchannel_logout_uri.as_ref().map(uri).transpose()?,
                     id_token_alg: id_token_alg.into(),
+                    tokens,
                 })
                 .await?;
             say(&format!("registered client {id}"))?;
@@ -543,6 +576,7 @@ async fn seed_demo(
                 post_logout_redirect_uris: vec![uri("/")?],
                 backchannel_logout_uri: Some(uri("/auth/backchannel-logout")?),
                 id_token_alg: Algorithm::RS256,
+                tokens: TokenPolicy::default(),
             })
             .await?;
         say(&format!("demo client: app{n} secret {secret} at {base}"))?;

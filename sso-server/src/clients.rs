@@ -4,6 +4,9 @@
 //! client add`). A configured client wins over a database client with the same id and cannot
 //! be changed through the registry: the configuration file is its single source.
 //!
+//! What a client may obtain at `/token` beyond the code exchange, and in which form, is its
+//! [`TokenPolicy`].
+//!
 //! Client secrets are stored as SHA-256 digests and compared in constant time. A secret is
 //! expected to be a long random string (the center never invents a weak one), so a fast hash
 //! suffices and keeps `/token` cheap.
@@ -16,7 +19,7 @@ use jsonwebtoken::Algorithm;
 use sqlx::{AnyPool, Row as _};
 use subtle::ConstantTimeEq as _;
 
-use crate::config::{ClientSettings, ConfigError};
+use crate::config::{AccessTokenFormat, ClientSettings, ConfigError, GrantType};
 use crate::crypto::sha256_hex;
 use crate::domain::{ClientId, RedirectUri};
 
@@ -30,6 +33,91 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub backchannel_logout_uri: Option<RedirectUri>,
     pub id_token_alg: Algorithm,
+    pub tokens: TokenPolicy,
+}
+
+/// What a client may obtain at `/token`, and in which form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenPolicy {
+    grant_types: Vec<GrantType>,
+    client_credentials_scopes: Vec<String>,
+    /// The form of its access tokens.
+    pub access_token_format: AccessTokenFormat,
+    /// Whether it may be granted `offline_access`.
+    pub offline_access: bool,
+}
+
+impl Default for TokenPolicy {
+    /// The code exchange with session-bound refresh tokens, opaque access tokens, no
+    /// `offline_access`.
+    fn default() -> Self {
+        Self {
+            grant_types: ClientSettings::default_grant_types(),
+            client_credentials_scopes: Vec::new(),
+            access_token_format: AccessTokenFormat::Opaque,
+            offline_access: false,
+        }
+    }
+}
+
+/// Whether `scope` is an RFC 6749 scope-token: printable ASCII without space, `"` or `\`.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+}
+
+impl TokenPolicy {
+    /// A policy allowing `grant_types` (in any order, repeats ignored), `client_credentials`
+    /// tokens with `client_credentials_scopes`.
+    ///
+    /// # Errors
+    /// When a scope is not an RFC 6749 scope-token, or scopes are given to a client without
+    /// the `client_credentials` grant.
+    pub fn new(
+        mut grant_types: Vec<GrantType>,
+        mut client_credentials_scopes: Vec<String>,
+        access_token_format: AccessTokenFormat,
+        offline_access: bool,
+    ) -> Result<Self, String> {
+        grant_types.sort_unstable();
+        grant_types.dedup();
+        client_credentials_scopes.sort_unstable();
+        client_credentials_scopes.dedup();
+        if let Some(bad) = client_credentials_scopes
+            .iter()
+            .find(|scope| !is_scope_token(scope))
+        {
+            return Err(format!("{bad:?} is not a scope"));
+        }
+        if !client_credentials_scopes.is_empty()
+            && !grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err("client_credentials_scopes need the client_credentials grant type".into());
+        }
+        Ok(Self {
+            grant_types,
+            client_credentials_scopes,
+            access_token_format,
+            offline_access,
+        })
+    }
+
+    /// Whether the client may use `grant` at `/token`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The grant types allowed, sorted.
+    pub fn grant_types(&self) -> &[GrantType] {
+        &self.grant_types
+    }
+
+    /// The scopes a `client_credentials` token may carry, sorted.
+    pub fn client_credentials_scopes(&self) -> &[String] {
+        &self.client_credentials_scopes
+    }
 }
 
 impl Client {
@@ -44,6 +132,10 @@ impl Client {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             id_token_alg: Algorithm::RS256,
+            tokens: TokenPolicy {
+                grant_types: vec![GrantType::AuthorizationCode],
+                ..TokenPolicy::default()
+            },
         }
     }
 
@@ -94,6 +186,36 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<RedirectUri>,
     /// How id_tokens and logout tokens for the client are signed: RS256 or EdDSA.
     pub id_token_alg: Algorithm,
+    pub tokens: TokenPolicy,
+}
+
+impl NewClient {
+    /// Whether the client is consistent: redirect URIs when it signs users in, a secret when
+    /// it gets tokens of its own.
+    ///
+    /// # Errors
+    /// What is wrong.
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_grants(
+            &self.tokens,
+            self.secret.is_some(),
+            !self.redirect_uris.is_empty(),
+        )
+        .map_err(anyhow::Error::msg)
+    }
+}
+
+fn check_grants(policy: &TokenPolicy, confidential: bool, redirects: bool) -> Result<(), String> {
+    if policy.allows(GrantType::AuthorizationCode) && !redirects {
+        return Err("at least one redirect URI is needed".into());
+    }
+    if policy.allows(GrantType::ClientCredentials) && !confidential {
+        return Err("client_credentials is for clients with a secret".into());
+    }
+    if policy.grant_types.is_empty() {
+        return Err("at least one grant type is needed".into());
+    }
+    Ok(())
 }
 
 /// Shortest secret a configured client may have.
@@ -147,9 +269,17 @@ fn configured_client(entry: &ClientSettings) -> Result<Client, String> {
         }
         (None, None) => None,
     };
-    if entry.redirect_uris.is_empty() {
-        return Err("at least one redirect URI is needed".into());
-    }
+    let tokens = TokenPolicy::new(
+        entry.grant_types.clone(),
+        entry.client_credentials_scopes.clone(),
+        entry.access_token_format,
+        entry.offline_access,
+    )?;
+    check_grants(
+        &tokens,
+        secret_hash.is_some(),
+        !entry.redirect_uris.is_empty(),
+    )?;
     Ok(Client {
         name: entry.name.clone().unwrap_or_else(|| entry.id.clone()),
         id,
@@ -158,6 +288,7 @@ fn configured_client(entry: &ClientSettings) -> Result<Client, String> {
         post_logout_redirect_uris: uris(&entry.post_logout_redirect_uris)?,
         backchannel_logout_uri: entry.backchannel_logout_uri.as_ref().map(uri).transpose()?,
         id_token_alg: entry.id_token_alg.into(),
+        tokens,
     })
 }
 
@@ -216,9 +347,11 @@ impl ClientRegistry {
     /// Registers a client in the database, replacing any client with the same id.
     ///
     /// # Errors
-    /// When the database fails, or the id is a configured client's.
+    /// When the database fails, the id is a configured client's, or the client is inconsistent
+    /// (see [`NewClient::check`]).
     pub async fn upsert(&self, client: NewClient) -> anyhow::Result<()> {
         self.refuse_configured(&client.id)?;
+        client.check()?;
         let uris = |list: &[RedirectUri]| serde_json::to_string(list).expect("URIs serialize");
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM clients WHERE client_id = $1")
@@ -227,8 +360,9 @@ impl ClientRegistry {
             .await?;
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, \
-             post_logout_redirect_uris, backchannel_logout_uri, id_token_alg) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             post_logout_redirect_uris, backchannel_logout_uri, id_token_alg, grant_types, \
+             client_credentials_scopes, access_token_format, offline_access) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(client.id.as_str())
         .bind(&client.name)
@@ -237,6 +371,18 @@ impl ClientRegistry {
         .bind(uris(&client.post_logout_redirect_uris))
         .bind(client.backchannel_logout_uri.map(String::from))
         .bind(alg_name(client.id_token_alg)?)
+        .bind(
+            client
+                .tokens
+                .grant_types
+                .iter()
+                .map(|grant| grant.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .bind(client.tokens.client_credentials_scopes.join(" "))
+        .bind(client.tokens.access_token_format.as_str())
+        .bind(i64::from(client.tokens.offline_access))
         .execute(&mut *tx)
         .await?;
         tx.commit().await.context("cannot register client")
@@ -309,7 +455,8 @@ impl ClientRegistry {
         }
         let row = sqlx::query(
             "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-             backchannel_logout_uri, id_token_alg FROM clients WHERE client_id = $1",
+             backchannel_logout_uri, id_token_alg, grant_types, client_credentials_scopes, \
+             access_token_format, offline_access FROM clients WHERE client_id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -322,6 +469,31 @@ impl ClientRegistry {
         };
         let backchannel: Option<String> = row.try_get("backchannel_logout_uri")?;
         let alg: String = row.try_get("id_token_alg")?;
+        let words = |column: &str| -> anyhow::Result<Vec<String>> {
+            let text: String = row.try_get(column)?;
+            Ok(text.split_whitespace().map(str::to_owned).collect())
+        };
+        let grant_types = words("grant_types")?
+            .iter()
+            .map(|name| {
+                GrantType::parse(name)
+                    .with_context(|| format!("client {id}: unknown grant type {name:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let format: String = row.try_get("access_token_format")?;
+        let access_token_format = match format.as_str() {
+            "opaque" => AccessTokenFormat::Opaque,
+            "jwt" => AccessTokenFormat::Jwt,
+            other => anyhow::bail!("client {id}: unknown access_token_format {other:?}"),
+        };
+        let offline_access = row.try_get::<i64, _>("offline_access")? != 0;
+        let tokens = TokenPolicy::new(
+            grant_types,
+            words("client_credentials_scopes")?,
+            access_token_format,
+            offline_access,
+        )
+        .map_err(|why| anyhow::anyhow!("client {id}: {why}"))?;
         Ok(Some(Client {
             id: id.clone(),
             name: row.try_get("name")?,
@@ -336,6 +508,7 @@ impl ClientRegistry {
                 "EdDSA" => Algorithm::EdDSA,
                 other => anyhow::bail!("client {id}: unsupported id_token_alg {other:?}"),
             },
+            tokens,
         }))
     }
 }
@@ -353,7 +526,39 @@ mod tests {
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
             id_token_alg: Algorithm::RS256,
+            tokens: TokenPolicy::default(),
         }
+    }
+
+    #[test]
+    fn client_credentials_scopes_are_scope_tokens_and_need_the_grant() {
+        let policy = |grants: Vec<GrantType>, scopes: &[&str]| {
+            TokenPolicy::new(
+                grants,
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+                AccessTokenFormat::Opaque,
+                false,
+            )
+        };
+        let cc = vec![GrantType::ClientCredentials];
+        assert!(policy(cc.clone(), &["reports.read", "a:b"]).is_ok());
+        assert!(policy(cc.clone(), &["two words"]).is_err());
+        assert!(policy(cc.clone(), &["quote\""]).is_err());
+        assert!(policy(cc, &[""]).is_err());
+        assert!(policy(vec![GrantType::AuthorizationCode], &["reports.read"]).is_err());
+    }
+
+    #[test]
+    fn client_credentials_need_a_secret_and_sign_in_needs_a_redirect_uri() {
+        let only = |grant| TokenPolicy::new(vec![grant], Vec::new(), AccessTokenFormat::Jwt, false);
+        let cc = only(GrantType::ClientCredentials).unwrap();
+        assert!(check_grants(&cc, true, false).is_ok());
+        assert!(check_grants(&cc, false, false).is_err());
+        let code = only(GrantType::AuthorizationCode).unwrap();
+        assert!(check_grants(&code, false, true).is_ok());
+        assert!(check_grants(&code, true, false).is_err());
+        let none = TokenPolicy::new(Vec::new(), Vec::new(), AccessTokenFormat::Opaque, false);
+        assert!(check_grants(&none.unwrap(), true, true).is_err());
     }
 
     #[test]

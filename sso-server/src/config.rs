@@ -257,6 +257,10 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     /// How often signing keys are re-read from the database (picks up `keys rotate`).
     pub key_reload_secs: u64,
+    /// How long an offline refresh token (scope `offline_access`) stays valid without use.
+    pub offline_idle_secs: u64,
+    /// Longest life of an offline refresh token's family, however often it is used.
+    pub offline_lifetime_secs: u64,
     /// Seals the private signing keys in the database (at least 32 characters, e.g.
     /// `openssl rand -base64 32`); every replica and the command line need the same one.
     pub key_encryption_key: Option<Secret>,
@@ -270,6 +274,8 @@ impl Default for TokenSettings {
             id_token_ttl_secs: 10 * 60,
             access_token_ttl_secs: 10 * 60,
             key_reload_secs: 60,
+            offline_idle_secs: 30 * 24 * 60 * 60,
+            offline_lifetime_secs: 90 * 24 * 60 * 60,
             key_encryption_key: None,
             key_encryption_key_file: None,
         }
@@ -290,6 +296,16 @@ impl TokenSettings {
     /// How long an access token stays valid without use.
     pub fn access_token_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    /// Idle timeout of an offline refresh token.
+    pub fn offline_idle(&self) -> Duration {
+        Duration::from_secs(self.offline_idle_secs)
+    }
+
+    /// Absolute lifetime of an offline refresh token's family.
+    pub fn offline_lifetime(&self) -> Duration {
+        Duration::from_secs(self.offline_lifetime_secs)
     }
 
     /// Interval between reloads of the signing keys.
@@ -471,6 +487,62 @@ impl From<SigningAlg> for jsonwebtoken::Algorithm {
     }
 }
 
+/// What a client may ask for at `/token` (RFC 6749 grant types).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Sign-in in the browser, then the code exchange.
+    AuthorizationCode,
+    /// Refresh tokens with the code exchange, rotated on every use.
+    RefreshToken,
+    /// A token for the client itself, without a user (confidential clients only).
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The grant type as RFC 6749 names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// The grant type named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::AuthorizationCode,
+            Self::RefreshToken,
+            Self::ClientCredentials,
+        ]
+        .into_iter()
+        .find(|grant| grant.as_str() == name)
+    }
+}
+
+/// The form of a client's access tokens.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenFormat {
+    /// A random handle, checked at `/introspect` or `/userinfo`.
+    #[default]
+    Opaque,
+    /// A signed JWT (RFC 9068) that an API verifies with the JWKS.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// The format as configured and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opaque => "opaque",
+            Self::Jwt => "jwt",
+        }
+    }
+}
+
 /// A client (relying party) registered by the configuration.
 ///
 /// With none of `secret`, `secret_file` and `secret_sha256` it is a public client, which must
@@ -498,6 +570,25 @@ pub struct ClientSettings {
     pub backchannel_logout_uri: Option<String>,
     #[serde(default)]
     pub id_token_alg: SigningAlg,
+    /// Grant types allowed at `/token`: `authorization_code` and `refresh_token` unless set.
+    /// `client_credentials` needs a secret.
+    #[serde(default = "ClientSettings::default_grant_types")]
+    pub grant_types: Vec<GrantType>,
+    /// Scopes a `client_credentials` token may carry.
+    #[serde(default)]
+    pub client_credentials_scopes: Vec<String>,
+    #[serde(default)]
+    pub access_token_format: AccessTokenFormat,
+    /// Whether scope `offline_access` is granted: refresh tokens that outlive the sign-in.
+    #[serde(default)]
+    pub offline_access: bool,
+}
+
+impl ClientSettings {
+    /// The grant types of a client that does not list its own.
+    pub fn default_grant_types() -> Vec<GrantType> {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    }
 }
 
 /// A protected host entry (`[[forward_auth]]`): apps behind nginx `auth_request` that the

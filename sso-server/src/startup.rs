@@ -29,7 +29,7 @@ use crate::slo::delivery::Deliverer;
 use crate::slo::outbox::Outbox;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
-use crate::tokens::AccessTokens;
+use crate::tokens::{AccessTokens, RefreshTokens, jwt};
 use crate::users::{PasswordHasher, UserStore};
 use crate::web as webutil;
 
@@ -106,6 +106,13 @@ pub async fn build_state(
             settings.tokens.access_token_ttl(),
             settings.session.absolute_timeout(),
         ),
+        refresh_tokens: RefreshTokens::new(
+            store.clone(),
+            settings.session.absolute_timeout(),
+            settings.tokens.offline_idle(),
+            settings.tokens.offline_lifetime(),
+        ),
+        jwt_revocations: jwt::Revocations::new(store.clone(), settings.tokens.access_token_ttl()),
         throttle: LoginThrottle::new(store.clone(), settings.login.clone(), &device_secret),
         outbox: Outbox::new(pool.clone()),
         csrf: Csrf::new(&csrf_secret, &settings.issuer),

@@ -14,7 +14,7 @@ use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
 use crate::slo::outbox::Outbox;
 use crate::throttle::LoginThrottle;
-use crate::tokens::{AccessTokens, LiveToken};
+use crate::tokens::{AccessTokens, LiveToken, RefreshTokens, jwt};
 use crate::users::{PasswordHasher, User, UserStore};
 
 /// Shared application state; cloning is cheap.
@@ -32,30 +32,67 @@ pub struct AppState {
     pub sessions: GlobalSessions,
     pub codes: Codes,
     pub access_tokens: AccessTokens,
+    pub refresh_tokens: RefreshTokens,
+    pub jwt_revocations: jwt::Revocations,
     pub throttle: LoginThrottle,
     pub outbox: Outbox,
     pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
 }
 
+/// A live access token of either format, and its user (none for a client's own token).
+#[derive(Clone, Debug)]
+pub struct ActiveToken {
+    pub live: LiveToken,
+    pub user: Option<User>,
+}
+
 impl AppState {
-    /// The access token `token` and its user, when the token is live, its global session has
-    /// not ended and its user is still enabled. Counts as a use of the token.
+    /// The access token `token` (opaque or JWT) and its user, when the token is live and not
+    /// revoked, its global session (if it has one) has not ended, its refresh token family
+    /// (when it outlives sessions) is live, and its user (if it has one) is still enabled. For
+    /// an opaque token this counts as a use.
     ///
     /// # Errors
     /// When the store or the database fails.
-    pub async fn active_token(&self, token: &str) -> anyhow::Result<Option<(LiveToken, User)>> {
-        let Some(live) = self.access_tokens.lookup(token).await? else {
+    pub async fn active_token(&self, token: &str) -> anyhow::Result<Option<ActiveToken>> {
+        let live = if jwt::looks_like(token) {
+            self.jwt_access_token(token).await?
+        } else {
+            self.access_tokens.lookup(token).await?
+        };
+        let Some(live) = live else {
             return Ok(None);
         };
-        if !self.sessions.is_live(&live.grant.sid).await? {
+        if let Some(sid) = &live.grant.sid
+            && !self.sessions.is_live(sid).await?
+        {
             return Ok(None);
         }
-        let user = self
-            .users
-            .get(&live.grant.user_id)
-            .await?
-            .filter(|user| !user.disabled);
-        Ok(user.map(|user| (live, user)))
+        let user = match &live.grant.user_id {
+            None => None,
+            Some(id) => match self.users.get(id).await?.filter(|user| !user.disabled) {
+                Some(user) => Some(user),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(ActiveToken { live, user }))
+    }
+
+    /// A JWT access token of ours that was not revoked. One that outlives sessions (offline)
+    /// also needs its refresh token family: it ends with it.
+    async fn jwt_access_token(&self, token: &str) -> anyhow::Result<Option<LiveToken>> {
+        let Some(claims) = jwt::verify(&self.keys, &self.issuer, token) else {
+            return Ok(None);
+        };
+        if self.jwt_revocations.is_revoked(&claims).await? {
+            return Ok(None);
+        }
+        if let (None, Some(grant_id)) = (&claims.sid, &claims.grant_id)
+            && !self.refresh_tokens.family_is_live(grant_id).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(claims.live()))
     }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/login/done", GET).route(web::get().to(login::get::done)))
     .service(resource("/token", POST).route(web::post().to(token::post::token)))
     .service(resource("/introspect", POST).route(web::post().to(introspect::post::introspect)))
+    .service(resource("/revoke", POST).route(web::post().to(revoke::post::revoke)))
     .service(
         resource("/userinfo", GET_POST)
             .route(web::get().to(userinfo::get::userinfo))
@@ -124,7 +126,10 @@ fn unreadable_form(error: &UrlencodedError, req: &HttpRequest) -> HttpResponse {
 
 /// Whether the path is an OAuth endpoint, whose errors are JSON (RFC 6749 §5.2).
 fn speaks_oauth(req: &HttpRequest) -> bool {
-    matches!(req.path(), "/token" | "/introspect" | "/userinfo")
+    matches!(
+        req.path(),
+        "/token" | "/introspect" | "/revoke" | "/userinfo"
+    )
 }
 
 /// A request that cannot be parsed: JSON for the OAuth endpoints, a page for browsers.

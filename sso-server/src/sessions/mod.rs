@@ -28,7 +28,7 @@ use crate::users::User;
 
 const SID_TAG: &str = "sid";
 const USER_TAG: &str = "user";
-/// Tag of access tokens issued within a session, so they end with it.
+/// Tag of access and refresh tokens issued within a session, so they end with it.
 pub const TOKEN_SID_TAG: &str = "token_sid";
 /// Tag of forward-auth sessions made within a session, so they end with it.
 pub const FORWARD_AUTH_SID_TAG: &str = "fa_sid";
@@ -184,7 +184,7 @@ impl GlobalSessions {
     }
 
     /// Deletes the store records of the ended session `sid`: its global session, its access
-    /// tokens and its forward-auth sessions.
+    /// and refresh tokens and its forward-auth sessions.
     async fn forget(&self, sid: &str) {
         self.forget_tagged(SID_TAG, sid).await;
         self.forget_tagged(TOKEN_SID_TAG, sid).await;
@@ -223,6 +223,11 @@ impl GlobalSessions {
             }
         }
         self.forget_tagged(USER_TAG, user_id).await;
+        if matches!(reason, EndReason::PasswordChanged | EndReason::UserDisabled) {
+            // Offline refresh tokens outlive sessions, not the credentials they were granted on.
+            self.forget_tagged(crate::tokens::OFFLINE_USER_TAG, user_id)
+                .await;
+        }
         Ok(ended)
     }
 

@@ -23,6 +23,10 @@ fn configured(id: &str, callback: &str) -> ClientSettings {
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
         id_token_alg: SigningAlg::Rs256,
+        grant_types: ClientSettings::default_grant_types(),
+        client_credentials_scopes: Vec::new(),
+        access_token_format: Default::default(),
+        offline_access: false,
     }
 }
 
@@ -157,6 +161,7 @@ async fn the_configuration_wins_over_the_database_and_cannot_be_changed_through_
         post_logout_redirect_uris: Vec::new(),
         backchannel_logout_uri: None,
         id_token_alg: jsonwebtoken::Algorithm::RS256,
+        tokens: sso_server::clients::TokenPolicy::default(),
     };
     let refused = app.state.clients.upsert(portal.clone()).await;
     assert!(refused.is_err(), "the registry refuses a configured id");

@@ -547,6 +547,7 @@ impl TestApp {
                 post_logout_redirect_uris: vec![RedirectUri::parse(&home).unwrap()],
                 backchannel_logout_uri: backchannel.map(|uri| RedirectUri::parse(uri).unwrap()),
                 id_token_alg: jsonwebtoken::Algorithm::RS256,
+                tokens: sso_server::clients::TokenPolicy::default(),
             })
             .await
             .unwrap();

@@ -302,6 +302,7 @@ async fn queued_deliveries_survive_a_restart_of_the_center() {
                     sso_server::domain::RedirectUri::parse(&receiver.uri).unwrap(),
                 ),
                 id_token_alg: jsonwebtoken::Algorithm::RS256,
+                tokens: sso_server::clients::TokenPolicy::default(),
             })
             .await
             .unwrap();

@@ -20,14 +20,18 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
             "introspection_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post"
             ],
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "none"
+            ],
             "jwks_uri": format!("{issuer}/jwks.json"),
             "end_session_endpoint": format!("{issuer}/logout"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "EdDSA"],
-            "scopes_supported": ["openid", "profile", "email", "groups"],
+            "scopes_supported": ["openid", "profile", "email", "groups", "offline_access"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"
             ],

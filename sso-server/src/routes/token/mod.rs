@@ -1,3 +1,6 @@
-//! `/token`: where an authorization code is exchanged for tokens.
+//! `/token`: the code exchange, refresh tokens and client credentials (one module per grant).
 
+mod client_credentials;
+mod code;
 pub mod post;
+mod refresh;

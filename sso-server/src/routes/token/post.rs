@@ -1,21 +1,23 @@
-//! `POST /token`: the code exchange.
+//! `POST /token`: authenticates the client, checks that it may use the grant type it asks
+//! for (its [`TokenPolicy`](crate::clients::TokenPolicy)), and hands over to the grant:
+//! [`code`](super::code), [`refresh`](super::refresh) or
+//! [`client_credentials`](super::client_credentials).
 //!
 //! The client authenticates with `client_secret_basic` or `client_secret_post` (public clients
-//! send only `client_id` and must have used PKCE). The code is taken from the store atomically,
-//! so it works once; a second use fails and revokes the access token the first use issued.
-//! Every binding of the code is checked: client, exact redirect_uri, PKCE verifier, and that
-//! its global session is still live. On success the client is registered in that session,
-//! which is what makes it receive single logout.
+//! send only `client_id`). Errors are RFC 6749 §5.2 JSON, never a 5xx for bad input.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::CodeVerifier;
+use crate::clients::Client;
+use crate::config::{AccessTokenFormat, GrantType};
 use crate::error::{oauth_error, oauth_server_error};
 use crate::routes::client_auth::{self, ClientAuthError};
 use crate::state::AppState;
+use crate::tokens::jwt::{self, JwtAccessClaims};
 use crate::tokens::{AccessGrant, IdTokenClaims, grants_groups};
+use crate::users::User;
 use crate::web as webutil;
 
 /// Why a token request fails, in RFC 6749 §5.2 terms.
@@ -28,6 +30,10 @@ pub enum TokenError {
     Client(#[from] ClientAuthError),
     #[error("invalid_grant: {0}")]
     InvalidGrant(&'static str),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(&'static str),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(&'static str),
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
     #[error(transparent)]
@@ -45,34 +51,42 @@ impl ResponseError for TokenError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        match self {
-            Self::InvalidRequest(description) => {
-                oauth_error(status, "invalid_request", description, None)
-            }
-            Self::Client(error) => error.error_response(),
-            Self::Unexpected(error) => oauth_server_error(error),
-            Self::InvalidGrant(description) => {
-                oauth_error(status, "invalid_grant", description, None)
-            }
-            Self::UnsupportedGrantType => oauth_error(
-                status,
+        let (error, description) = match self {
+            Self::Client(error) => return error.error_response(),
+            Self::Unexpected(error) => return oauth_server_error(error),
+            Self::InvalidRequest(description) => ("invalid_request", *description),
+            Self::InvalidGrant(description) => ("invalid_grant", *description),
+            Self::UnauthorizedClient(description) => ("unauthorized_client", *description),
+            Self::InvalidScope(description) => ("invalid_scope", *description),
+            Self::UnsupportedGrantType => (
                 "unsupported_grant_type",
-                "only authorization_code is supported",
-                None,
+                "supported: authorization_code, refresh_token, client_credentials",
             ),
-        }
+        };
+        oauth_error(status, error, description, None)
     }
 }
 
-/// The token request.
+/// The token request, every grant's parameters.
 #[derive(Deserialize)]
 pub struct TokenForm {
-    grant_type: Option<String>,
-    code: Option<String>,
-    redirect_uri: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    code_verifier: Option<String>,
+    pub(super) grant_type: Option<String>,
+    pub(super) code: Option<String>,
+    pub(super) redirect_uri: Option<String>,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<String>,
+    pub(super) code_verifier: Option<String>,
+    pub(super) refresh_token: Option<String>,
+    pub(super) scope: Option<String>,
+}
+
+impl TokenForm {
+    /// The requested scope; an empty one counts as none (RFC 6749 §6: the scope granted).
+    pub(super) fn scope(&self) -> Option<&str> {
+        self.scope
+            .as_deref()
+            .filter(|scope| !scope.trim().is_empty())
+    }
 }
 
 impl std::fmt::Debug for TokenForm {
@@ -80,18 +94,29 @@ impl std::fmt::Debug for TokenForm {
         f.debug_struct("TokenForm")
             .field("grant_type", &self.grant_type)
             .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
 
 /// A successful token response.
 #[derive(Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    id_token: String,
-    scope: String,
+pub(super) struct TokenResponse {
+    pub(super) access_token: String,
+    pub(super) token_type: &'static str,
+    pub(super) expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) id_token: Option<String>,
+    pub(super) scope: String,
+}
+
+impl TokenResponse {
+    /// The response, never cached.
+    pub(super) fn into_response(self) -> HttpResponse {
+        webutil::no_store(&mut HttpResponse::Ok()).json(self)
+    }
 }
 
 /// `POST /token`
@@ -108,72 +133,65 @@ pub async fn token(
         &state,
     )
     .await?;
-    if form.grant_type.as_deref() != Some("authorization_code") {
-        return Err(TokenError::UnsupportedGrantType);
-    }
-    let code = form
-        .code
+    let grant_type = form
+        .grant_type
         .as_deref()
-        .ok_or(TokenError::InvalidRequest("code is missing"))?;
-    let Some(grant) = state.codes.redeem(code).await? else {
-        let revoked = state.access_tokens.revoke_for_code(code).await?;
-        if revoked > 0 {
-            tracing::warn!(
-                client = client.id.as_str(),
-                revoked,
-                "authorization code replayed; revoked the tokens it issued"
-            );
-        }
-        return Err(TokenError::InvalidGrant(
-            "the code is invalid, expired or already used",
-        ));
-    };
-    if grant.client_id != client.id.as_str() {
-        return Err(TokenError::InvalidGrant(
-            "the code was issued to another client",
+        .ok_or(TokenError::InvalidRequest("grant_type is missing"))?;
+    let grant_type = GrantType::parse(grant_type).ok_or(TokenError::UnsupportedGrantType)?;
+    if !client.tokens.allows(grant_type) {
+        return Err(TokenError::UnauthorizedClient(
+            "the client is not allowed this grant type",
         ));
     }
-    if form.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-        return Err(TokenError::InvalidGrant("redirect_uri does not match"));
-    }
-    if let Some(challenge) = &grant.code_challenge {
-        let verifier = form
-            .code_verifier
-            .as_deref()
-            .and_then(CodeVerifier::parse)
-            .ok_or(TokenError::InvalidGrant(
-                "code_verifier is missing or malformed",
-            ))?;
-        if !challenge.matches(&verifier) {
-            return Err(TokenError::InvalidGrant("code_verifier does not match"));
+    match grant_type {
+        GrantType::AuthorizationCode => super::code::exchange(&form, &client, &state).await,
+        GrantType::RefreshToken => super::refresh::refresh(&form, &client, &state).await,
+        GrantType::ClientCredentials => {
+            super::client_credentials::grant(&form, &client, &state).await
         }
     }
-    if !state
-        .sessions
-        .register_client(&grant.sid, &client.id)
-        .await?
-    {
-        return Err(TokenError::InvalidGrant("the session has ended"));
+}
+
+/// A new access token for `grant`, in the form `client` asked for: an opaque handle, or a JWT
+/// signed with the client's algorithm.
+///
+/// # Errors
+/// When the store fails or signing fails.
+pub(super) async fn access_token(
+    state: &AppState,
+    client: &Client,
+    grant: &AccessGrant,
+) -> anyhow::Result<String> {
+    match client.tokens.access_token_format {
+        AccessTokenFormat::Opaque => {
+            Ok(state.access_tokens.issue(grant).await?.as_str().to_owned())
+        }
+        AccessTokenFormat::Jwt => {
+            let claims = JwtAccessClaims::new(&state.issuer, grant, state.access_tokens.ttl());
+            state.keys.sign(client.id_token_alg, jwt::TYP, &claims)
+        }
     }
-    let user = state
-        .users
-        .get(&grant.user_id)
-        .await?
-        .filter(|user| !user.disabled)
-        .ok_or(TokenError::InvalidGrant("the user is not active"))?;
-    let access_token = state
-        .access_tokens
-        .issue(
-            &AccessGrant {
-                user_id: user.id.clone(),
-                client_id: client.id.as_str().to_owned(),
-                sid: grant.sid.clone(),
-                scope: grant.scope.clone(),
-            },
-            code,
-        )
-        .await?;
-    let groups = if grants_groups(&grant.scope) {
+}
+
+/// What an id token says about the authentication behind it.
+pub(super) struct Authentication {
+    pub(super) sid: String,
+    pub(super) auth_time: u64,
+    pub(super) nonce: Option<String>,
+}
+
+/// A signed id token for `user` at `client`, with the claims `scope` grants.
+///
+/// # Errors
+/// When the database fails or signing fails.
+pub(super) async fn id_token(
+    state: &AppState,
+    client: &Client,
+    user: User,
+    authentication: Authentication,
+    scope: &str,
+) -> anyhow::Result<String> {
+    let groups = if grants_groups(scope) {
         let groups = state.users.groups(&user.id).await?;
         Some(groups.into_iter().map(String::from).collect())
     } else {
@@ -186,27 +204,13 @@ pub async fn token(
         aud: client.id.as_str().to_owned(),
         exp: now + state.settings.tokens.id_token_ttl().as_secs(),
         iat: now,
-        auth_time: grant.auth_time,
-        nonce: grant.nonce,
-        sid: grant.sid,
+        auth_time: authentication.auth_time,
+        nonce: authentication.nonce,
+        sid: authentication.sid,
         name: user.name,
         email: user.email,
         preferred_username: user.username,
         groups,
     };
-    let id_token = state.keys.sign(client.id_token_alg, "JWT", &claims)?;
-    tracing::info!(
-        client = client.id.as_str(),
-        sid = claims.sid,
-        "code exchanged"
-    );
-    Ok(
-        webutil::no_store(&mut HttpResponse::Ok()).json(TokenResponse {
-            access_token: access_token.as_str().to_owned(),
-            token_type: "Bearer",
-            expires_in: state.access_tokens.ttl().as_secs(),
-            id_token,
-            scope: grant.scope,
-        }),
-    )
+    state.keys.sign(client.id_token_alg, "JWT", &claims)
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 
 use crate::error::{oauth_error, oauth_server_error};
-use crate::state::AppState;
+use crate::state::{ActiveToken, AppState};
 use crate::tokens::grants_groups;
 use crate::web::{self as webutil, Authorization};
 
@@ -58,7 +58,8 @@ struct UserInfo {
     groups: Option<Vec<String>>,
 }
 
-/// Answers for a live access token whose global session is still live.
+/// Answers for an active access token of a user, opaque or JWT (see
+/// [`AppState::active_token`]).
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -68,10 +69,14 @@ pub async fn userinfo(
     else {
         return Err(UserinfoError::InvalidToken);
     };
-    let (live, user) = state
-        .active_token(token)
-        .await?
-        .ok_or(UserinfoError::InvalidToken)?;
+    // A token without a user (client_credentials) has nobody to describe.
+    let Some(ActiveToken {
+        live,
+        user: Some(user),
+    }) = state.active_token(token).await?
+    else {
+        return Err(UserinfoError::InvalidToken);
+    };
     let groups = if grants_groups(&live.grant.scope) {
         let groups = state.users.groups(&user.id).await?;
         Some(groups.into_iter().map(String::from).collect())
