@@ -8,6 +8,7 @@ mod configured_clients;
 mod discovery;
 mod flow;
 mod forward_auth;
+mod forward_auth_nginx;
 mod groups;
 mod hardening;
 mod helpers;
