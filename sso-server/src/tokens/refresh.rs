@@ -11,8 +11,10 @@
 //!   whole family: the record and every access token of the grant. It is logged at WARN.
 //! - **One winner**: the family record names a one-time claim key; a use must take it
 //!   ([`session_store::OneTimeStore::take`]), so of concurrent uses of one token, on any
-//!   number of replicas sharing the store, exactly one rotates. The others fail without
-//!   revoking anything: a client racing itself is not a thief.
+//!   number of replicas sharing the store, exactly one rotates. The others fail: those that
+//!   arrive while the winner rotates fail without revoking anything, but one that arrives
+//!   after the rotation presents a rotated token and revokes the family. A client that may
+//!   refresh from several places at once must therefore serialize its refreshes.
 //! - **Lifetime**: a family of a global session is tagged with its `sid` and ends with it (and
 //!   every use checks the session). An `offline_access` family outlives the session; it is
 //!   tagged with its user instead, so a password change or the user's disabling ends it.
@@ -72,6 +74,17 @@ pub struct Current {
     pub grant: RefreshGrant,
     session: Session,
     claim: OneTimeKey,
+}
+
+/// What revoking a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// Not a token of ours, or its family had already ended.
+    Unknown,
+    /// The token was issued to another client; nothing was revoked.
+    OtherClient,
+    /// The family with this id (the grant id) is revoked.
+    Revoked(String),
 }
 
 /// Issues, rotates and revokes refresh tokens.
@@ -257,21 +270,21 @@ impl RefreshTokens {
         )))
     }
 
-    /// Revokes the family of `token` if it was issued to `client_id`: `Ok(false)` when it was
-    /// issued to another client (and stays live); revoking an unknown token succeeds.
+    /// Revokes the family of `token` if it was issued to `client_id`; a token of another
+    /// client stays live.
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn revoke(&self, token: &str, client_id: &str) -> anyhow::Result<bool> {
+    pub async fn revoke(&self, token: &str, client_id: &str) -> anyhow::Result<Revocation> {
         let Some((session, _)) = self.open(token).await? else {
-            return Ok(true);
+            return Ok(Revocation::Unknown);
         };
         let Some(grant) = grant_of(session.record()) else {
             self.store.delete(session.key()).await?;
-            return Ok(true);
+            return Ok(Revocation::Unknown);
         };
         if grant.client_id != client_id {
-            return Ok(false);
+            return Ok(Revocation::OtherClient);
         }
         let revoked = self.revoke_family(&grant.family).await?;
         tracing::info!(
@@ -280,7 +293,7 @@ impl RefreshTokens {
             revoked,
             "refresh token revoked with its family"
         );
-        Ok(true)
+        Ok(Revocation::Revoked(grant.family))
     }
 
     /// Deletes family `family` and every opaque access token of its grant; returns how many

@@ -4,6 +4,7 @@
 
 mod admin;
 mod cli;
+mod client_credentials;
 mod configured_clients;
 mod discovery;
 mod flow;
@@ -14,11 +15,14 @@ mod hardening;
 mod helpers;
 mod interop;
 mod introspection;
+mod jwt_access_tokens;
 mod login_limits;
 mod logout;
 mod negative;
 mod receiver;
 mod redis;
+mod refresh;
 mod replicated;
+mod revocation;
 mod sealed_keys;
 mod slo;

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::error::{oauth_error, oauth_server_error};
 use crate::routes::client_auth::{self, ClientAuthError};
 use crate::state::AppState;
+use crate::tokens::refresh::Revocation;
 use crate::tokens::{RefreshTokens, jwt};
 use crate::web as webutil;
 
@@ -98,7 +99,15 @@ pub async fn revoke(
         .ok_or(RevokeError::InvalidRequest("token is missing"))?;
     let client_id = client.id.as_str();
     let revoked = if RefreshTokens::looks_like(token) {
-        state.refresh_tokens.revoke(token, client_id).await?
+        match state.refresh_tokens.revoke(token, client_id).await? {
+            Revocation::Unknown => true,
+            Revocation::OtherClient => false,
+            Revocation::Revoked(family) => {
+                // The family's JWT access tokens cannot be deleted: mark them.
+                state.jwt_revocations.revoke_grant(&family).await?;
+                true
+            }
+        }
     } else if jwt::looks_like(token) {
         match jwt::verify(&state.keys, &state.issuer, token) {
             Some(claims) if claims.client_id != client_id => false,
