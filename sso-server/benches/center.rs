@@ -6,17 +6,23 @@
 //! through `POST /login` (16 in flight, each a new browser) with the p99 of
 //! silent-SSO `/authorize` calls made meanwhile, silent-SSO `/authorize` req/s alone, code
 //! exchanges/s at `/token`, access-token checks/s at `/userinfo` and, against those, at
-//! `/introspect`, and the time to deliver single logout to 100 clients.
+//! `/introspect`, the time to deliver single logout to 100 clients, refreshes/s at `/token`
+//! (opaque access token, no new id token: each chain rotates its own family), and
+//! client-credentials grants/s with an opaque token and with a JWT access token signed with
+//! RS256 and with EdDSA, against the signing limit of each algorithm measured in the same run
+//! (signatures/s of an access token's claims on all cores).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use jsonwebtoken::Algorithm;
 use reqwest::redirect::Policy;
 use session_store::{MemoryConfig, MemoryStore, SharedStore};
-use sso_server::clients::NewClient;
+use sso_server::clients::{NewClient, TokenPolicy};
 use sso_server::config::Settings;
+use sso_server::config::{AccessTokenFormat, GrantType};
 use sso_server::domain::{ClientId, RedirectUri, Username};
 use sso_server::slo::EndReason;
 use sso_server::startup::Application;
@@ -45,9 +51,9 @@ fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-fn authorize_path() -> String {
+fn authorize_path(scope: &str) -> String {
     format!(
-        "/authorize?response_type=code&client_id=bench&redirect_uri={CALLBACK}&scope=openid\
+        "/authorize?response_type=code&client_id=bench&redirect_uri={CALLBACK}&scope={scope}\
          &state=s&code_challenge={CHALLENGE}&code_challenge_method=S256"
     )
 }
@@ -137,8 +143,13 @@ impl Bench {
     }
 
     async fn code(&self, client: &reqwest::Client) -> Option<String> {
+        self.code_for(client, "openid").await
+    }
+
+    /// A code for a signed-in browser, for `scope` (`+`-separated).
+    async fn code_for(&self, client: &reqwest::Client, scope: &str) -> Option<String> {
         let response = client
-            .get(format!("{}{}", self.base, authorize_path()))
+            .get(format!("{}{}", self.base, authorize_path(scope)))
             .send()
             .await
             .ok()?;
@@ -151,6 +162,23 @@ impl Bench {
 }
 
 async fn register(state: &AppState, id: &str, backchannel: Option<String>) {
+    register_with(
+        state,
+        id,
+        backchannel,
+        TokenPolicy::default(),
+        Algorithm::RS256,
+    )
+    .await;
+}
+
+async fn register_with(
+    state: &AppState,
+    id: &str,
+    backchannel: Option<String>,
+    tokens: TokenPolicy,
+    alg: Algorithm,
+) {
     state
         .clients
         .upsert(NewClient {
@@ -160,8 +188,8 @@ async fn register(state: &AppState, id: &str, backchannel: Option<String>) {
             redirect_uris: vec![RedirectUri::parse(CALLBACK).expect("uri")],
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: backchannel.map(|uri| RedirectUri::parse(&uri).expect("uri")),
-            id_token_alg: jsonwebtoken::Algorithm::RS256,
-            tokens: sso_server::clients::TokenPolicy::default(),
+            id_token_alg: alg,
+            tokens,
         })
         .await
         .expect("client");
@@ -381,6 +409,131 @@ async fn token_check_rate(bench: &Arc<Bench>, introspect: bool) -> f64 {
     per_second(done.load(Ordering::Relaxed), start.elapsed())
 }
 
+/// Refreshes per second: `CONCURRENCY` chains, each rotating a family of its own, asking for
+/// scope `profile` only, so no id token is signed (the access tokens are opaque).
+async fn refresh_rate(bench: &Arc<Bench>) -> f64 {
+    let api = reqwest::Client::new();
+    let client = bench.signed_in().await;
+    let mut chains = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let code = bench
+            .code_for(&client, "openid+profile")
+            .await
+            .expect("code");
+        let tokens: serde_json::Value = exchange(&api, bench, &code)
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("tokens");
+        chains.push(
+            tokens["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        );
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for mut token in chains {
+        let (bench, done, api) = (bench.clone(), done.clone(), api.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                let response = api
+                    .post(format!("{}/token", bench.base))
+                    .basic_auth("bench", Some(SECRET))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.as_str()),
+                        ("scope", "profile"),
+                    ])
+                    .send()
+                    .await
+                    .expect("refresh");
+                let tokens: serde_json::Value = response.json().await.expect("tokens");
+                let Some(next) = tokens["refresh_token"].as_str() else {
+                    panic!("refresh refused: {tokens}");
+                };
+                assert!(
+                    tokens.get("id_token").is_none(),
+                    "no id token was asked for"
+                );
+                token = next.to_owned();
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
+/// Client-credentials grants per second for the service account `client`.
+async fn client_credentials_rate(bench: &Arc<Bench>, client: &'static str) -> f64 {
+    let api = reqwest::Client::new();
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (bench, done, api) = (bench.clone(), done.clone(), api.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < PHASE {
+                let response = api
+                    .post(format!("{}/token", bench.base))
+                    .basic_auth(client, Some(SECRET))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .expect("token request");
+                if response.status() == 200 && response.bytes().await.is_ok() {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
+/// Signatures per second of an access token's claims with `alg`, on all cores: the ceiling of
+/// JWT access tokens.
+async fn signing_rate(state: &AppState, alg: Algorithm) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let done = Arc::new(AtomicUsize::new(0));
+    let claims = sso_server::tokens::jwt::JwtAccessClaims::new(
+        "http://sso.localhost",
+        &sso_server::tokens::AccessGrant {
+            client_id: "svc".to_owned(),
+            user_id: None,
+            sid: None,
+            scope: "reports.read".to_owned(),
+            grant_id: None,
+        },
+        Duration::from_secs(600),
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..cores {
+        let (keys, done, claims) = (state.keys.clone(), done.clone(), claims.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            while start.elapsed() < PHASE {
+                keys.sign(alg, sso_server::tokens::jwt::TYP, &claims)
+                    .expect("signature");
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    per_second(done.load(Ordering::Relaxed), start.elapsed())
+}
+
 async fn slo_fan_out(bench: &Arc<Bench>, receivers: usize) -> Duration {
     let received = Arc::new(AtomicUsize::new(0));
     let counter = received.clone();
@@ -484,4 +637,57 @@ async fn main() {
         "single logout to 100 clients:          {:>9.1} ms",
         fan_out.as_secs_f64() * 1e3
     ));
+
+    // Keycloak sizes its clusters at 120 of either per second per vCPU.
+    let keycloak = 120.0 * std::thread::available_parallelism().map_or(2, usize::from) as f64;
+    let refreshes = refresh_rate(&bench).await;
+    report(&format!(
+        "refreshes/s at /token (opaque, no id): {refreshes:>9.1}  ({:.0}x Keycloak's sizing)",
+        refreshes / keycloak
+    ));
+    let service = |format, alg| {
+        TokenPolicy::new(
+            vec![GrantType::ClientCredentials],
+            vec!["reports.read".to_owned()],
+            format,
+            false,
+        )
+        .map(|policy| (policy, alg))
+        .expect("policy")
+    };
+    for (id, (policy, alg)) in [
+        (
+            "svc-opaque",
+            service(AccessTokenFormat::Opaque, Algorithm::RS256),
+        ),
+        (
+            "svc-rs256",
+            service(AccessTokenFormat::Jwt, Algorithm::RS256),
+        ),
+        (
+            "svc-eddsa",
+            service(AccessTokenFormat::Jwt, Algorithm::EdDSA),
+        ),
+    ] {
+        register_with(&bench.state, id, None, policy, alg).await;
+    }
+    let opaque = client_credentials_rate(&bench, "svc-opaque").await;
+    report(&format!(
+        "client credentials/s (opaque):         {opaque:>9.1}  ({:.0}x Keycloak's sizing)",
+        opaque / keycloak
+    ));
+    for (id, alg, name) in [
+        ("svc-rs256", Algorithm::RS256, "RS256"),
+        ("svc-eddsa", Algorithm::EdDSA, "EdDSA"),
+    ] {
+        let limit = signing_rate(&bench.state, alg).await;
+        let granted = client_credentials_rate(&bench, id).await;
+        report(&format!(
+            "{name} signatures/s (all cores):       {limit:>9.1}"
+        ));
+        report(&format!(
+            "client credentials/s (JWT, {name}):   {granted:>9.1}  ({:.0}% of the signing limit)",
+            100.0 * granted / limit
+        ));
+    }
 }
