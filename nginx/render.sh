@@ -18,6 +18,9 @@
 #   LB_PRIORITY          VRRP priority of this box (1-254), different on the two boxes
 # Optional (default):
 #   LB_DOMAIN (example.test)      names served: sso., app1., app2. under it
+#   LB_APP3_SERVERS ()            space-separated HOST:PORT of app3's nodes: when set, app3.
+#                                 under LB_DOMAIN is served too, protected by forward auth
+#                                 (app3.conf.template; the snippets are copied beside nginx.conf)
 #   LB_HTTP_PORT (80), LB_HTTPS_PORT (443)
 #   LB_REAL_IP_FROM ()            space-separated addresses/CIDRs of proxies in front whose
 #                                 X-Forwarded-For is believed
@@ -88,6 +91,14 @@ LB_SSO_SERVER_LINES=$(server_lines LB_SSO_SERVERS)
 LB_APP1_SERVER_LINES=$(server_lines LB_APP1_SERVERS)
 LB_APP2_SERVER_LINES=$(server_lines LB_APP2_SERVERS)
 
+# app3: its own file, included only when it has nodes.
+LB_APP3_INCLUDE_LINE=""
+LB_APP3_SERVER_LINES=""
+if [[ -n ${LB_APP3_SERVERS:-} ]]; then
+	LB_APP3_SERVER_LINES=$(server_lines LB_APP3_SERVERS)
+	LB_APP3_INCLUDE_LINE="    include app3.conf;"
+fi
+
 LB_REAL_IP_FROM_LINES=""
 for source in ${LB_REAL_IP_FROM:-}; do
 	LB_REAL_IP_FROM_LINES+="    set_real_ip_from $source;"$'\n'
@@ -123,6 +134,7 @@ fi
 
 export LB_TLS_CERT LB_TLS_KEY LB_VIP LB_INTERFACE LB_PRIORITY \
 	LB_SSO_SERVER_LINES LB_APP1_SERVER_LINES LB_APP2_SERVER_LINES LB_REAL_IP_FROM_LINES \
+	LB_APP3_SERVER_LINES LB_APP3_INCLUDE_LINE \
 	LB_HTTPS_PORT_SUFFIX LB_CHECK_COMMAND LB_UNICAST_BLOCK LB_AUTH_BLOCK
 
 # Only the ${LB_…} placeholders are replaced: nginx's own $host, $remote_addr … stay as written.
@@ -137,6 +149,11 @@ render() {
 	envsubst "${placeholders[*]}" <"$template" >"$target.tmp"
 	mv -- "$target.tmp" "$target"
 }
+if [[ -n ${LB_APP3_SERVERS:-} ]]; then
+	render "$here/app3.conf.template" "$out_dir/app3.conf"
+	mkdir -p -- "$out_dir/forward-auth"
+	cp -- "$here"/forward-auth/*.conf "$out_dir/forward-auth/"
+fi
 render "$here/nginx.conf.template" "$out_dir/nginx.conf"
 # The keepalived file may hold the VRRP password.
 (

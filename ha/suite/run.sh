@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The high-availability suite: builds the cluster of ARCHITECTURE.md §4 on this one Linux host
 # in network namespaces (two nginx + keepalived load balancers sharing a VIP, two sso-server
-# replicas, two nodes each of app1 and app2, Redis, PostgreSQL and a client with several source
-# addresses), then breaks it in the ways a cluster breaks and checks what users see:
+# replicas, two nodes each of app1 and app2, two of app3 behind forward auth, Redis, PostgreSQL
+# and a client with several source addresses), then breaks it in the ways a cluster breaks and
+# checks what users see:
 #   1 ip_hash keeps a client on one node; clients spread over the nodes
 #   2 an app node is SIGKILLed under a signed-in user (Redis store, then replicated store)
 #   3 an sso-server dies between issuing a code and its exchange
@@ -10,6 +11,9 @@
 #   5 rolling restart of every app node (both stores): no session lost
 #   6 single logout on one node of app2 ends the sessions on every node of both apps (both stores)
 #   7 Redis restarts: clear errors while it is down, recovery with nothing restarted
+#   8 forward auth: signed in at app1, app3 (nginx auth_request) greets the user, no password
+#   9 forward auth: logout on app2 signs app3 out (target: within 0.5 s)
+#   10 forward auth: a signed-in user outside app3's allowed group gets the 403 page
 # It prints PASS or FAIL per scenario with what it measured, then "N passed, N failed", and
 # exits non-zero when any failed. Everything it starts, every namespace and every temporary
 # file is removed on exit, whether the scenarios passed or not.
@@ -17,7 +21,8 @@
 # Usage: sudo ha/suite/run.sh
 #
 # Needs root (namespaces, and PostgreSQL runs as the postgres user) and: iproute2, nginx,
-# keepalived, redis-server, redis-tools, postgresql, curl, openssl, gettext-base (envsubst).
+# keepalived, redis-server, redis-tools, postgresql, curl, openssl, gettext-base (envsubst),
+# python3 (app3).
 #
 # Environment:
 #   HA_BIN_DIR    directory holding sso-server and subsystem-demo; when unset they are built
@@ -35,7 +40,8 @@ if ((EUID != 0)); then
 	printf 'run.sh: needs root (network namespaces); try: sudo %s\n' "$0" >&2
 	exit 2
 fi
-for command in ip nginx keepalived redis-server redis-cli curl openssl envsubst runuser pgrep; do
+for command in ip nginx keepalived redis-server redis-cli curl openssl envsubst runuser pgrep \
+	python3; do
 	command -v "$command" >/dev/null || {
 		printf 'run.sh: %s is missing (see the header of this script)\n' "$command" >&2
 		exit 2
@@ -180,6 +186,10 @@ run_scenario "5 rolling restart of every app node (Redis store)" scenario_rollin
 run_scenario "6 single logout across every node (Redis store)" scenario_single_logout
 run_scenario "7 Redis restart: defined errors while down, recovery without restarts" \
 	scenario_redis_restart
+run_scenario "8 forward auth: SSO from app1 to app3 without a password" scenario_app3_sso
+run_scenario "9 forward auth: logout on app2 signs app3 out within 0.5 s" \
+	scenario_app3_single_logout
+run_scenario "10 forward auth: a user outside app3's group gets 403" scenario_app3_forbidden
 
 log "switching the apps to the replicated session store"
 use_app_backend replicated

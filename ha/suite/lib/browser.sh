@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # A scripted browser: curl with a cookie jar, from one of the client's source addresses, that
-# reaches sso., app1. and app2.$DOMAIN through the VIP over TLS and trusts only the suite's CA.
+# reaches sso., app1., app2. and app3.$DOMAIN through the VIP over TLS and trusts only the suite's CA.
 # A browser is a directory under $RUN/browsers holding its jar, its source address and the body
 # of its last response. One browser is only ever used by one loop at a time.
 #
@@ -38,7 +38,8 @@ browse() {
 	shift
 	out=$(in_ns client curl --silent --cacert "$CERT_DIR/ca.pem" \
 		--resolve "sso.$DOMAIN:443:$VIP" --resolve "app1.$DOMAIN:443:$VIP" \
-		--resolve "app2.$DOMAIN:443:$VIP" --interface "$(<"$dir/source")" \
+		--resolve "app2.$DOMAIN:443:$VIP" --resolve "app3.$DOMAIN:443:$VIP" \
+		--interface "$(<"$dir/source")" \
 		--cookie "$dir/jar" --cookie-jar "$dir/jar" --connect-timeout 1 --max-time 6 \
 		--output "$dir/body" --write-out '%{http_code} %{url_effective} %{redirect_url}' \
 		"$@") || true

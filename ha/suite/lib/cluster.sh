@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The services of the cluster: PostgreSQL, Redis, two sso-server replicas, two nodes each of
-# app1 and app2, and two load balancers (nginx + keepalived) rendered from nginx/.
+# app1 and app2, two of app3 (Python, behind forward auth at the load balancers) and two load
+# balancers (nginx + keepalived) rendered from nginx/.
 #
 # Every service has a name (redis, sso1, app1a, nginx-lb1, keepalived-lb1, …) and a pid file
 # under $RUN/pid, so that scenarios, which run in subshells, can stop and restart services and
@@ -10,6 +11,7 @@
 # and lib/topology.sh.
 
 APP_NODES=(app1a app1b app2a app2b)
+APP3_NODES=(app3a app3b)
 SSO_NODES=(sso1 sso2)
 LBS=(lb1 lb2)
 HTTP_PORT=8080
@@ -167,6 +169,12 @@ seed_center() {
 	done
 	sso_cli user add alice --name "Alice Liddell" --email "alice@$DOMAIN" \
 		--password-stdin <<<"${SECRETS[password]}"
+	# app3 is for staff only: alice is in it, bob is not.
+	sso_cli user add bob --name "Bob Builder" --email "bob@$DOMAIN" \
+		--password-stdin <<<"${SECRETS[password]}"
+	sso_cli user groups alice set staff
+	sso_cli user groups bob set visitors
+	sso_cli forward-auth add app3 --host "app3.$DOMAIN" --allow-group staff
 }
 
 start_sso() {
@@ -219,6 +227,13 @@ start_app() {
 	wait_until 15 "$node healthy" http_ok client "http://${IP[$node]}:$HTTP_PORT/health"
 }
 
+# app3 knows nothing of the center: nginx checks every request with it first.
+start_app3() {
+	local node=$1
+	spawn "$node" "$node" python3 "$REPO/app3/app3.py" --bind "${IP[$node]}" --port "$HTTP_PORT"
+	wait_until 15 "$node healthy" http_ok client "http://${IP[$node]}:$HTTP_PORT/health"
+}
+
 # use_app_backend redis|replicated: (re)starts every app node with that session store.
 use_app_backend() {
 	local node
@@ -243,6 +258,7 @@ render_lb() {
 	LB_SSO_SERVERS="${IP[sso1]}:$HTTP_PORT ${IP[sso2]}:$HTTP_PORT" \
 		LB_APP1_SERVERS="${IP[app1a]}:$HTTP_PORT ${IP[app1b]}:$HTTP_PORT" \
 		LB_APP2_SERVERS="${IP[app2a]}:$HTTP_PORT ${IP[app2b]}:$HTTP_PORT" \
+		LB_APP3_SERVERS="${IP[app3a]}:$HTTP_PORT ${IP[app3b]}:$HTTP_PORT" \
 		LB_TLS_CERT=$CERT_DIR/server.pem LB_TLS_KEY=$CERT_DIR/server.key \
 		LB_VIP=$VIP/$PREFIX_LEN LB_INTERFACE=eth0 LB_PRIORITY=$priority \
 		LB_DOMAIN=$DOMAIN LB_ROUTER_ID=$lb \
@@ -284,6 +300,7 @@ start_service() {
 	case $1 in
 	redis) start_redis ;;
 	sso*) start_sso "$1" ;;
+	app3*) start_app3 "$1" ;;
 	app*) start_app "$1" ;;
 	nginx-*) start_nginx "${1#nginx-}" ;;
 	keepalived-*) start_keepalived "${1#keepalived-}" ;;
@@ -307,8 +324,8 @@ settle() {
 	sleep "${timeout%s}.5"
 }
 
-RESTARTABLE=(redis "${SSO_NODES[@]}" "${APP_NODES[@]}" nginx-lb1 nginx-lb2 keepalived-lb1
-	keepalived-lb2)
+RESTARTABLE=(redis "${SSO_NODES[@]}" "${APP_NODES[@]}" "${APP3_NODES[@]}" nginx-lb1 nginx-lb2
+	keepalived-lb1 keepalived-lb2)
 
 # Restarts whatever an earlier scenario left stopped, so each scenario starts from a whole
 # cluster even when the one before failed half-way.
@@ -337,6 +354,9 @@ cluster_up() {
 	done
 	log "starting the app nodes"
 	use_app_backend redis
+	for node in "${APP3_NODES[@]}"; do
+		start_app3 "$node"
+	done
 	for lb in "${LBS[@]}"; do
 		render_lb "$lb"
 		start_nginx "$lb"
@@ -352,7 +372,7 @@ cluster_up() {
 cluster_down() {
 	local name
 	for name in keepalived-lb1 keepalived-lb2 nginx-lb1 nginx-lb2 "${APP_NODES[@]}" \
-		"${SSO_NODES[@]}" redis; do
+		"${APP3_NODES[@]}" "${SSO_NODES[@]}" redis; do
 		stop_service "$name" TERM
 	done
 	if service_alive pg; then

@@ -397,3 +397,100 @@ center_ready() {
 session_back() {
 	[[ $(profile "$1" app1) == "ok "*" $2" ]]
 }
+
+# ------------------------------------------------------------------ 8, 9, 10: app3, forward auth
+
+# on_app3 NAME USER: the last answer is app3's page, greeting USER.
+on_app3() {
+	[[ $STATUS == 200 && $EFFECTIVE == "https://app3.$DOMAIN/"* ]] &&
+		grep -qF "<code id=\"user\">$2</code>" "$(body_of "$1")"
+}
+
+# app3_state NAME: GETs app3 once without following redirects and prints "in" (the page),
+# "out" (sent to sign in on app3's /_sso/start) or "fail STATUS".
+app3_state() {
+	browse "$1" "https://app3.$DOMAIN/"
+	if [[ $STATUS == 200 ]]; then
+		printf 'in\n'
+	elif [[ $STATUS == 302 && $LOCATION == "https://app3.$DOMAIN/_sso/start?"* ]]; then
+		printf 'out\n'
+	else
+		printf 'fail %s\n' "$STATUS"
+	fi
+}
+
+# submit_login NAME USER: on the center's sign-in form (the last answer), signs in as USER and
+# follows the redirects.
+submit_login() {
+	local body csrf return_to
+	body=$(body_of "$1")
+	csrf=$(form_value csrf_token "$body")
+	return_to=$(form_value return_to "$body")
+	browse "$1" --location --data-urlencode "csrf_token=$csrf" \
+		--data-urlencode "return_to=$return_to" --data-urlencode "username=$2" \
+		--data-urlencode "password=${SECRETS[password]}" "https://sso.$DOMAIN/login"
+}
+
+# Signed in at app1, the user opens app3 (nginx auth_request → /_sso/start → the center →
+# callback on app3) and is greeted without a password.
+scenario_app3_sso() {
+	local t0
+	new_browser fa-sso "${CLIENT_SOURCES[0]}"
+	sign_in fa-sso app1
+	t0=$EPOCHREALTIME
+	browse fa-sso --location "https://app3.$DOMAIN/"
+	on_login_form fa-sso && fail "app3 asked for the password again"
+	on_app3 fa-sso alice || fail "app3 did not greet alice (HTTP $STATUS at $EFFECTIVE)"
+	grep -qF '<li>staff</li>' "$(body_of fa-sso)" || fail "app3 does not list the group staff"
+	measure "app1 -> app3 without a password in $(seconds "$t0" "$EPOCHREALTIME") s; app3 greets alice, groups: staff"
+	[[ $(app3_state fa-sso) == in ]] || fail "app3 forgot the session on the next request"
+}
+
+# Signed in at app2 and app3, the user signs out on app2: app3's next request is sent to sign
+# in. The target is 0.5 s from the moment the logout begins to app3's refusal (the center ends
+# the forward-auth sessions with the global session, before it answers the logout).
+scenario_app3_single_logout() {
+	local csrf t0 t1 t2 state i
+	new_browser fa-slo "${CLIENT_SOURCES[1]}"
+	sign_in fa-slo app2
+	browse fa-slo --location "https://app3.$DOMAIN/"
+	on_app3 fa-slo alice || fail "app3 did not greet alice (HTTP $STATUS at $EFFECTIVE)"
+	browse fa-slo "https://app2.$DOMAIN/profile"
+	on_profile fa-slo || fail "app2 profile: HTTP $STATUS"
+	csrf=$(form_value csrf_token "$(body_of fa-slo)")
+	t0=$EPOCHREALTIME
+	browse fa-slo --location --data-urlencode "csrf_token=$csrf" "https://app2.$DOMAIN/auth/logout"
+	t1=$EPOCHREALTIME
+	[[ $STATUS == 200 && $EFFECTIVE == "https://app2.$DOMAIN/" ]] ||
+		fail "logout did not come back to app2's home (HTTP $STATUS at $EFFECTIVE)"
+	# Asks again for up to 5 s, so that a late sign-out is measured too, not only refused.
+	for ((i = 0; i < 100; i++)); do
+		state=$(app3_state fa-slo)
+		[[ $state == in ]] || break
+		sleep 0.05
+	done
+	t2=$EPOCHREALTIME
+	[[ $state == out ]] || fail "app3 still answers $state $(seconds "$t1" "$t2") s after the logout"
+	measure "app3 sent to sign in $(seconds3 "$t0" "$t2") s after the logout on app2 began (target 0.5 s; the logout itself took $(seconds3 "$t0" "$t1") s)"
+	awk -v d="$(seconds3 "$t0" "$t2")" 'BEGIN { exit !(d <= 0.5) }' ||
+		fail "app3 signed out later than 0.5 s after the logout began"
+}
+
+# A signed-in user outside the allowed group gets app3's 403 page, never app3's.
+scenario_app3_forbidden() {
+	new_browser fa-bob "${CLIENT_SOURCES[2]}"
+	browse fa-bob --location "https://app3.$DOMAIN/"
+	on_login_form fa-bob || fail "app3 did not send bob to sign in (HTTP $STATUS at $EFFECTIVE)"
+	submit_login fa-bob bob
+	[[ $STATUS == 403 && $EFFECTIVE == "https://app3.$DOMAIN/"* ]] ||
+		fail "bob got HTTP $STATUS at $EFFECTIVE, not 403 at app3"
+	grep -q 'Access denied' "$(body_of fa-bob)" || fail "the 403 is not the Access denied page"
+	grep -q 'Hello' "$(body_of fa-bob)" && fail "app3's page reached bob"
+	[[ $(app3_state fa-bob) == "fail 403" ]] || fail "bob's next request is not a 403"
+	measure "bob (group visitors) signed in: app3 answers 403 Access denied, twice"
+}
+
+# seconds3 FROM TO: TO - FROM, with three decimals.
+seconds3() {
+	awk -v from="$1" -v to="$2" 'BEGIN { printf "%.3f", to - from }'
+}

@@ -7,12 +7,13 @@
 # in_ns, net_up, net_down.
 
 # Every host of the cluster, and the client that plays the browsers.
-HOSTS=(lb1 lb2 sso1 sso2 app1a app1b app2a app2b redis pg client)
+HOSTS=(lb1 lb2 sso1 sso2 app1a app1b app2a app2b app3a app3b redis pg client)
 declare -A IP=(
 	[lb1]=10.213.0.11 [lb2]=10.213.0.12
 	[sso1]=10.213.0.21 [sso2]=10.213.0.22
 	[app1a]=10.213.0.31 [app1b]=10.213.0.32
 	[app2a]=10.213.0.41 [app2b]=10.213.0.42
+	[app3a]=10.213.0.61 [app3b]=10.213.0.62
 	[redis]=10.213.0.51 [pg]=10.213.0.52
 	[client]=10.213.1.1
 )
