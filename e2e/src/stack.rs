@@ -1,5 +1,6 @@
 //! The servers a browser test clicks through: the center and the demo apps app1 and app2, each
-//! started in this process on a free port, reached under its own `*.localhost` name.
+//! started in this process on a free port, reached under its own `*.localhost` name; and, for
+//! the forward-auth tests, app3 behind nginx ([`crate::app3`]).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -7,8 +8,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
 use sso_server::clients::NewClient;
+use sso_server::config::ForwardAuthSettings;
 use sso_server::domain::{ClientId, RedirectUri, Username};
-use sso_server::users::{NewUser, Password};
+use sso_server::users::{GroupChange, GroupName, NewUser, Password};
 use subsystem_demo::Layered as _;
 use url::Url;
 
@@ -18,6 +20,10 @@ pub const USERNAME: &str = "alice";
 pub const DISPLAY_NAME: &str = "Alice Liddell";
 /// Her password.
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The group app3 lets in; the demo user is in it.
+pub const APP3_GROUP: &str = "staff";
+/// A second user, with the same password, who is not in [`APP3_GROUP`] (only with app3).
+pub const OUTSIDER: &str = "bob";
 
 /// Where the apps keep their local sessions.
 #[derive(Clone, Debug)]
@@ -92,13 +98,15 @@ pub struct Stack {
     pub app1: Site,
     /// The demo app `app2`.
     pub app2: Site,
+    /// app3 behind nginx with forward auth, when started with [`Stack::start_with_app3`].
+    pub app3: Option<crate::app3::App3>,
     _database: tempfile::TempDir,
 }
 
 /// A server as the browser reaches it.
 #[derive(Clone, Debug)]
 pub struct Site {
-    origin: Url,
+    pub(crate) origin: Url,
 }
 
 impl Site {
@@ -125,13 +133,36 @@ impl Stack {
     /// When a server cannot start or the backend's server is unreachable.
     pub async fn start(backend: &Backend) -> anyhow::Result<Self> {
         backend.check_reachable().await?;
-        let (center, database) = start_center().await?;
+        let (center, database) = start_center(false).await?;
         let app1 = start_app(&center, "app1", backend).await?;
         let app2 = start_app(&center, "app2", backend).await?;
         Ok(Self {
             center: center.site,
             app1,
             app2,
+            app3: None,
+            _database: database,
+        })
+    }
+
+    /// Like [`Stack::start`], and app3 behind nginx: the center trusts 127.0.0.1 as a proxy
+    /// and protects `app3.localhost` for [`APP3_GROUP`], which the demo user is in and
+    /// [`OUTSIDER`] is not.
+    ///
+    /// # Errors
+    /// As [`Stack::start`], and when nginx or python3 is missing.
+    pub async fn start_with_app3(backend: &Backend) -> anyhow::Result<Self> {
+        backend.check_reachable().await?;
+        let (center, database) = start_center(true).await?;
+        let app1 = start_app(&center, "app1", backend).await?;
+        let app2 = start_app(&center, "app2", backend).await?;
+        let port = center.site.origin.port().context("the center's port")?;
+        let app3 = crate::app3::App3::start(port)?;
+        Ok(Self {
+            center: center.site,
+            app1,
+            app2,
+            app3: Some(app3),
             _database: database,
         })
     }
@@ -144,12 +175,14 @@ struct Center {
 
 /// A port that was free a moment ago. The center must know its own URL (the issuer) before it
 /// binds, so its port is chosen first.
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
-async fn start_center() -> anyhow::Result<(Center, tempfile::TempDir)> {
+/// Starts the center with the demo user; with `app3`, also protecting `app3.localhost` (behind
+/// an nginx on 127.0.0.1) and adding [`OUTSIDER`].
+async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)> {
     let port = free_port()?;
     let origin: Url = format!("http://sso.localhost:{port}").parse()?;
     let mut settings = sso_server::config::Settings {
@@ -161,6 +194,17 @@ async fn start_center() -> anyhow::Result<(Center, tempfile::TempDir)> {
     settings.slo.initial_backoff_ms = 100;
     settings.slo.max_backoff_ms = 400;
     settings.slo.request_timeout_ms = 1_000;
+    if app3 {
+        settings.login.trusted_proxies = vec![[127, 0, 0, 1].into()];
+        settings.forward_auth = vec![ForwardAuthSettings {
+            name: "app3".to_owned(),
+            hosts: vec!["app3.localhost".to_owned()],
+            allowed_users: Vec::new(),
+            allowed_groups: vec![APP3_GROUP.to_owned()],
+            idle_timeout_secs: ForwardAuthSettings::default_idle_timeout_secs(),
+            absolute_timeout_secs: ForwardAuthSettings::default_absolute_timeout_secs(),
+        }];
+    }
     let database = tempfile::tempdir()?;
     let url = format!("sqlite://{}/sso.db?mode=rwc", database.path().display());
     let pool = sso_server::db::connect_url(&url, 5).await?;
@@ -172,19 +216,36 @@ async fn start_center() -> anyhow::Result<(Center, tempfile::TempDir)> {
     .await?;
     let state = application.state().clone();
     tokio::spawn(application.run_until_stopped());
-    let hash = state.hasher.hash(Password::new(PASSWORD)).await?;
-    state
-        .users
-        .add(
-            NewUser {
-                username: Username::parse(USERNAME).map_err(anyhow::Error::msg)?,
-                name: DISPLAY_NAME.to_owned(),
-                email: format!("{USERNAME}@example.test"),
-            },
-            hash,
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot add the demo user: {error}"))?;
+    let mut users = vec![(USERNAME, DISPLAY_NAME, APP3_GROUP)];
+    if app3 {
+        users.push((OUTSIDER, "Bob Builder", "visitors"));
+    }
+    for (username, name, groups) in users {
+        let username = Username::parse(username).map_err(anyhow::Error::msg)?;
+        let hash = state.hasher.hash(Password::new(PASSWORD)).await?;
+        state
+            .users
+            .add(
+                NewUser {
+                    username: username.clone(),
+                    name: name.to_owned(),
+                    email: format!("{}@example.test", username.as_str()),
+                },
+                hash,
+            )
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("cannot add the user {}: {error}", username.as_str())
+            })?;
+        let groups = GroupName::parse_list(groups).map_err(anyhow::Error::msg)?;
+        state
+            .users
+            .change_groups(&username, &GroupChange::Set(groups))
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("cannot set the groups of {}: {error}", username.as_str())
+            })?;
+    }
     Ok((
         Center {
             site: Site { origin },
