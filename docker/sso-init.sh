@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-shot init of the compose demo, run with the center's configuration before the center's
 # replicas start: creates the schema and signing keys (any sso-server command does), registers
-# app1 and app2 with their public URLs, and adds the demo users alice and bob. Safe to run
-# again: clients are replaced, existing users are left alone.
+# app1 and app2 with their public URLs, protects app3 with forward auth for the group staff, and
+# adds the demo users alice (in staff) and bob (not: app3 refuses him). Safe to run again:
+# clients and the app3 entry are replaced, existing users are left alone, groups are set.
 #
 # Environment: DEMO_SECRETS (directory made by demo-setup.sh), DEMO_PUBLIC_PORT (the HTTPS port
 # in the public URLs), DEMO_DOMAIN (default example.test), and the SSO_* settings of the center.
@@ -33,4 +34,8 @@ done <<'USERS'
 alice Alice Liddell
 bob Bob Builder
 USERS
+sso-server user groups alice set staff
+sso-server user groups bob set visitors
+sso-server forward-auth add app3 --host "app3.$domain" --allow-group staff
+
 printf 'demo users: alice, bob; password: %s\n' "$(<"$secrets/demo-password")"
