@@ -269,6 +269,58 @@ async fn client_add_list_and_remove() {
 }
 
 #[tokio::test]
+async fn client_add_registers_a_service_for_client_credentials_with_jwt_access_tokens() {
+    let (app, database) = spawn_on_shared_database().await;
+    let secret = "svc-secret-0123456789abcdef-0123456789";
+    let out = run(
+        &database,
+        &[
+            "client",
+            "add",
+            "reports",
+            "--grant-type",
+            "client_credentials",
+            "--client-credentials-scope",
+            "reports.read",
+            "--access-token-format",
+            "jwt",
+            "--secret-stdin",
+        ],
+        &format!("{secret}\n"),
+    )
+    .await;
+    assert!(out.contains("registered client reports"), "{out}");
+
+    let grant = |scope: &'static str| {
+        app.api
+            .post(app.url("/token"))
+            .basic_auth("reports", Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+    };
+    let granted = grant("reports.read").await.unwrap();
+    assert_eq!(granted.status(), 200);
+    let body: serde_json::Value = granted.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(token).expect("a JWT access token");
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(claims(token)["client_id"], "reports");
+    assert_eq!(claims(token)["scope"], "reports.read");
+
+    let wider = grant("reports.write").await.unwrap();
+    assert_eq!(wider.status(), 400);
+    let body: serde_json::Value = wider.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_scope");
+
+    let request = AuthRequest::new("reports", "http://reports.localhost/cb");
+    assert_eq!(
+        app.get_authorize(&request).await.status(),
+        400,
+        "a service without redirect URIs cannot sign users in"
+    );
+}
+
+#[tokio::test]
 async fn configured_clients_are_listed_and_cannot_be_changed_from_the_command_line() {
     let (_app, database) = spawn_on_shared_database().await;
     let clients = r#"[{ id = "portal", secret_sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", redirect_uris = ["https://portal.localhost/cb"] }]"#;
