@@ -1,0 +1,376 @@
+//! Cost of forward auth on this machine: a harness that prints figures, not a test.
+//!
+//! Run with `scripts/bench-forward-auth.sh` (or `cargo bench -p sso-server --bench
+//! forward_auth`; needs `wrk`, `taskset`, nginx at `NGINX_BIN` or `/usr/sbin/nginx`, and Redis at
+//! `REDIS_URL`, by default the local one). One run of each, `BENCH_SECONDS` (5) long, with `wrk
+//! -t1 -c32` on core 1 and every server on core 0:
+//!
+//! - `GET /forward-auth/verify` with a live forward-auth session, as nginx asks it, on the
+//!   center with the memory store and with the Redis store, against a bare actix-web hello;
+//! - a static page through nginx with the snippets' `auth_request` (nginx and the center, memory
+//!   store, share core 0) against the same page through nginx without it.
+//!
+//! Each server is a child process (this binary with `--serve`) pinned with `taskset -c 0`; the
+//! center gets one worker, as actix-web starts one per core it may run on.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use session_store::{Expiry, MemoryStore, RedisConfig, RedisStore, SharedStore};
+use sso_server::config::{ForwardAuthSettings, Settings};
+use sso_server::domain::Username;
+use sso_server::forward_auth::request::HostName;
+use sso_server::startup::Application;
+use sso_server::users::{GroupChange, GroupName, NewUser, Password};
+
+/// The protected host the sessions are made for.
+const HOST: &str = "app.bench";
+const CONNECTIONS: u32 = 32;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|arg| arg == "--serve") {
+        Some(position) => serve(args.get(position + 1).expect("--serve VARIANT")),
+        None => orchestrate(),
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+// ---- the servers (child processes) ----------------------------------------------------------
+
+/// Runs `bare`, `center-memory` or `center-redis` on a free port; prints `READY <port>
+/// <cookie>` once it serves (the cookie names a live forward-auth session on [`HOST`]).
+fn serve(variant: &str) {
+    actix_web::rt::System::new().block_on(async move {
+        if variant == "bare" {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("local addr").port();
+            let server = HttpServer::new(|| {
+                App::new().route(
+                    "/",
+                    web::get().to(|| async { HttpResponse::Ok().body("hello") }),
+                )
+            })
+            .workers(1)
+            .listen(listener)
+            .expect("listen")
+            .run();
+            ready(port, "-");
+            server.await.expect("bare server");
+            return;
+        }
+        let store: Arc<dyn SharedStore> = match variant {
+            "center-memory" => Arc::new(MemoryStore::default()),
+            "center-redis" => {
+                let unique = std::process::id();
+                Arc::new(
+                    RedisStore::new(
+                        RedisConfig::new(redis_url()).with_prefix(format!("bench-fa-{unique}:")),
+                    )
+                    .expect("Redis URL"),
+                )
+            }
+            other => panic!("unknown variant {other}"),
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.http.port = 0;
+        settings.login.trusted_proxies = vec![[127, 0, 0, 1].into()];
+        settings.forward_auth = vec![ForwardAuthSettings {
+            name: "bench".to_owned(),
+            hosts: vec![HOST.to_owned()],
+            allowed_users: Vec::new(),
+            allowed_groups: vec!["staff".to_owned()],
+            idle_timeout_secs: 600,
+            absolute_timeout_secs: 3_600,
+        }];
+        let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
+        let pool = sso_server::db::connect_url(&url, 4)
+            .await
+            .expect("database");
+        let app = Application::build_with(settings, pool, store)
+            .await
+            .expect("application");
+        let port = app.port();
+        let state = app.state().clone();
+        let hash = state
+            .hasher
+            .hash(Password::new("bench password"))
+            .await
+            .expect("hash");
+        let username = Username::parse("alice").expect("name");
+        let user = state
+            .users
+            .add(
+                NewUser {
+                    username: username.clone(),
+                    name: "Alice".to_owned(),
+                    email: "alice@example.test".to_owned(),
+                },
+                hash,
+            )
+            .await
+            .expect("user");
+        let groups = GroupName::parse_list("staff").expect("groups");
+        state
+            .users
+            .change_groups(&username, &GroupChange::Set(groups.clone()))
+            .await
+            .expect("groups");
+        let groups: Vec<GroupName> = groups.into_iter().collect();
+        let key = state
+            .forward_auth
+            .sessions
+            .create(
+                &HostName::parse(HOST).expect("host"),
+                &user,
+                &groups,
+                "bench-sid",
+                Expiry::new(Duration::from_secs(600), Duration::from_secs(3_600)),
+            )
+            .await
+            .expect("a forward-auth session");
+        ready(port, key.as_str());
+        app.run_until_stopped().await.expect("center");
+    });
+}
+
+fn ready(port: u16, cookie: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "READY {port} {cookie}").expect("stdout");
+    out.flush().expect("stdout");
+}
+
+// ---- the load -------------------------------------------------------------------------------
+
+/// A child process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `variant` on core 0; its port and session cookie.
+fn start(variant: &str) -> (Running, u16, String) {
+    let mut child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe().expect("current exe"))
+        .args(["--serve", variant])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server (is taskset installed?)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server output");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(
+        words.len() == 3 && words[0] == "READY",
+        "{variant}: {line:?}"
+    );
+    (
+        Running(child),
+        words[1].parse().expect("port"),
+        words[2].to_owned(),
+    )
+}
+
+/// Requests/s of `wrk` on core 1 against `url` with `headers`; panics when any answer was not
+/// 2xx, so a figure is never one of errors.
+fn wrk(url: &str, headers: &[String], seconds: u64) -> f64 {
+    let mut command = Command::new("taskset");
+    command.args(["-c", "1", "wrk", "-t1"]);
+    command.arg(format!("-c{CONNECTIONS}"));
+    command.arg(format!("-d{seconds}s"));
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output = command.arg(url).output().expect("run wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("Non-2xx or 3xx responses") && !text.contains("Socket errors"),
+        "errors under load at {url}:\n{text}"
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"))
+}
+
+/// What nginx sends the center for a request to `/` on [`HOST`], with the session cookie.
+fn verify_headers(cookie: &str) -> Vec<String> {
+    vec![
+        format!("Cookie: sso_fa_session={cookie}"),
+        format!("X-Forwarded-Host: {HOST}"),
+        "X-Forwarded-Proto: https".to_owned(),
+        "X-Forwarded-Uri: /".to_owned(),
+        "X-Forwarded-Method: GET".to_owned(),
+    ]
+}
+
+/// nginx, one process (pinned to core 0 by its caller): the same static page on `open_port` and, behind the snippets'
+/// `auth_request` to the center at `center_port` (an upstream with keepalive, as the snippets'
+/// guide recommends), on `protected_port`.
+fn nginx_conf(dir: &Path, open_port: u16, protected_port: u16, center_port: u16) -> String {
+    let snippets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nginx/forward-auth");
+    format!(
+        r#"daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream sso_center {{
+        server 127.0.0.1:{center_port};
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{open_port};
+        root {dir}/site;
+    }}
+    server {{
+        listen 127.0.0.1:{protected_port};
+        server_name {HOST};
+        root {dir}/site;
+        set $sso_center http://sso_center;
+        include {snippets}/server.conf;
+        location / {{
+            include {snippets}/location.conf;
+        }}
+    }}
+}}
+"#,
+        dir = dir.display(),
+        snippets = snippets.display(),
+    )
+}
+
+fn report(line: &str) {
+    writeln!(std::io::stdout(), "{line}").expect("stdout");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn wait_for(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("port {port} never opened");
+}
+
+fn orchestrate() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(5);
+    report(&format!(
+        "forward auth, one run of {seconds} s each: wrk -t1 -c{CONNECTIONS} on core 1, \
+         servers on core 0"
+    ));
+    let row = |name: &str, rps: f64, base: f64, target: &str| {
+        report(&format!(
+            "  {name:<44} {rps:>9.0} req/s  {:>5.2}x  (target {target})",
+            rps / base
+        ));
+    };
+
+    let bare = {
+        let (_server, port, _) = start("bare");
+        wrk(&format!("http://127.0.0.1:{port}/"), &[], seconds)
+    };
+    report(&format!(
+        "  {:<44} {bare:>9.0} req/s  1.00x",
+        "bare actix-web hello"
+    ));
+    for (variant, target) in [("center-memory", ">= 0.60x"), ("center-redis", ">= 0.45x")] {
+        let (_center, port, cookie) = start(variant);
+        let url = format!("http://127.0.0.1:{port}/forward-auth/verify");
+        let rps = wrk(&url, &verify_headers(&cookie), seconds);
+        let store = variant.trim_start_matches("center-");
+        row(
+            &format!("/forward-auth/verify ({store} store)"),
+            rps,
+            bare,
+            target,
+        );
+    }
+
+    let nginx_bin = std::env::var("NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".to_owned());
+    let (_center, center_port, cookie) = start("center-memory");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("site")).expect("site dir");
+    let page = format!(
+        "<!doctype html><title>static</title><p>{}</p>\n",
+        "x".repeat(512)
+    );
+    std::fs::write(dir.path().join("site/index.html"), page).expect("page");
+    let (open_port, protected_port) = (free_port(), free_port());
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        nginx_conf(dir.path(), open_port, protected_port, center_port),
+    )
+    .expect("nginx.conf");
+    let _nginx = Running(
+        Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(&nginx_bin)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    wait_for(open_port);
+    wait_for(protected_port);
+    let open = wrk(&format!("http://127.0.0.1:{open_port}/"), &[], seconds);
+    report(&format!(
+        "  {:<44} {open:>9.0} req/s  1.00x",
+        "static page through nginx"
+    ));
+    let protected = wrk(
+        &format!("http://127.0.0.1:{protected_port}/"),
+        &[
+            format!("Host: {HOST}"),
+            format!("Cookie: sso_fa_session={cookie}"),
+        ],
+        seconds,
+    );
+    row(
+        "the same page behind auth_request (memory)",
+        protected,
+        open,
+        ">= 0.50x",
+    );
+}
