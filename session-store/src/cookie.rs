@@ -16,6 +16,12 @@
 //! - **Sliding expiry** reseals the cookie, so a load may return a session with a new key that
 //!   must be sent back in `Set-Cookie` (at most once per [`Record::touch_granularity`]).
 //!
+//! # Opened cookies
+//! A store remembers the last [`OPENED_CAPACITY`] cookie values it sealed or opened, with their
+//! records, so a browser presenting the same cookie again costs a lookup instead of a
+//! decryption and a parse (it starts over when full). Only an exact copy of a value this store
+//! authenticated matches; expiry and revocation are checked on every load all the same.
+//!
 //! # Keys
 //! A [`KeyRing`] holds one current key, used to seal, and any number of older keys that are
 //! only used to open. Each sealed value names its key id, so keys rotate without signing anyone
@@ -23,8 +29,9 @@
 //! lifetime, then drop it. A session opened with a previous key is resealed with the current one.
 //! Random 96-bit nonces are used, so rotate a key well before 2³² seals.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aes_gcm::aead::{Aead, Payload};
@@ -41,6 +48,13 @@ use crate::{
 
 /// Browsers store at least this many bytes of `name=value` per cookie (RFC 6265 §6.1).
 pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// Most opened cookie values a store remembers (see the module documentation).
+pub const OPENED_CAPACITY: usize = 10_000;
+
+/// Characters at the end of a sealed value that encode (part of) its authentication tag:
+/// different for every seal, so they key the opened values.
+const TAG_CHARS: usize = 22;
 
 const NONCE_BYTES: usize = 12;
 const KEY_BYTES: usize = 32;
@@ -186,13 +200,26 @@ pub struct CookieStore {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     cookie_name: String,
     ring: KeyRing,
     revocation: Option<Arc<dyn Revocation>>,
+    opened: Mutex<HashMap<Box<str>, (SessionKey, Opened)>>,
 }
 
+/// Opened values are sessions: shown as a count only.
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookieStore")
+            .field("cookie_name", &self.cookie_name)
+            .field("ring", &self.ring)
+            .field("revocation", &self.revocation)
+            .field("opened", &lock(&self.opened).len())
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 enum Opened {
     Current(Record),
     /// Sealed with a previous key: reseal with the current one.
@@ -208,6 +235,7 @@ impl CookieStore {
                 cookie_name: cookie_name.to_owned(),
                 ring,
                 revocation: None,
+                opened: Mutex::default(),
             }),
         }
     }
@@ -222,6 +250,7 @@ impl CookieStore {
                 previous: shared.ring.previous.iter().map(clone_key).collect(),
             },
             revocation: shared.revocation.clone(),
+            opened: Mutex::default(),
         });
         Self {
             inner: Arc::new(Inner {
@@ -257,11 +286,37 @@ impl CookieStore {
     }
 
     fn seal(&self, record: &Record) -> Result<SessionKey> {
-        self.seal_bytes(&encode(record)?)
+        let key = self.seal_bytes(&encode(record)?)?;
+        self.remember(&key, Opened::Current(record.clone()));
+        Ok(key)
+    }
+
+    /// Opens a sealed value, or finds it among the values opened before.
+    fn open(&self, key: &SessionKey) -> Option<Opened> {
+        let text = key.as_str();
+        let tag = &text[text.len().saturating_sub(TAG_CHARS)..];
+        if let Some((known, opened)) = lock(&self.inner.opened).get(tag)
+            && known == key
+        {
+            return Some(opened.clone());
+        }
+        let opened = self.decrypt(key)?;
+        self.remember(key, opened.clone());
+        Some(opened)
+    }
+
+    fn remember(&self, key: &SessionKey, opened: Opened) {
+        let text = key.as_str();
+        let tag = &text[text.len().saturating_sub(TAG_CHARS)..];
+        let mut remembered = lock(&self.inner.opened);
+        if remembered.len() >= OPENED_CAPACITY {
+            remembered.clear();
+        }
+        remembered.insert(tag.into(), (key.clone(), opened));
     }
 
     /// Opens a sealed value; `None` for anything not sealed by this ring for this cookie.
-    fn open(&self, key: &SessionKey) -> Option<Opened> {
+    fn decrypt(&self, key: &SessionKey) -> Option<Opened> {
         let (id, sealed) = key.as_str().split_once('.')?;
         let Some(sealing_key) = self.inner.ring.find(id) else {
             tracing::debug!(key_id = id, "session cookie sealed with an unknown key");
@@ -305,6 +360,13 @@ impl CookieStore {
         }
         Ok(true)
     }
+}
+
+/// A poisoned lock only means a panic elsewhere; the map is consistent at every step.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn clone_key(key: &SealingKey) -> SealingKey {
@@ -508,6 +570,36 @@ mod tests {
         assert!(node_b.load(session.key()).await.unwrap().is_none());
         assert!(!node_b.update(&mut session).await.unwrap());
         assert!(node_b.load(unrelated.key()).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn remembered_cookies_are_still_checked_for_revocation_and_tampering() {
+        let list = Arc::new(RevocationList::new(MemoryStore::default()));
+        let store = CookieStore::new(NAME, ring("k1").0).with_revocation(list.clone());
+        let session = store.create(record()).await.unwrap();
+        assert!(store.load(session.key()).await.unwrap().is_some());
+        assert!(store.load(session.key()).await.unwrap().is_some());
+
+        let text = session.key().as_str();
+        let mut forged = text.as_bytes().to_vec();
+        forged[text.len() / 2] = if forged[text.len() / 2] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        let forged = SessionKey::parse(std::str::from_utf8(&forged).unwrap()).unwrap();
+        assert!(
+            store.load(&forged).await.unwrap().is_none(),
+            "same tag characters, other value: not the remembered session"
+        );
+
+        list.revoke(
+            &IndexTag::new("sid", "s-1").unwrap(),
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        assert!(store.load(session.key()).await.unwrap().is_none());
     }
 
     fn record_with_sid(sid: &str) -> Record {

@@ -4,19 +4,24 @@
 //! Backends that keep bytes (Redis, cookies) store a record as JSON with a format version:
 //!
 //! ```json
-//! {"v":1,"data":{"user":"alice"},"tags":["sid:3f…"],"created":1700000000000,
-//!  "idle":1800000,"abs":1700086400000,"exp":1700001800000}
+//! {"v":1,"exp":1700001800000,"created":1700000000000,"idle":1800000,"abs":1700086400000,
+//!  "tags":["sid:3f…"],"data":{"user":"alice"}}
 //! ```
 //!
 //! `created`, `abs` (absolute expiry) and `exp` (current deadline) are milliseconds since the
-//! Unix epoch; `idle` is the idle timeout in milliseconds. A new format gets a new `v`, and
+//! Unix epoch; `idle` is the idle timeout in milliseconds. Readers take the fields by name, in
+//! any order; [`encode`] writes `exp` first, so a backend can move the deadline in place
+//! without rewriting the record (see [`deadline_in_place`]). A new format gets a new `v`, and
 //! [`decode`] keeps reading every older version it has ever written, converting it to the
 //! current [`Record`]. A version it does not know (written by a newer release) or bytes that do
 //! not parse are treated as absent, so a rollback or a corrupted value logs a warning and asks
 //! the user to sign in again instead of failing the request.
 
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -131,10 +136,13 @@ impl fmt::Debug for IndexTag {
 }
 
 /// The contents of a session: data, index tags and expiry.
+///
+/// Cloning is cheap: data and tags are shared between clones until one of them changes them
+/// (copy on write), so an in-process store hands out records without copying them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
-    data: Map<String, Value>,
-    tags: BTreeSet<IndexTag>,
+    data: Arc<Data>,
+    tags: Arc<BTreeSet<IndexTag>>,
     created_at: Timestamp,
     idle_timeout: Duration,
     absolute_expiry: Timestamp,
@@ -147,8 +155,8 @@ impl Record {
         let now = Timestamp::now();
         let absolute_expiry = now.saturating_add(expiry.absolute);
         Self {
-            data: Map::new(),
-            tags: BTreeSet::new(),
+            data: Arc::default(),
+            tags: Arc::default(),
             created_at: now,
             idle_timeout: expiry.idle,
             absolute_expiry,
@@ -159,6 +167,7 @@ impl Record {
     /// The value under `key`, if present and of type `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         self.data
+            .map
             .get(key)
             .and_then(|value| T::deserialize(value).ok())
     }
@@ -169,23 +178,54 @@ impl Record {
     /// [`Error::Encode`] when `value` cannot be represented as JSON.
     pub fn insert<T: Serialize>(&mut self, key: &str, value: T) -> Result<()> {
         let value = serde_json::to_value(value).map_err(Error::Encode)?;
-        self.data.insert(key.to_owned(), value);
+        self.data_mut().insert(key.to_owned(), value);
         Ok(())
     }
 
     /// Removes `key`, returning whether it was present.
     pub fn remove(&mut self, key: &str) -> bool {
-        self.data.remove(key).is_some()
+        self.data_mut().remove(key).is_some()
     }
 
     /// All data of the record.
     pub fn data(&self) -> &Map<String, Value> {
-        &self.data
+        &self.data.map
+    }
+
+    /// The data, unshared from other clones and without its view, ready to change.
+    fn data_mut(&mut self) -> &mut Map<String, Value> {
+        let data = Arc::make_mut(&mut self.data);
+        data.view.take();
+        &mut data.map
+    }
+
+    /// A typed view of the data, made by `parse` once per version of the data and shared by
+    /// every clone of the record in this process: records an in-process store hands out are
+    /// parsed once, not on every load. `None` when `parse` finds nothing to view (not kept, so
+    /// the next call parses again).
+    ///
+    /// # Limitations
+    /// A record keeps one view: asking for a view of another type parses every time.
+    pub fn view<T: Any + Send + Sync>(
+        &self,
+        parse: impl FnOnce(&Map<String, Value>) -> Option<T>,
+    ) -> Option<Arc<T>> {
+        if let Some(view) = self.data.view.get() {
+            return match Arc::clone(view).downcast::<T>() {
+                Ok(view) => Some(view),
+                Err(_) => parse(&self.data.map).map(Arc::new),
+            };
+        }
+        let view = Arc::new(parse(&self.data.map)?);
+        let shared: Arc<dyn Any + Send + Sync> = view.clone();
+        // Another clone may have made the view meanwhile; both are parses of the same data.
+        let _ = self.data.view.set(shared);
+        Some(view)
     }
 
     /// Adds an index tag.
     pub fn tag(&mut self, tag: IndexTag) {
-        self.tags.insert(tag);
+        Arc::make_mut(&mut self.tags).insert(tag);
     }
 
     /// The record with an index tag added.
@@ -269,6 +309,35 @@ impl Record {
     }
 }
 
+/// A record's data and the typed view parsed from it ([`Record::view`]).
+#[derive(Default)]
+struct Data {
+    map: Map<String, Value>,
+    view: OnceLock<Arc<dyn Any + Send + Sync>>,
+}
+
+/// A copy is made to be changed, so it starts without a view.
+impl Clone for Data {
+    fn clone(&self) -> Self {
+        Self {
+            map: self.map.clone(),
+            view: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.map.fmt(f)
+    }
+}
+
 /// A stored session: its key and its record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
@@ -305,9 +374,27 @@ impl Session {
     pub fn into_record(self) -> Record {
         self.record
     }
+
+    /// The key, dropping the record.
+    pub fn into_key(self) -> SessionKey {
+        self.key
+    }
 }
 
-#[derive(Serialize, Deserialize)]
+/// Format version 1 as written: `exp` first (see [`deadline_in_place`]).
+#[derive(Serialize)]
+struct WriteV1<'a> {
+    v: u32,
+    exp: Timestamp,
+    created: Timestamp,
+    idle: u64,
+    abs: Timestamp,
+    tags: &'a BTreeSet<IndexTag>,
+    data: &'a Map<String, Value>,
+}
+
+/// Format version 1 as read: fields in any order.
+#[derive(Deserialize)]
 struct StoredV1 {
     v: u32,
     data: Map<String, Value>,
@@ -323,56 +410,85 @@ struct VersionOnly {
     v: u32,
 }
 
+/// What [`encode`] writes before the deadline's digits.
+pub(crate) const DEADLINE_PREFIX: &[u8] = br#"{"v":1,"exp":"#;
+/// Digits of a deadline in milliseconds from 2001 to 2286.
+const DEADLINE_DIGITS: usize = 13;
+
 /// Serializes a record in the current format.
 ///
 /// # Errors
 /// [`Error::Encode`] if serialization fails (it does not for records built through this API).
 pub fn encode(record: &Record) -> Result<Vec<u8>> {
-    let stored = StoredV1 {
+    let stored = WriteV1 {
         v: CURRENT_VERSION,
-        data: record.data.clone(),
-        tags: record.tags.clone(),
+        exp: record.expires_at,
         created: record.created_at,
         idle: millis(record.idle_timeout),
         abs: record.absolute_expiry,
-        exp: record.expires_at,
+        tags: &record.tags,
+        data: &record.data.map,
     };
     serde_json::to_vec(&stored).map_err(Error::Encode)
 }
 
-/// Reads a record in any format version this crate has written.
+/// Where the deadline's digits are in `bytes`, when [`encode`] wrote them there and a new
+/// deadline `deadline` has as many digits: a backend can then overwrite them in place (Redis
+/// `SETRANGE`) instead of rewriting the record. `None` for records written otherwise (by an
+/// older release, say), which must be rewritten whole.
+pub fn deadline_in_place(bytes: &[u8], deadline: Timestamp) -> Option<Range<usize>> {
+    let digits = DEADLINE_PREFIX.len()..DEADLINE_PREFIX.len() + DEADLINE_DIGITS;
+    let fits = bytes.starts_with(DEADLINE_PREFIX)
+        && bytes.get(digits.clone())?.iter().all(u8::is_ascii_digit)
+        && bytes.get(digits.end) == Some(&b',')
+        && deadline.as_millis().to_string().len() == DEADLINE_DIGITS;
+    fits.then_some(digits)
+}
+
+/// Reads a record in any format version this crate has written, in one parse.
 ///
 /// Returns `None` (and logs why) for bytes that do not parse or carry an unknown version.
 pub fn decode(bytes: &[u8]) -> Option<Record> {
-    let version = match serde_json::from_slice::<VersionOnly>(bytes) {
-        Ok(VersionOnly { v }) => v,
+    match serde_json::from_slice::<StoredV1>(bytes) {
+        Ok(stored) if stored.v == 1 => Some(Record::from(stored)),
+        Ok(StoredV1 { v, .. }) => {
+            unknown_version(v);
+            None
+        }
+        // Only on this rare path is the version read on its own, to log the right reason.
         Err(error) => {
-            tracing::warn!(%error, "stored session record is not readable; treating it as absent");
-            return None;
+            match serde_json::from_slice::<VersionOnly>(bytes) {
+                Ok(VersionOnly { v }) if v != 1 => unknown_version(v),
+                Ok(_) => tracing::warn!(
+                    %error,
+                    version = 1,
+                    "stored session record is corrupt; treating it as absent"
+                ),
+                Err(_) => tracing::warn!(
+                    %error,
+                    "stored session record is not readable; treating it as absent"
+                ),
+            }
+            None
         }
-    };
-    let record = match version {
-        1 => serde_json::from_slice::<StoredV1>(bytes).map(Record::from),
-        unknown => {
-            tracing::warn!(
-                version = unknown,
-                "stored session record has an unknown format version; treating it as absent"
-            );
-            return None;
-        }
-    };
-    record
-        .map_err(|error| {
-            tracing::warn!(%error, version, "stored session record is corrupt; treating it as absent");
-        })
-        .ok()
+    }
+}
+
+fn unknown_version(version: u32) {
+    tracing::warn!(
+        version,
+        "stored session record has an unknown format version; treating it as absent"
+    );
 }
 
 impl From<StoredV1> for Record {
     fn from(stored: StoredV1) -> Self {
         Self {
-            data: stored.data,
-            tags: stored.tags,
+            data: Arc::new(Data {
+                map: stored.data,
+                view: OnceLock::new(),
+            }),
+            tags: Arc::new(stored.tags),
             created_at: stored.created,
             idle_timeout: Duration::from_millis(stored.idle),
             absolute_expiry: stored.abs,
@@ -425,6 +541,55 @@ mod tests {
         assert_eq!(
             record.expires_at(),
             Timestamp::from_millis(1_700_001_800_000)
+        );
+    }
+
+    #[test]
+    fn the_deadline_is_written_first_and_can_move_in_place() {
+        let record = record();
+        let mut bytes = encode(&record).unwrap();
+        let later = record.expires_at().saturating_add(Duration::from_secs(30));
+        let digits = deadline_in_place(&bytes, later).expect("written in place");
+        bytes.splice(digits, later.as_millis().to_string().into_bytes());
+        let moved = decode(&bytes).unwrap();
+        assert_eq!(moved.expires_at(), later);
+        assert_eq!(moved.data(), record.data());
+
+        let older_layout = br#"{"v":1,"data":{},"tags":[],"created":1700000000000,"idle":1800000,"abs":1700086400000,"exp":1700001800000}"#;
+        assert_eq!(deadline_in_place(older_layout, later), None);
+        assert_eq!(
+            deadline_in_place(&encode(&record).unwrap(), Timestamp::from_millis(5)),
+            None,
+            "a deadline of another width is never written in place"
+        );
+    }
+
+    #[test]
+    fn views_are_parsed_once_shared_by_clones_and_dropped_on_change() {
+        let mut record = record();
+        let parses = std::sync::atomic::AtomicUsize::new(0);
+        let parse = |data: &Map<String, Value>| {
+            parses.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            data.get("user").and_then(Value::as_str).map(str::to_owned)
+        };
+        let first = record.view(parse).unwrap();
+        let clone = record.clone();
+        let again = clone.view(parse).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(parses.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        record.insert("user", "bob").unwrap();
+        assert_eq!(record.view(parse).unwrap().as_str(), "bob");
+        assert_eq!(
+            clone.view(parse).unwrap().as_str(),
+            "alice",
+            "clones keep theirs"
+        );
+        assert_eq!(parses.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(
+            record.view(|_| Some(1u8)).as_deref(),
+            Some(&1),
+            "another type parses"
         );
     }
 

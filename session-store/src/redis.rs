@@ -33,7 +33,7 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ServerErrorKind};
 
-use crate::record::{decode, encode};
+use crate::record::{DEADLINE_PREFIX, deadline_in_place, decode, encode};
 use crate::time::millis;
 use crate::{
     CounterStore, Error, IndexTag, OneTimeKey, OneTimeStore, Record, Result, Session, SessionIndex,
@@ -358,10 +358,17 @@ unindex(old, ARGV[3], ARGV[4])
 for i = 2, #KEYS do index_add(KEYS[i], ARGV[2], ARGV[3]) end
 return 1",
             ),
-            // KEYS: session, indexes…  ARGV: deadline, id
+            // KEYS: session, indexes…  ARGV: deadline, id, offset of the deadline's digits in
+            // the record (-1: not written in place), what precedes them. The record is checked
+            // again here: a writer of another layout may have replaced it since it was read.
             touch: with_index(
                 r"
 if redis.call('PEXPIREAT', KEYS[1], ARGV[1]) == 0 then return 0 end
+local at = tonumber(ARGV[3])
+if at > 0 and redis.call('GETRANGE', KEYS[1], 0, at - 1) == ARGV[4]
+  and redis.call('GETRANGE', KEYS[1], at + #ARGV[1], at + #ARGV[1]) == ',' then
+  redis.call('SETRANGE', KEYS[1], at, ARGV[1])
+end
 for i = 2, #KEYS do
   if redis.call('ZSCORE', KEYS[i], ARGV[2]) then index_add(KEYS[i], ARGV[1], ARGV[2]) end
 end
@@ -435,33 +442,51 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
         let redis_key = self.session_key(key);
-        let (bytes, ttl_ms): (Option<Vec<u8>>, i64) = self
+        let bytes: Option<Vec<u8>> = self
             .run(Retry::Once, |mut conn| {
-                let redis_key = &redis_key;
-                async move {
-                    redis::pipe()
-                        .get(redis_key)
-                        .pttl(redis_key)
-                        .query_async(&mut conn)
-                        .await
-                }
+                let mut command = redis::cmd("GET");
+                command.arg(&redis_key);
+                async move { command.query_async(&mut conn).await }
             })
             .await?;
-        let now = Timestamp::now();
-        let (Some(bytes), Ok(ttl_ms)) = (bytes, u64::try_from(ttl_ms)) else {
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         let Some(mut record) = decode(&bytes) else {
             return Ok(None);
         };
-        record.set_expires_at(now.saturating_add(Duration::from_millis(ttl_ms)));
+        let now = Timestamp::now();
+        // A record written by this release carries its current deadline (touches move it in
+        // place); one written by an older release has a stale one, and only the TTL knows.
+        let in_place = deadline_in_place(&bytes, record.expires_at()).is_some();
+        if !in_place {
+            let ttl_ms: i64 = self
+                .run(Retry::Once, |mut conn| {
+                    let mut command = redis::cmd("PTTL");
+                    command.arg(&redis_key);
+                    async move { command.query_async(&mut conn).await }
+                })
+                .await?;
+            let Ok(ttl_ms) = u64::try_from(ttl_ms) else {
+                return Ok(None);
+            };
+            record.set_expires_at(now.saturating_add(Duration::from_millis(ttl_ms)));
+        } else if !record.is_live_at(now) {
+            return Ok(None);
+        }
         if record.slide(now) {
             let deadline = record.expires_at().as_millis();
             let index_keys: Vec<String> = record.tags().map(|tag| self.index_key(tag)).collect();
+            let digits = deadline_in_place(&bytes, record.expires_at());
             let touched = self
                 .run(Retry::Once, |mut conn| {
                     let mut invocation = self.inner.scripts.touch.key(&redis_key);
-                    invocation.key(&index_keys).arg(deadline).arg(key.as_str());
+                    invocation
+                        .key(&index_keys)
+                        .arg(deadline)
+                        .arg(key.as_str())
+                        .arg(digits.as_ref().map_or(-1, |digits| digits.start as i64))
+                        .arg(DEADLINE_PREFIX);
                     async move { invocation.invoke_async::<i64>(&mut conn).await }
                 })
                 .await?;

@@ -373,41 +373,63 @@ fn orchestrate() {
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
         .ok()
         .map(|list| list.split(',').map(str::to_owned).collect());
+    let variants: Vec<&str> = VARIANTS
+        .iter()
+        .copied()
+        .filter(|variant| {
+            *variant == "bare"
+                || only
+                    .as_ref()
+                    .is_none_or(|only| only.iter().any(|o| o == variant))
+        })
+        .collect();
     println!(
-        "sso-client middleware benchmark: {runs} x {seconds} s per variant (median), \
-         wrk -t1 -c{} on core 1, one actix worker on core 0",
+        "sso-client middleware benchmark: {runs} rounds of {seconds} s per variant, \
+         wrk -t1 -c{} on core 1, one actix worker on core 0; median over the rounds, the ratio \
+         taken to bare in each round",
         env_or::<u32>("BENCH_CONNECTIONS", 32)
     );
+    let servers: Vec<Server> = variants
+        .iter()
+        .map(|variant| {
+            let server = start_server(variant);
+            let (status, _, body) = get(server.port, "/", &server.cookie);
+            assert!(
+                status == 200 && body.starts_with("Hello, "),
+                "{variant}: the signed-in page answered {status} {body:?}"
+            );
+            wrk(&server, 1);
+            server
+        })
+        .collect();
+    // Rounds go through every variant in turn, so noise from the rest of the machine spreads
+    // over all of them instead of landing on whichever ran at the time.
+    let mut rounds: Vec<Vec<Figures>> = Vec::new();
+    for _ in 0..runs {
+        rounds.push(servers.iter().map(|server| wrk(server, seconds)).collect());
+    }
     println!(
         "{:<26} {:>12} {:>10} {:>9}",
         "variant", "req/s", "p99 ms", "/ bare"
     );
-    let mut bare = None;
-    for variant in VARIANTS {
-        if *variant != "bare"
-            && only
-                .as_ref()
-                .is_some_and(|only| !only.iter().any(|o| o == variant))
-        {
-            continue;
-        }
-        let server = start_server(variant);
-        let (status, _, body) = get(server.port, "/", &server.cookie);
-        assert!(
-            status == 200 && body.starts_with("Hello, "),
-            "{variant}: the signed-in page answered {status} {body:?}"
+    for (i, variant) in variants.iter().enumerate() {
+        let errors = rounds.iter().any(|round| round[i].errors);
+        let rps = median(
+            rounds
+                .iter()
+                .map(|round| round[i].requests_per_sec)
+                .collect(),
         );
-        wrk(&server, 1);
-        let figures: Vec<Figures> = (0..runs).map(|_| wrk(&server, seconds)).collect();
-        let errors = figures.iter().any(|f| f.errors);
-        let rps = median(figures.iter().map(|f| f.requests_per_sec).collect());
-        let p99 = median(figures.iter().map(|f| f.p99_ms).collect());
-        let base = *bare.get_or_insert(rps);
+        let p99 = median(rounds.iter().map(|round| round[i].p99_ms).collect());
+        let ratio = median(
+            rounds
+                .iter()
+                .map(|round| round[i].requests_per_sec / round[0].requests_per_sec)
+                .collect(),
+        );
         println!(
-            "{variant:<26} {rps:>12.0} {p99:>10.2} {:>8.2}x{}",
-            rps / base,
+            "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x{}",
             if errors { "  (errors!)" } else { "" }
         );
-        drop(server);
     }
 }

@@ -14,14 +14,54 @@ use crate::config::SsoConfig;
 use crate::local_sessions::{Backend, LocalSessions};
 use crate::login_state::{LoginCookies, LoginState};
 use crate::pkce::{s256_challenge, secrets_equal};
+use crate::recheck::{Rechecks, Verdict};
 use crate::tokens::{LEEWAY_SECS, id_token, logout_token};
 use crate::{Error, Principal, ReturnTo};
 
+// A local session's record holds what every request needs under `SIGNED_IN_KEY` (the claims
+// and the CSRF token, with no field twice) and when the center last confirmed it under
+// `CHECKED_KEY`; the tokens, read only to sign out or to re-check, sit apart. Sessions of the
+// first layout keep the principal under `PRINCIPAL_KEY`, and still load.
+const SIGNED_IN_KEY: &str = "signed_in";
 const PRINCIPAL_KEY: &str = "principal";
 const ID_TOKEN_KEY: &str = "id_token";
 const ACCESS_TOKEN_KEY: &str = "access_token";
 /// When the center last confirmed the session (seconds since the epoch).
 const CHECKED_KEY: &str = "checked_at";
+
+/// What a request needs of its session, parsed once per version of the record
+/// ([`Record::view`]).
+struct SignedInView {
+    principal: Principal,
+    checked_at: u64,
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct StoredSignedIn {
+    claims: serde_json::Map<String, serde_json::Value>,
+    csrf_token: String,
+}
+
+impl SignedInView {
+    fn parse(data: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
+        let principal = match (data.get(SIGNED_IN_KEY), data.get(PRINCIPAL_KEY)) {
+            (Some(signed_in), _) => {
+                let stored = StoredSignedIn::deserialize(signed_in).ok()?;
+                Principal::with_csrf_token(stored.claims, stored.csrf_token)?
+            }
+            (None, Some(principal)) => Principal::deserialize(principal).ok()?,
+            (None, None) => return None,
+        };
+        let checked_at = data
+            .get(CHECKED_KEY)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        Some(Self {
+            principal,
+            checked_at,
+        })
+    }
+}
 
 /// An SSO client for one subsystem. Cloning is cheap; clones share caches and the breaker.
 #[derive(Clone)]
@@ -37,6 +77,7 @@ struct Inner {
     sessions: Backend,
     login: LoginCookies,
     expiry: Expiry,
+    rechecks: Rechecks,
 }
 
 impl fmt::Debug for SsoClient {
@@ -111,6 +152,7 @@ impl SsoClient {
                 sessions: sessions.into_backend(&config.cookie.name),
                 login,
                 expiry: config.session.expiry(),
+                rechecks: Rechecks::default(),
                 config,
             }),
         })
@@ -242,7 +284,11 @@ impl SsoClient {
             record.tag(tag("sid", sid)?);
         }
         record.tag(tag("user", principal.sub())?);
-        record.insert(PRINCIPAL_KEY, principal)?;
+        let signed_in = StoredSignedIn {
+            claims: principal.claims().clone(),
+            csrf_token: principal.csrf_token().to_owned(),
+        };
+        record.insert(SIGNED_IN_KEY, signed_in)?;
         record.insert(ID_TOKEN_KEY, id_token)?;
         record.insert(CHECKED_KEY, checked_at)?;
         if let Some(access_token) = access_token {
@@ -286,49 +332,63 @@ impl SsoClient {
         let Some(mut session) = self.inner.sessions.store.load(key).await? else {
             return Ok(None);
         };
-        let Some(principal) = session.record().get::<Principal>(PRINCIPAL_KEY) else {
+        let Some(view) = session.record().view(SignedInView::parse) else {
             tracing::warn!("local session without a readable principal; treating it as absent");
             return Ok(None);
         };
-        if self.recheck_due(session.record()) && !self.recheck(&mut session).await? {
+        if self.recheck_due(view.checked_at) && !self.recheck(&mut session).await? {
             return Ok(None);
         }
+        let key_changed = session.key() != key;
         Ok(Some(LocalSession {
-            key_changed: session.key() != key,
-            key: session.key().clone(),
-            principal,
+            key_changed,
+            key: session.into_key(),
+            principal: view.principal.clone(),
         }))
     }
 
-    fn recheck_due(&self, record: &Record) -> bool {
+    fn recheck_due(&self, checked_at: u64) -> bool {
         let interval = self.inner.config.session.recheck_secs;
-        let checked = record.get::<u64>(CHECKED_KEY).unwrap_or(0);
         interval > 0
             && self.inner.sessions.is_client_side()
-            && jsonwebtoken::get_current_timestamp().saturating_sub(checked) >= interval
+            && jsonwebtoken::get_current_timestamp().saturating_sub(checked_at) >= interval
     }
 
     /// Asks the center whether `session` is still backed by a live center session; returns
     /// whether it stays. A session the center cannot vouch for right now (center down, no
-    /// access token to ask with) stays: availability wins over the re-check.
+    /// access token to ask with) stays: availability wins over the re-check. Concurrent
+    /// requests of one session share one question on this node ([`Rechecks`]).
     async fn recheck(&self, session: &mut Session) -> Result<bool, Error> {
         let Some(access_token) = session.record().get::<String>(ACCESS_TOKEN_KEY) else {
             return Ok(true);
         };
-        match self.inner.center.access_token_valid(&access_token).await {
-            Ok(true) => {
-                let now = jsonwebtoken::get_current_timestamp();
-                session.record_mut().insert(CHECKED_KEY, now)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let interval = self.inner.config.session.recheck_secs;
+        let ask = || async {
+            match self.inner.center.access_token_valid(&access_token).await {
+                Ok(true) => Verdict::Confirmed(now),
+                Ok(false) => Verdict::Ended,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot re-check a cookie session; keeping it for now");
+                    Verdict::Unknown
+                }
+            }
+        };
+        match self
+            .inner
+            .rechecks
+            .verdict(&access_token, now, interval, ask)
+            .await
+        {
+            Verdict::Confirmed(at) => {
+                session.record_mut().insert(CHECKED_KEY, at)?;
                 Ok(self.inner.sessions.store.update(session).await?)
             }
-            Ok(false) => {
+            Verdict::Ended => {
                 tracing::info!("the center no longer honours a cookie session; ending it");
                 Ok(false)
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot re-check a cookie session; keeping it for now");
-                Ok(true)
-            }
+            Verdict::Unknown => Ok(true),
         }
     }
 
@@ -444,4 +504,87 @@ impl SsoClient {
 fn tag(name: &str, value: &str) -> Result<IndexTag, Error> {
     IndexTag::new(name, value)
         .map_err(|_| Error::InvalidIdToken(format!("{name} is empty or longer than 1024 bytes")))
+}
+
+#[cfg(test)]
+mod tests {
+    use session_store::{MemoryStore, SessionStore as _, Timestamp};
+
+    use super::*;
+    use crate::Secret;
+
+    /// A local session as the first release stored it (captured from Redis), with its
+    /// timestamps moved to now: the principal in full under `principal`, the tokens beside it.
+    fn first_layout(now_ms: u64) -> String {
+        r#"{"v":1,"data":{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJhbGciOiJSUzI1NiJ9.e","checked_at":CHECKED,"id_token":"eyJhbGciOiJSUzI1NiJ9.eyJhbGciOiJSUzI1NiJ9.eyJhbGciOiJSUzI1NiJ9","principal":{"claims":{"aud":"bench","auth_time":1700000000,"email":"alice@example.test","exp":4000000000,"groups":["staff","admins"],"iat":1700000000,"iss":"https://sso.example.test","name":"Alice Liddell","nonce":"Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0","preferred_username":"alice","sid":"b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7","sub":"8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11"},"csrf_token":"61cMDAvjdIn_-my1ctd5FPeULGztRWdQ7Wc3CwG-zuE","email":"alice@example.test","name":"Alice Liddell","sid":"b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7","sub":"8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11"}},"tags":["sid:b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7","user:8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11"],"created":CREATED,"idle":1800000,"abs":ABS,"exp":EXP}"#
+            .replace("CHECKED", &(now_ms / 1000).to_string())
+            .replace("CREATED", &now_ms.to_string())
+            .replace("ABS", &(now_ms + 28_800_000).to_string())
+            .replace("EXP", &(now_ms + 1_800_000).to_string())
+    }
+
+    fn client(store: &MemoryStore) -> SsoClient {
+        let config = SsoConfig::new(
+            "http://127.0.0.1:9",
+            "app1",
+            Secret::new("secret"),
+            "http://app1.localhost:8081".parse().unwrap(),
+        );
+        SsoClient::new(config, LocalSessions::memory(store.clone())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sessions_stored_by_the_first_release_still_load() {
+        let store = MemoryStore::default();
+        let client = client(&store);
+        let bytes = first_layout(Timestamp::now().as_millis());
+        let record = session_store::record::decode(bytes.as_bytes()).expect("decodes");
+        let key = store.create(record).await.unwrap().key().clone();
+
+        let session = client.load(&key).await.unwrap().expect("still signed in");
+        let alice = &session.principal;
+        assert_eq!(alice.sub(), "8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11");
+        assert_eq!(alice.sid(), Some("b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7"));
+        assert_eq!(alice.display_name(), "Alice Liddell");
+        assert!(alice.in_group("admins"));
+        assert!(alice.verify_csrf("61cMDAvjdIn_-my1ctd5FPeULGztRWdQ7Wc3CwG-zuE"));
+        assert!(!session.key_changed);
+    }
+
+    #[tokio::test]
+    async fn new_sessions_store_each_claim_once_and_load_the_same_principal() {
+        let store = MemoryStore::default();
+        let client = client(&store);
+        let claims = serde_json::json!({"sub": "alice", "name": "Alice", "sid": "s-1"});
+        let (key, principal) = client
+            .insert_session(
+                claims.as_object().unwrap().clone(),
+                "id.token.x",
+                Some("at"),
+            )
+            .await
+            .unwrap();
+        let stored = store.load(&key).await.unwrap().unwrap();
+        assert!(
+            stored
+                .record()
+                .get::<serde_json::Value>(PRINCIPAL_KEY)
+                .is_none()
+        );
+        let encoded = session_store::record::encode(stored.record()).unwrap();
+        let text = String::from_utf8(encoded).unwrap();
+        assert_eq!(text.matches("Alice").count(), 1, "{text}");
+
+        let loaded = client.load(&key).await.unwrap().unwrap();
+        assert_eq!(loaded.principal, principal);
+        assert!(loaded.principal.verify_csrf(principal.csrf_token()));
+    }
+
+    #[test]
+    fn sessions_without_a_principal_are_absent() {
+        let mut data = serde_json::Map::new();
+        assert!(SignedInView::parse(&data).is_none());
+        data.insert(SIGNED_IN_KEY.to_owned(), serde_json::json!({"claims": {}}));
+        assert!(SignedInView::parse(&data).is_none());
+    }
 }

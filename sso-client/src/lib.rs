@@ -130,6 +130,7 @@ mod local_sessions;
 mod login_state;
 mod pkce;
 mod principal;
+mod recheck;
 mod return_to;
 mod tokens;
 

@@ -1,9 +1,10 @@
 //! The signed-in user, as the id token described them at sign-in.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::pkce::{random_token, secrets_equal};
@@ -12,9 +13,15 @@ use crate::pkce::{random_token, secrets_equal};
 /// session they belong to (`sid`), and every claim of their id token.
 ///
 /// With the `actix` feature this is an extractor: a handler taking `Principal` answers 401 to
-/// anonymous requests, one taking `Option<Principal>` serves both.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// anonymous requests, one taking `Option<Principal>` serves both. Cloning is cheap: clones
+/// share one copy, made once when the session is read.
+#[derive(Clone, PartialEq)]
 pub struct Principal {
+    inner: Arc<Inner>,
+}
+
+#[derive(PartialEq, Serialize, Deserialize)]
+struct Inner {
     sub: String,
     name: Option<String>,
     email: Option<String>,
@@ -23,11 +30,26 @@ pub struct Principal {
     csrf_token: String,
 }
 
+/// Serialized as the fields it is made of, as stored by earlier releases.
+impl Serialize for Principal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Principal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Inner::deserialize(deserializer).map(|inner| Self {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("sub", &self.sub)
-            .field("sid", &self.sid)
+            .field("sub", &self.inner.sub)
+            .field("sid", &self.inner.sid)
             .finish_non_exhaustive()
     }
 }
@@ -35,6 +57,11 @@ impl fmt::Debug for Principal {
 impl Principal {
     /// The principal described by verified id-token claims, with a fresh CSRF token.
     pub(crate) fn from_claims(claims: Map<String, Value>) -> Option<Self> {
+        Self::with_csrf_token(claims, random_token())
+    }
+
+    /// The principal described by `claims`, with the CSRF token its session was given.
+    pub(crate) fn with_csrf_token(claims: Map<String, Value>, csrf_token: String) -> Option<Self> {
         let text = |name: &str| {
             claims
                 .get(name)
@@ -43,48 +70,51 @@ impl Principal {
                 .map(str::to_owned)
         };
         Some(Self {
-            sub: text("sub")?,
-            name: text("name").or_else(|| text("preferred_username")),
-            email: text("email"),
-            sid: text("sid"),
-            csrf_token: random_token(),
-            claims,
+            inner: Arc::new(Inner {
+                sub: text("sub")?,
+                name: text("name").or_else(|| text("preferred_username")),
+                email: text("email"),
+                sid: text("sid"),
+                csrf_token,
+                claims,
+            }),
         })
     }
 
     /// The user's stable identifier at the center (`sub`).
     pub fn sub(&self) -> &str {
-        &self.sub
+        &self.inner.sub
     }
 
     /// The user's display name (`name`, else `preferred_username`), if the center sent one.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.inner.name.as_deref()
     }
 
     /// The user's e-mail address, if the center sent one.
     pub fn email(&self) -> Option<&str> {
-        self.email.as_deref()
+        self.inner.email.as_deref()
     }
 
     /// How to address the user: name, else e-mail, else `sub`.
     pub fn display_name(&self) -> &str {
-        self.name().or(self.email()).unwrap_or(&self.sub)
+        self.name().or(self.email()).unwrap_or(&self.inner.sub)
     }
 
     /// The center session this local session belongs to (`sid`).
     pub fn sid(&self) -> Option<&str> {
-        self.sid.as_deref()
+        self.inner.sid.as_deref()
     }
 
     /// Every claim of the id token the user signed in with.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        &self.inner.claims
     }
 
     /// The claim `name` as a `T`, if present and of that type.
     pub fn claim<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
-        self.claims
+        self.inner
+            .claims
             .get(name)
             .and_then(|value| T::deserialize(value).ok())
     }
@@ -98,7 +128,7 @@ impl Principal {
     /// The user's groups: the `groups` claim (an array of strings), present when the app asked
     /// for scope `groups`; empty otherwise.
     pub fn groups(&self) -> Vec<&str> {
-        match self.claims.get("groups") {
+        match self.inner.claims.get("groups") {
             Some(Value::Array(groups)) => groups.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         }
@@ -112,12 +142,12 @@ impl Principal {
     /// The token to put in forms of this session (as `csrf_token`); the SDK's logout route
     /// requires it, and apps can check it with [`Principal::verify_csrf`].
     pub fn csrf_token(&self) -> &str {
-        &self.csrf_token
+        &self.inner.csrf_token
     }
 
     /// Whether `token` is this session's CSRF token (compared in constant time).
     pub fn verify_csrf(&self, token: &str) -> bool {
-        secrets_equal(&self.csrf_token, token)
+        secrets_equal(&self.inner.csrf_token, token)
     }
 }
 

@@ -11,4 +11,6 @@ pub use extractor::Unauthenticated;
 pub use middleware::{SsoMiddleware, SsoService};
 
 #[cfg(test)]
+mod recheck_tests;
+#[cfg(test)]
 mod tests;
