@@ -33,6 +33,7 @@ use redis::aio::MultiplexedConnection;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ServerErrorKind};
 
+use self::cache::{Cache, Tracker};
 use crate::record::{DEADLINE_PREFIX, deadline_in_place, decode, encode};
 use crate::time::millis;
 use crate::{
@@ -46,6 +47,7 @@ pub struct RedisConfig {
     target: Target,
     prefix: String,
     timeout: Duration,
+    local_cache: bool,
 }
 
 #[derive(Clone)]
@@ -90,6 +92,7 @@ impl RedisConfig {
             target,
             prefix: "session:".to_owned(),
             timeout: Duration::from_secs(2),
+            local_cache: false,
         }
     }
 
@@ -106,6 +109,25 @@ impl RedisConfig {
         self.timeout = timeout;
         self
     }
+
+    /// Whether sessions read are kept in this process and served from there (default: no).
+    ///
+    /// Redis keeps the copies honest: a connection of the store's own receives an
+    /// invalidation for every change or deletion of a session by any node (RESP3 client-side
+    /// caching, `CLIENT TRACKING … BCAST`), so a single logout on one node ends the session on
+    /// every node as soon as the push arrives (well under a millisecond on a local network).
+    /// While that connection is down, or has not answered its last `PING` (every 500 ms), the
+    /// cache is empty and every load goes to Redis.
+    ///
+    /// # Limitations
+    /// Needs Redis 6 or later reached by URL (not through Sentinel), and a Tokio runtime when
+    /// the store is made. A copy can outlive a change by the time its push takes to arrive,
+    /// or, if the connection breaks silently, until the missed `PING` is noticed.
+    #[must_use]
+    pub fn with_local_cache(mut self, enabled: bool) -> Self {
+        self.local_cache = enabled;
+        self
+    }
 }
 
 /// The Redis store. Cloning is cheap and clones share one connection.
@@ -120,6 +142,8 @@ struct Inner {
     dialer: tokio::sync::Mutex<Dialer>,
     connection: Mutex<Option<MultiplexedConnection>>,
     scripts: Scripts,
+    cache: Option<Arc<Cache>>,
+    _tracker: Option<Tracker>,
 }
 
 impl fmt::Debug for Inner {
@@ -151,6 +175,29 @@ impl RedisStore {
                     .map_err(invalid)?,
             )),
         };
+        let (cache, tracker) = match (&dialer, config.local_cache) {
+            (_, false) => (None, None),
+            (Dialer::Direct(client), true) => {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(Error::Config(
+                        "redis: a local cache must be made inside a Tokio runtime".to_owned(),
+                    ));
+                }
+                let cache = Arc::new(Cache::default());
+                let tracker = cache::track(
+                    Arc::clone(&cache),
+                    client.clone(),
+                    config.prefix.clone(),
+                    config.timeout,
+                );
+                (Some(cache), Some(tracker))
+            }
+            (Dialer::Sentinel(_), true) => {
+                return Err(Error::Config(
+                    "redis: a local cache needs a Redis URL, not Sentinel".to_owned(),
+                ));
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 prefix: config.prefix,
@@ -158,8 +205,24 @@ impl RedisStore {
                 dialer: tokio::sync::Mutex::new(dialer),
                 connection: Mutex::new(None),
                 scripts: Scripts::new(),
+                cache,
+                _tracker: tracker,
             }),
         })
+    }
+
+    /// How many sessions the local cache holds (always 0 without one, and while its
+    /// invalidations are not being received).
+    pub fn cached_sessions(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, |cache| cache.len())
+    }
+
+    /// Forgets `redis_key` in the local cache at once: this node's own writes must not wait
+    /// for their invalidation to come back.
+    fn forget_cached(&self, redis_key: &str) {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate(redis_key);
+        }
     }
 
     /// Whether Redis answers a `PING` within the timeout (for readiness checks).
@@ -442,6 +505,18 @@ impl SessionStore for RedisStore {
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
         let redis_key = self.session_key(key);
+        let cache = self.inner.cache.as_deref();
+        if let Some(mut record) = cache.and_then(|cache| cache.get(&redis_key)) {
+            let now = Timestamp::now();
+            if !record.is_live_at(now) {
+                return Ok(None);
+            }
+            // A load that must move the deadline goes to Redis, which then invalidates.
+            if !record.slide(now) {
+                return Ok(Some(Session::new(key.clone(), record)));
+            }
+        }
+        let epoch = cache.map(Cache::epoch);
         let bytes: Option<Vec<u8>> = self
             .run(Retry::Once, |mut conn| {
                 let mut command = redis::cmd("GET");
@@ -493,18 +568,24 @@ impl SessionStore for RedisStore {
             if touched == 0 {
                 return Ok(None);
             }
+        } else if let (Some(cache), Some(epoch), true) = (cache, epoch, in_place) {
+            // Only records carrying their deadline are kept: for the others it lives in the
+            // TTL, which a copy would not follow.
+            cache.put(redis_key, record.clone(), epoch);
         }
         Ok(Some(Session::new(key.clone(), record)))
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {
         session.record_mut().refresh(Timestamp::now());
+        self.forget_cached(&self.session_key(session.key()));
         self.write_index(&self.inner.scripts.update, session.key(), session.record())
             .await
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
         let redis_key = self.session_key(key);
+        self.forget_cached(&redis_key);
         let prefix = &self.inner.prefix;
         self.run(Retry::Once, |mut conn| {
             let mut invocation = self.inner.scripts.delete.key(&redis_key);
@@ -536,6 +617,9 @@ impl SessionIndex for RedisStore {
     }
 
     async fn delete_by_tag(&self, tag: &IndexTag) -> Result<usize> {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate_all();
+        }
         let index_key = self.index_key(tag);
         let prefix = &self.inner.prefix;
         self.run(Retry::Once, |mut conn| {
@@ -620,5 +704,6 @@ impl CounterStore for RedisStore {
     }
 }
 
+mod cache;
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,7 @@ const VARIANTS: &[&str] = &[
     "cookie",
     "cookie+redis-revocations",
     "redis",
+    "redis+local-cache",
     "actix-session-cookie",
     "actix-session-redis",
 ];
@@ -159,8 +160,9 @@ async fn sdk_client(variant: &str, port: u16) -> SsoClient {
             LocalSessions::replicated(ReplicatedStore::start(config).expect("replicated store"))
         }
         "cookie" => LocalSessions::cookie(ring(), MemoryStore::default()),
-        "cookie+redis-revocations" => LocalSessions::cookie(ring(), redis_store()),
-        "redis" => LocalSessions::redis(redis_store()),
+        "cookie+redis-revocations" => LocalSessions::cookie(ring(), redis_store(false)),
+        "redis" => LocalSessions::redis(redis_store(false)),
+        "redis+local-cache" => LocalSessions::redis(redis_store(true)),
         other => panic!("unknown variant {other}"),
     };
     let mut config = SsoConfig::new(
@@ -178,9 +180,12 @@ fn ring() -> KeyRing {
     KeyRing::new("k1", &KeyRing::generate_key()).expect("key ring")
 }
 
-fn redis_store() -> RedisStore {
+fn redis_store(local_cache: bool) -> RedisStore {
     let prefix = format!("bench-sdk-{}:", std::process::id());
-    RedisStore::new(RedisConfig::new(redis_url()).with_prefix(prefix)).expect("redis store")
+    let config = RedisConfig::new(redis_url())
+        .with_prefix(prefix)
+        .with_local_cache(local_cache);
+    RedisStore::new(config).expect("redis store")
 }
 
 /// The claims of an id token as the center issues them.

@@ -328,3 +328,144 @@ async fn sentinel_failover_is_followed_to_the_new_primary() {
     );
     tracing::info!(?took, "writes resumed after failover");
 }
+
+/// The same store with its local cache: every check of the suite holds, and caches on two
+/// nodes stay honest.
+mod cached {
+    use super::*;
+
+    fn cached_store(prefix: &str) -> RedisStore {
+        RedisStore::new(
+            RedisConfig::new(redis_url())
+                .with_prefix(prefix)
+                .with_local_cache(true),
+        )
+        .unwrap()
+    }
+
+    /// Loads `key` until the store serves it from its cache (the cache tracks once its
+    /// connection is up).
+    async fn load_until_cached(store: &RedisStore, key: &SessionKey) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.cached_sessions() == 0 {
+            assert!(Instant::now() < deadline, "the session was never cached");
+            assert!(store.load(key).await.unwrap().is_some());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[derive(Debug)]
+    struct CachedHarness {
+        store: RedisStore,
+        prefix: String,
+    }
+
+    #[async_trait]
+    impl Harness for CachedHarness {
+        type Store = RedisStore;
+
+        async fn setup() -> Self {
+            let prefix = unique_prefix();
+            Self {
+                store: cached_store(&prefix),
+                prefix,
+            }
+        }
+
+        fn store(&self) -> RedisStore {
+            self.store.clone()
+        }
+
+        async fn second_store(&self) -> RedisStore {
+            cached_store(&self.prefix)
+        }
+    }
+
+    #[async_trait]
+    impl RawBytes for CachedHarness {
+        async fn write_raw(&self, bytes: &[u8], ttl: Duration) -> SessionKey {
+            let raw = RedisHarness {
+                store: self.store.clone(),
+                prefix: self.prefix.clone(),
+            };
+            raw.write_raw(bytes, ttl).await
+        }
+    }
+
+    crate::session_suite!(CachedHarness);
+    crate::deletion_suite!(CachedHarness);
+    crate::index_suite!(CachedHarness);
+    crate::stored_bytes_suite!(CachedHarness);
+
+    fn tagged(sid: &str) -> Record {
+        Record::new(expiry()).with_tag(IndexTag::new("sid", sid).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_logout_on_one_node_refuses_the_session_cached_on_another_within_100_ms() {
+        let prefix = unique_prefix();
+        let (node_a, node_b) = (cached_store(&prefix), cached_store(&prefix));
+        let session = node_a.create(tagged("s-1")).await.unwrap();
+        load_until_cached(&node_b, session.key()).await;
+
+        let ended = Instant::now();
+        assert_eq!(
+            node_a
+                .delete_by_tag(&IndexTag::new("sid", "s-1").unwrap())
+                .await
+                .unwrap(),
+            1
+        );
+        while node_b.load(session.key()).await.unwrap().is_some() {
+            assert!(
+                ended.elapsed() < Duration::from_millis(100),
+                "node b still serves its cached copy 100 ms after the logout"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cache_empties_itself_while_its_invalidations_are_lost_and_comes_back() {
+        let prefix = unique_prefix();
+        let store = cached_store(&prefix);
+        let session = store.create(tagged("s-1")).await.unwrap();
+        load_until_cached(&store, session.key()).await;
+
+        // Cut the invalidation connection, and change the session behind the cache's back
+        // before it is noticed: that push is lost.
+        let client = Client::open(redis_url()).unwrap();
+        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        let name = format!("name={prefix}cache-tracking ");
+        let id = clients
+            .lines()
+            .find(|line| line.contains(&name))
+            .and_then(|line| line.strip_prefix("id="))
+            .and_then(|line| line.split(' ').next())
+            .expect("the tracking connection is listed")
+            .to_owned();
+        let mut pipe = redis::pipe();
+        pipe.cmd("CLIENT").arg("KILL").arg("ID").arg(&id);
+        pipe.cmd("DEL")
+            .arg(format!("{prefix}s:{}", session.key().as_str()));
+        pipe.query_async::<()>(&mut admin).await.unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.cached_sessions() > 0 {
+            assert!(Instant::now() < deadline, "the cache kept its copies");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            store.load(session.key()).await.unwrap().is_none(),
+            "the deleted session is not served from a stale copy"
+        );
+
+        let next = store.create(tagged("s-2")).await.unwrap();
+        load_until_cached(&store, next.key()).await;
+    }
+}
