@@ -181,14 +181,17 @@ where
 /// actix-web's cookie jar, which parses, percent-decodes and copies every cookie of the
 /// request: session keys are plain URL-safe text, so no decoding is needed.
 fn presented_session(req: &HttpRequest, name: &str) -> Option<SessionKey> {
+    // Bytes, not `to_str`: a sealed cookie session is kilobytes long, and `SessionKey::parse`
+    // checks every character of the value anyway.
     req.headers()
         .get_all(header::COOKIE)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
         .find_map(|pair| {
-            let (cookie, value) = pair.trim().split_once('=')?;
-            (cookie == name).then_some(value)
+            let pair = pair.trim_ascii_start();
+            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            Some(value.trim_ascii_end())
         })
+        .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(SessionKey::parse)
 }
 
