@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
 use sso_client::actix::SsoMiddleware;
 use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
-use sso_server::clients::NewClient;
+use sso_server::clients::{NewClient, TokenPolicy};
 use sso_server::config::Settings;
 use sso_server::domain::{ClientId, RedirectUri, Username};
 use sso_server::startup::Application;
@@ -103,6 +103,7 @@ impl Center {
                 post_logout_redirect_uris: vec![uri("/")],
                 backchannel_logout_uri: Some(uri("/auth/backchannel-logout")),
                 id_token_alg: alg_of(id),
+                tokens: TokenPolicy::default(),
             })
             .await
             .unwrap();

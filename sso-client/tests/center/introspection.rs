@@ -20,16 +20,13 @@ async fn access_token(center: &Center, client_id: &str) -> (String, String) {
         .unwrap();
     let session = state.sessions.create(&alice).await.unwrap();
     let grant = AccessGrant {
-        user_id: alice.id,
+        user_id: Some(alice.id),
         client_id: client_id.to_owned(),
-        sid: session.sid.clone(),
+        sid: Some(session.sid.clone()),
         scope: "openid profile email".to_owned(),
+        grant_id: None,
     };
-    let token = state
-        .access_tokens
-        .issue(&grant, &format!("code-of-{}", session.sid))
-        .await
-        .unwrap();
+    let token = state.access_tokens.issue(&grant).await.unwrap();
     (token.as_str().to_owned(), session.sid)
 }
 
