@@ -68,7 +68,11 @@ impl Bench {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut settings = Settings::default();
         settings.http.port = 0;
+        // One user signs in from one address over and over: no budget may stop the figures.
         settings.login.max_attempts_per_ip = u64::MAX;
+        settings.login.max_failures_per_user = u64::MAX;
+        settings.login.max_failures_per_user_address = u64::MAX;
+        settings.login.max_failures_per_device = u64::MAX;
         settings.slo.poll_interval_ms = 1_000;
         let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
         let pool = sso_server::db::connect_url(&url, 8)
