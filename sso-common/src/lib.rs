@@ -7,11 +7,14 @@
 //! - [`LocalhostResolver`]: name resolution that sends `localhost` and `*.localhost` to the
 //!   loopback address, for HTTP clients that call other parts of an embedded setup.
 //! - [`html`] (feature `testing`): reading server-rendered forms in tests and benchmarks.
+//! - `nginx` (feature `testing`): a throwaway nginx with the forward-auth snippets, and app3.
 
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
 pub mod html;
 pub mod http;
+#[cfg(feature = "testing")]
+pub mod nginx;
 mod resolve;
 mod secret;
 

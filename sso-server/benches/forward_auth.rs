@@ -15,12 +15,13 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use session_store::{Expiry, MemoryStore, RedisConfig, RedisStore, SharedStore};
+use sso_common::nginx::{self, KillOnDrop, Nginx};
 use sso_server::config::{ForwardAuthSettings, Settings};
 use sso_server::domain::Username;
 use sso_server::forward_auth::request::HostName;
@@ -153,18 +154,8 @@ fn ready(port: u16, cookie: &str) {
 
 // ---- the load -------------------------------------------------------------------------------
 
-/// A child process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `variant` on core 0; its port and session cookie.
-fn start(variant: &str) -> (Running, u16, String) {
+fn start(variant: &str) -> (KillOnDrop, u16, String) {
     let mut child = Command::new("taskset")
         .args(["-c", "0"])
         .arg(std::env::current_exe().expect("current exe"))
@@ -182,7 +173,7 @@ fn start(variant: &str) -> (Running, u16, String) {
         "{variant}: {line:?}"
     );
     (
-        Running(child),
+        KillOnDrop(child),
         words[1].parse().expect("port"),
         words[2].to_owned(),
     )
@@ -221,25 +212,13 @@ fn verify_headers(cookie: &str) -> Vec<String> {
     ]
 }
 
-/// nginx, one process (pinned to core 0 by its caller): the same static page on `open_port` and, behind the snippets'
-/// `auth_request` to the center at `center_port` (an upstream with keepalive, as the snippets'
-/// guide recommends), on `protected_port`.
-fn nginx_conf(dir: &Path, open_port: u16, protected_port: u16, center_port: u16) -> String {
-    let snippets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nginx/forward-auth");
+/// nginx's servers, one process (pinned to core 0 by its caller): the same static page in
+/// `dir/site` on `open_port` and, behind the snippets' `auth_request` to the center at
+/// `center_port` (an upstream with keepalive, as the snippets' guide recommends), on
+/// `protected_port`.
+fn servers(dir: &Path, open_port: u16, protected_port: u16, center_port: u16) -> String {
     format!(
-        r#"daemon off;
-master_process off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream sso_center {{
+        r#"    upstream sso_center {{
         server 127.0.0.1:{center_port};
         keepalive 16;
     }}
@@ -257,10 +236,9 @@ http {{
             include {snippets}/location.conf;
         }}
     }}
-}}
 "#,
         dir = dir.display(),
-        snippets = snippets.display(),
+        snippets = nginx::snippets().display(),
     )
 }
 
@@ -273,16 +251,6 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
-}
-
-fn wait_for(port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("port {port} never opened");
 }
 
 fn orchestrate() {
@@ -322,38 +290,22 @@ fn orchestrate() {
         );
     }
 
-    let nginx_bin = std::env::var("NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".to_owned());
     let (_center, center_port, cookie) = start("center-memory");
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("site")).expect("site dir");
     let page = format!(
         "<!doctype html><title>static</title><p>{}</p>\n",
         "x".repeat(512)
     );
-    std::fs::write(dir.path().join("site/index.html"), page).expect("page");
     let (open_port, protected_port) = (free_port(), free_port());
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        nginx_conf(dir.path(), open_port, protected_port, center_port),
+    let _nginx = Nginx::start(
+        |dir| {
+            std::fs::create_dir(dir.join("site"))?;
+            std::fs::write(dir.join("site/index.html"), page)?;
+            Ok(servers(dir, open_port, protected_port, center_port))
+        },
+        &["taskset", "-c", "0"],
+        &[open_port, protected_port],
     )
-    .expect("nginx.conf");
-    let _nginx = Running(
-        Command::new("taskset")
-            .args(["-c", "0"])
-            .arg(&nginx_bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    wait_for(open_port);
-    wait_for(protected_port);
+    .expect("start nginx");
     let open = wrk(&format!("http://127.0.0.1:{open_port}/"), &[], seconds);
     report(&format!(
         "  {:<44} {open:>9.0} req/s  1.00x",

@@ -4,78 +4,34 @@
 //! clients treat as secure contexts, as browsers do.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
+use sso_common::nginx::{self, Nginx};
 use sso_server::config::ForwardAuthSettings;
 
 use crate::helpers::*;
 use crate::receiver::reserve_port;
 
-/// A child process killed when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-async fn wait_for(port: u16) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "port {port} never opened"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn nginx_conf(dir: &Path, nginx_port: u16, center_port: u16, app3_port: u16) -> String {
-    let snippets = repo().join("nginx");
+/// nginx's servers: `localhost` with the snippets included as their guide says, in front of
+/// app3 and asking the center.
+fn servers(nginx_port: u16, center_port: u16, app3_port: u16) -> String {
     format!(
-        r#"daemon off;
-master_process off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
+        r#"    server {{
         listen 127.0.0.1:{nginx_port};
         server_name localhost;
         set $sso_center http://127.0.0.1:{center_port};
-        include {snippets}/forward-auth/server.conf;
+        include {snippets}/server.conf;
         location / {{
-            include {snippets}/forward-auth/location.conf;
+            include {snippets}/location.conf;
             proxy_pass http://127.0.0.1:{app3_port};
         }}
     }}
-}}
 "#,
-        dir = dir.display(),
-        snippets = snippets.display(),
+        snippets = nginx::snippets().display(),
     )
 }
 
 #[tokio::test]
 async fn nginx_with_the_snippets_signs_in_strips_forged_headers_and_refuses() {
-    let nginx_bin = std::env::var("NGINX_BIN").unwrap_or_else(|_| "/usr/sbin/nginx".into());
     let (center_port, nginx_port, app3_port) = (reserve_port(), reserve_port(), reserve_port());
     let issuer = format!("http://127.0.0.1:{center_port}");
     let app = spawn_app_with(|settings| {
@@ -103,34 +59,14 @@ async fn nginx_with_the_snippets_signs_in_strips_forged_headers_and_refuses() {
         .await
         .unwrap();
 
-    let _app3 = Running(
-        Command::new("python3")
-            .arg(repo().join("app3/app3.py"))
-            .args(["--port", &app3_port.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3 runs app3"),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
-        nginx_conf(dir.path(), nginx_port, center_port, app3_port),
+    let _app3 = nginx::app3(app3_port).expect("python3 runs app3");
+    nginx::wait_for_port(app3_port).unwrap();
+    let _nginx = Nginx::start(
+        |_| Ok(servers(nginx_port, center_port, app3_port)),
+        &[],
+        &[nginx_port],
     )
-    .unwrap();
-    let _nginx = Running(
-        Command::new(&nginx_bin)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx must be installed (scripts/test.sh installs it)"),
-    );
-    wait_for(app3_port).await;
-    wait_for(nginx_port).await;
+    .expect("nginx must be installed (scripts/test.sh installs it)");
 
     let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
     let browser = |jar: bool| {
