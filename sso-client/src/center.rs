@@ -38,16 +38,40 @@ pub(crate) struct ProviderMetadata {
     /// Where browsers are sent to sign out (RP-Initiated Logout 1.0), if supported.
     #[serde(default)]
     pub(crate) end_session_endpoint: Option<Url>,
+    /// Where tokens are revoked (RFC 7009), if supported.
+    #[serde(default)]
+    pub(crate) revocation_endpoint: Option<Url>,
     /// PKCE methods the center supports; when listed, it must include `S256`.
     #[serde(default)]
     pub(crate) code_challenge_methods_supported: Option<Vec<String>>,
 }
 
-/// The token endpoint's answer to a code exchange.
+/// The token endpoint's answer to a code exchange or a refresh.
 #[derive(Deserialize)]
 pub(crate) struct TokenResponse {
     pub(crate) id_token: Option<String>,
     pub(crate) access_token: Option<String>,
+    /// The refresh token to use next time (rotated on every use by our center).
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+}
+
+/// Which kind of token is being revoked (RFC 7009 §2.1 `token_type_hint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// An access token.
+    Access,
+    /// A refresh token: revoking it revokes its whole family, with their access tokens.
+    Refresh,
+}
+
+impl TokenKind {
+    fn hint(self) -> &'static str {
+        match self {
+            Self::Access => "access_token",
+            Self::Refresh => "refresh_token",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -276,6 +300,52 @@ impl Center {
             .json::<TokenResponse>()
             .await
             .map_err(|error| Error::CenterProtocol(format!("token response: {error}")))
+    }
+
+    /// Exchanges `refresh_token` for new tokens (`grant_type=refresh_token`, client
+    /// authenticated). The center rotates refresh tokens: the answer's `refresh_token`
+    /// replaces the one sent, which must never be used again.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] (`invalid_grant`) when the token is no longer good: its session
+    /// ended, it was revoked, or it was already used; [`Error::CenterUnavailable`] or
+    /// [`Error::CircuitOpen`] when the center cannot be asked.
+    pub(crate) async fn refresh(&self, refresh_token: &str) -> Result<TokenResponse, Error> {
+        let metadata = self.metadata().await?;
+        let response = self
+            .post_as_client(
+                metadata.token_endpoint.clone(),
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+            )
+            .await?;
+        response
+            .json::<TokenResponse>()
+            .await
+            .map_err(|error| Error::CenterProtocol(format!("token response: {error}")))
+    }
+
+    /// Revokes `token` (RFC 7009, client authenticated). Revoking a token that is already
+    /// invalid succeeds, as the RFC says.
+    ///
+    /// # Errors
+    /// [`Error::CenterProtocol`] when the center offers no revocation endpoint,
+    /// [`Error::Refused`] when it refuses this client, [`Error::CenterUnavailable`] or
+    /// [`Error::CircuitOpen`] when it cannot be asked.
+    pub(crate) async fn revoke(&self, token: &str, kind: TokenKind) -> Result<(), Error> {
+        let metadata = self.metadata().await?;
+        let endpoint = metadata
+            .revocation_endpoint
+            .clone()
+            .ok_or_else(|| Error::CenterProtocol("no revocation_endpoint".to_owned()))?;
+        self.post_as_client(
+            endpoint,
+            &[("token", token), ("token_type_hint", kind.hint())],
+        )
+        .await
+        .map(drop)
     }
 
     /// Asks the center about `access_token` (RFC 7662 introspection, as this client): `None`

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use session_store::{Expiry, IndexTag, Record, Session, SessionKey};
+use session_store::{Expiry, IndexTag, Record, SessionKey};
 use url::Url;
 
 use crate::center::Center;
@@ -14,20 +14,27 @@ use crate::config::SsoConfig;
 use crate::local_sessions::{Backend, LocalSessions};
 use crate::login_state::{LoginCookies, LoginState};
 use crate::pkce::{s256_challenge, secrets_equal};
-use crate::recheck::{Rechecks, Verdict};
+use crate::recheck::Rechecks;
 use crate::tokens::{LEEWAY_SECS, id_token, logout_token};
 use crate::{Error, Principal, ReturnTo};
 
+mod vault;
+
+use self::vault::Tokens;
+
 // A local session's record holds what every request needs under `SIGNED_IN_KEY` (the claims
 // and the CSRF token, with no field twice) and when the center last confirmed it under
-// `CHECKED_KEY`; the tokens, read only to sign out or to re-check, sit apart. Sessions of the
-// first layout keep the principal under `PRINCIPAL_KEY`, and still load.
+// `CHECKED_KEY`. The tokens, read only to sign out, refresh or re-check, sit apart: in the same
+// record on server-side backends, and in a record of the shared store named under `VAULT_KEY`
+// for cookie sessions (see `vault`). Sessions of the first layout keep the principal under
+// `PRINCIPAL_KEY`, and cookie sessions of the first two layouts carry their tokens inline;
+// both still load.
 const SIGNED_IN_KEY: &str = "signed_in";
 const PRINCIPAL_KEY: &str = "principal";
-const ID_TOKEN_KEY: &str = "id_token";
-const ACCESS_TOKEN_KEY: &str = "access_token";
 /// When the center last confirmed the session (seconds since the epoch).
 const CHECKED_KEY: &str = "checked_at";
+/// Cookie sessions: the key of the vault record holding the tokens.
+const VAULT_KEY: &str = "vault";
 
 /// What a request needs of its session, parsed once per version of the record
 /// ([`Record::view`]).
@@ -255,14 +262,12 @@ impl SsoClient {
         let claims = id_token::verify(&raw, &keys, &expected).map_err(Error::InvalidIdToken)?;
         let principal = Principal::from_claims(claims)
             .ok_or_else(|| Error::InvalidIdToken("sub is missing".to_owned()))?;
-        let key = self
-            .create_session(
-                &principal,
-                &raw,
-                tokens.access_token.as_deref(),
-                expected.now,
-            )
-            .await?;
+        let held = Tokens {
+            id_token: Some(raw),
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+        };
+        let key = self.create_session(&principal, held, expected.now).await?;
         tracing::info!(sub = principal.sub(), "signed in");
         Ok(SignedIn {
             key,
@@ -271,12 +276,12 @@ impl SsoClient {
         })
     }
 
-    /// Stores a new local session for `principal`, confirmed by the center at `checked_at`.
+    /// Stores a new local session for `principal` holding `tokens`, confirmed by the center at
+    /// `checked_at`.
     async fn create_session(
         &self,
         principal: &Principal,
-        id_token: &str,
-        access_token: Option<&str>,
+        tokens: Tokens,
         checked_at: u64,
     ) -> Result<SessionKey, Error> {
         let mut record = Record::new(self.inner.expiry);
@@ -289,11 +294,8 @@ impl SsoClient {
             csrf_token: principal.csrf_token().to_owned(),
         };
         record.insert(SIGNED_IN_KEY, signed_in)?;
-        record.insert(ID_TOKEN_KEY, id_token)?;
         record.insert(CHECKED_KEY, checked_at)?;
-        if let Some(access_token) = access_token {
-            record.insert(ACCESS_TOKEN_KEY, access_token)?;
-        }
+        self.keep_tokens(&mut record, tokens, checked_at).await?;
         let session = self.inner.sessions.store.create(record).await?;
         Ok(session.key().clone())
     }
@@ -314,9 +316,12 @@ impl SsoClient {
         let principal = Principal::from_claims(claims)
             .ok_or_else(|| Error::InvalidIdToken("sub is missing".to_owned()))?;
         let now = jsonwebtoken::get_current_timestamp();
-        let key = self
-            .create_session(&principal, id_token, access_token, now)
-            .await?;
+        let tokens = Tokens {
+            id_token: Some(id_token.to_owned()),
+            access_token: access_token.map(str::to_owned),
+            refresh_token: None,
+        };
+        let key = self.create_session(&principal, tokens, now).await?;
         Ok((key, principal))
     }
 
@@ -354,44 +359,6 @@ impl SsoClient {
             && jsonwebtoken::get_current_timestamp().saturating_sub(checked_at) >= interval
     }
 
-    /// Asks the center whether `session` is still backed by a live center session; returns
-    /// whether it stays. A session the center cannot vouch for right now (center down, no
-    /// access token to ask with) stays: availability wins over the re-check. Concurrent
-    /// requests of one session share one question on this node ([`Rechecks`]).
-    async fn recheck(&self, session: &mut Session) -> Result<bool, Error> {
-        let Some(access_token) = session.record().get::<String>(ACCESS_TOKEN_KEY) else {
-            return Ok(true);
-        };
-        let now = jsonwebtoken::get_current_timestamp();
-        let interval = self.inner.config.session.recheck_secs;
-        let ask = || async {
-            match self.inner.center.access_token_valid(&access_token).await {
-                Ok(true) => Verdict::Confirmed(now),
-                Ok(false) => Verdict::Ended,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot re-check a cookie session; keeping it for now");
-                    Verdict::Unknown
-                }
-            }
-        };
-        match self
-            .inner
-            .rechecks
-            .verdict(&access_token, now, interval, ask)
-            .await
-        {
-            Verdict::Confirmed(at) => {
-                session.record_mut().insert(CHECKED_KEY, at)?;
-                Ok(self.inner.sessions.store.update(session).await?)
-            }
-            Verdict::Ended => {
-                tracing::info!("the center no longer honours a cookie session; ending it");
-                Ok(false)
-            }
-            Verdict::Unknown => Ok(true),
-        }
-    }
-
     /// Ends the local session under `key` and returns where to send the browser: the center's
     /// end-session endpoint (with `id_token_hint` and `post_logout_redirect_uri`), or straight
     /// to the post-logout page when there was no session or the center is unavailable.
@@ -404,7 +371,7 @@ impl SsoClient {
         let Some(session) = session else {
             return Ok(self.inner.post_logout_redirect_uri.clone());
         };
-        let id_token = session.record().get::<String>(ID_TOKEN_KEY);
+        let id_token = self.drop_tokens(&session).await?;
         let end_session = match self.inner.center.metadata().await {
             Ok(metadata) => metadata.end_session_endpoint.clone(),
             Err(error) => {

@@ -21,6 +21,9 @@ pub enum Error {
     /// The id token failed verification.
     #[error("the id token is not valid: {0}")]
     InvalidIdToken(String),
+    /// An access token presented to the app failed verification (RFC 9068).
+    #[error("the access token is not valid: {0}")]
+    InvalidAccessToken(String),
     /// The logout token failed verification or was already used.
     #[error("the logout token is not valid: {0}")]
     InvalidLogoutToken(String),

@@ -144,7 +144,8 @@ mod recheck;
 mod return_to;
 mod tokens;
 
-pub use center::TokenInfo;
+pub use center::{TokenInfo, TokenKind};
+pub use tokens::access_token::AccessToken;
 pub use client::{Callback, LocalSession, LoginRedirect, SignedIn, SsoClient};
 pub use config::{
     CenterSettings, CookieSettings, Paths, SameSite, Secret, SessionSettings, SsoConfig,

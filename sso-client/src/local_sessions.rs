@@ -21,6 +21,11 @@ use session_store::{
 ///
 /// The same store also remembers logout-token ids, so a replayed token is refused on every
 /// node that shares it.
+///
+/// A session's tokens (the id token for sign-out, the access and refresh tokens) never travel
+/// in a cookie: server-side backends keep them in the session record, and cookie sessions keep
+/// them in a record of the store given to [`LocalSessions::cookie`], named by the cookie, so the
+/// cookie carries only what a request needs.
 pub struct LocalSessions {
     kind: Kind,
 }
@@ -35,6 +40,7 @@ enum Kind {
     Cookie {
         ring: Box<KeyRing>,
         counters: Arc<dyn CounterStore>,
+        vault: Arc<dyn SessionIndex>,
         revocation: Arc<dyn Revocation>,
         revoker: Arc<dyn RevokeTag>,
     },
@@ -86,17 +92,19 @@ impl LocalSessions {
     }
 
     /// Sessions sealed into the cookie itself with `ring`. Single logout puts the `sid` on a
-    /// revocation list kept in `counters` (use a store every node shares, such as Redis, so a
+    /// revocation list kept in `shared` (use a store every node shares, such as Redis, so a
     /// logout reaches them all); each node checks the list when it opens a session cookie.
-    pub fn cookie<C>(ring: KeyRing, counters: C) -> Self
+    /// The session's tokens are kept in `shared` too, and deleted there by single logout.
+    pub fn cookie<C>(ring: KeyRing, shared: C) -> Self
     where
-        C: CounterStore + Clone + 'static,
+        C: SessionIndex + CounterStore + Clone + 'static,
     {
-        let list = Arc::new(RevocationList::new(counters.clone()));
+        let list = Arc::new(RevocationList::new(shared.clone()));
         Self {
             kind: Kind::Cookie {
                 ring: Box::new(ring),
-                counters: Arc::new(counters),
+                vault: Arc::new(shared.clone()),
+                counters: Arc::new(shared),
                 revocation: list.clone(),
                 revoker: list,
             },
@@ -115,17 +123,20 @@ impl LocalSessions {
                 store,
                 ending: Ending::Delete(index),
                 counters,
+                vault: None,
                 name: backend,
             },
             Kind::Cookie {
                 ring,
                 counters,
+                vault,
                 revocation,
                 revoker,
             } => Backend {
                 store: Arc::new(CookieStore::new(cookie_name, *ring).with_revocation(revocation)),
-                ending: Ending::Revoke(revoker),
+                ending: Ending::Revoke(revoker, Arc::clone(&vault)),
                 counters,
+                vault: Some(vault),
                 name: "cookie",
             },
         }
@@ -148,7 +159,8 @@ impl<C: CounterStore + 'static> RevokeTag for RevocationList<C> {
 #[derive(Debug)]
 enum Ending {
     Delete(Arc<dyn SessionIndex>),
-    Revoke(Arc<dyn RevokeTag>),
+    /// Revoke the tag, and delete the token records of the sessions carrying it.
+    Revoke(Arc<dyn RevokeTag>, Arc<dyn SessionIndex>),
 }
 
 /// A resolved backend.
@@ -156,6 +168,8 @@ enum Ending {
 pub(crate) struct Backend {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) counters: Arc<dyn CounterStore>,
+    /// Where the tokens of client-side sessions are kept.
+    pub(crate) vault: Option<Arc<dyn SessionIndex>>,
     pub(crate) name: &'static str,
     ending: Ending,
 }
@@ -164,7 +178,7 @@ impl Backend {
     /// Whether sessions live in the browser, so only a re-check with the center can end a
     /// copy that missed a single logout.
     pub(crate) fn is_client_side(&self) -> bool {
-        matches!(self.ending, Ending::Revoke(_))
+        matches!(self.ending, Ending::Revoke(..))
     }
 
     /// Ends every local session tagged `tag`. A revocation lasts `lifetime`, the longest a
@@ -179,9 +193,10 @@ impl Backend {
                 let deleted = index.delete_by_tag(tag).await?;
                 tracing::info!(tag = tag.as_str(), deleted, "local sessions ended");
             }
-            Ending::Revoke(list) => {
+            Ending::Revoke(list, vault) => {
                 list.revoke_tag(tag, lifetime).await?;
-                tracing::info!(tag = tag.as_str(), "local sessions revoked");
+                let forgotten = vault.delete_by_tag(tag).await?;
+                tracing::info!(tag = tag.as_str(), forgotten, "local sessions revoked");
             }
         }
         Ok(())

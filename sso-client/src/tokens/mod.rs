@@ -2,6 +2,7 @@
 //! logout. Signatures are checked against the center's JWKS; only asymmetric algorithms are
 //! accepted, so a token "signed" with `none` or with a shared secret never verifies.
 
+pub(crate) mod access_token;
 pub(crate) mod id_token;
 pub(crate) mod keys;
 pub(crate) mod logout_token;

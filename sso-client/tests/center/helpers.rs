@@ -92,6 +92,18 @@ pub(crate) fn alg_of(id: &str) -> jsonwebtoken::Algorithm {
 impl Center {
     /// Registers client `id` for an app at `app_url` with the SDK's default paths.
     pub(crate) async fn register(&self, id: &str, secret: &str, app_url: &str) {
+        self.register_with(id, secret, app_url, TokenPolicy::default())
+            .await;
+    }
+
+    /// Registers client `id` as [`Center::register`] does, with token policy `tokens`.
+    pub(crate) async fn register_with(
+        &self,
+        id: &str,
+        secret: &str,
+        app_url: &str,
+        tokens: TokenPolicy,
+    ) {
         let uri = |path: &str| RedirectUri::parse(&format!("{app_url}{path}")).unwrap();
         self.state
             .clients
@@ -103,7 +115,7 @@ impl Center {
                 post_logout_redirect_uris: vec![uri("/")],
                 backchannel_logout_uri: Some(uri("/auth/backchannel-logout")),
                 id_token_alg: alg_of(id),
-                tokens: TokenPolicy::default(),
+                tokens,
             })
             .await
             .unwrap();

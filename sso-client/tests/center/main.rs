@@ -7,3 +7,4 @@ mod helpers;
 mod introspection;
 mod outage;
 mod slo;
+mod tokens;
