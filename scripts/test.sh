@@ -66,6 +66,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "services"
 ensure_packages "${PACKAGES[@]}"
 ensure_redis
+ensure_redis_cluster
 ensure_postgres
 printf '    REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2
 printf '    DATABASE_URL=%s\n' "$(redact_url "$DATABASE_URL")" >&2

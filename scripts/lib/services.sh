@@ -8,6 +8,8 @@
 #   ensure_packages PKG...  install missing Debian packages (root only)
 #   ensure_redis            export REDIS_URL and REDIS_SERVER_BIN
 #                           (and REDIS_SENTINEL_BIN when redis-sentinel exists)
+#   ensure_redis_cluster    export REDIS_CLUSTER_NODES (a 6-node Redis Cluster:
+#                           3 primaries, 3 replicas, on ports 7101-7106)
 #   ensure_postgres         export DATABASE_URL
 #   drop_test_databases     drop the sso_test_* databases the center's tests made
 #   redact_url URL          print URL with its password masked
@@ -163,6 +165,61 @@ ensure_redis() {
 	else
 		_svc_start_redis
 	fi
+}
+
+# Starts a throwaway 6-node Redis Cluster (3 primaries, 3 replicas) on 127.0.0.1, ports
+# REDIS_CLUSTER_BASE_PORT+1 .. +6 (default 7101-7106, cluster bus on port+10000), and
+# exports REDIS_CLUSTER_NODES as comma-separated redis:// URLs. A REDIS_CLUSTER_NODES
+# already set is checked and used as it is.
+ensure_redis_cluster() {
+	local base=${REDIS_CLUSTER_BASE_PORT:-7100} dir port i nodes=() urls=()
+	_svc_need_cmd redis-server redis-cli
+	if [[ -n ${REDIS_CLUSTER_NODES:-} ]]; then
+		[[ $(timeout 5 redis-cli -u "${REDIS_CLUSTER_NODES%%,*}" cluster info 2>/dev/null </dev/null) == *cluster_state:ok* ]] ||
+			_svc_die "REDIS_CLUSTER_NODES: $(redact_url "${REDIS_CLUSTER_NODES%%,*}") is not a healthy cluster node"
+		export REDIS_CLUSTER_NODES
+		return 0
+	fi
+	svc_tmpdir dir redis-cluster
+	for ((i = 1; i <= 6; i++)); do
+		port=$((base + i))
+		if _svc_redis_pong -h 127.0.0.1 -p "$port"; then
+			_svc_die "port $port is taken by another Redis; set REDIS_CLUSTER_BASE_PORT to use other ports"
+		fi
+		mkdir -p "$dir/$port"
+		svc_on_exit _svc_kill_pidfile "$dir/$port/redis.pid"
+		redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+			--cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
+			--cluster-node-timeout 1000 --daemonize yes --dir "$dir/$port" \
+			--pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log"
+		nodes+=("127.0.0.1:$port")
+		urls+=("redis://127.0.0.1:$port")
+	done
+	for port in "${nodes[@]##*:}"; do
+		for ((i = 0; i < 100; i++)); do
+			_svc_redis_pong -h 127.0.0.1 -p "$port" && break
+			sleep 0.1
+		done
+	done
+	redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
+		>"$dir/create.log" 2>&1 </dev/null || {
+		cat "$dir/create.log" >&2
+		_svc_die "redis-cli --cluster create failed"
+	}
+	for ((i = 0; i < 100; i++)); do
+		if [[ $(redis-cli -p "$((base + 1))" cluster info </dev/null) == *cluster_state:ok* ]] &&
+			(($(redis-cli -p "$((base + 1))" cluster nodes </dev/null | grep -c 'slave.*connected') == 3)); then
+			REDIS_CLUSTER_NODES=$(
+				IFS=,
+				printf '%s' "${urls[*]}"
+			)
+			export REDIS_CLUSTER_NODES
+			_svc_log "started a throwaway Redis Cluster on 127.0.0.1:$((base + 1))-$((base + 6))"
+			return 0
+		fi
+		sleep 0.1
+	done
+	_svc_die "the throwaway Redis Cluster did not become healthy within 10 s"
 }
 
 # ----------------------------------------------------------- PostgreSQL

@@ -1,6 +1,6 @@
 //! The centralized backend: every node reads and writes one Redis (optionally found through
-//! Sentinel), so sessions survive the loss of any application node and single logout reaches
-//! every node at once.
+//! Sentinel) or one Redis Cluster, so sessions survive the loss of any application node and
+//! single logout reaches every node at once.
 //!
 //! # Keys
 //! All keys start with the configured prefix:
@@ -14,14 +14,21 @@
 //!
 //! Nothing relies on keyspace notifications: expired sessions leave an index when it is read
 //! (members are scored by deadline) and an index key itself expires with its last member.
-//! Multi-key scripts assume a single Redis primary (standalone or Sentinel), not Redis Cluster.
+//!
+//! # One Redis or a cluster
+//! On one Redis (standalone or Sentinel) a session and its index entries change together in one
+//! script. A Redis Cluster ([`RedisConfig::cluster`]) keeps the same keys, so data moved from one
+//! Redis into a cluster still loads, but a session and its indexes live in different slots: there
+//! every script touches one key and the order of the steps keeps single logout complete (how
+//! is told in `redis/cluster.rs`). The same code runs on both through one connection type.
 //!
 //! # Failures
 //! Every operation, connecting included, is bounded by [`RedisConfig::with_timeout`]. A
 //! connection that fails, times out or meets a read-only replica (after a Sentinel failover) is
 //! dropped, and the next operation connects again, re-resolving the primary through Sentinel.
 //! Idempotent operations are retried once on a fresh connection, so a Redis restart costs at most
-//! the non-idempotent operations (`take`, `increment`) that were in flight.
+//! the non-idempotent operations (`take`, `increment`) that were in flight. A cluster connection
+//! also follows slot moves and failovers by itself, as long as the operation's timeout allows.
 
 use std::fmt;
 use std::future::Future;
@@ -29,11 +36,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::MultiplexedConnection;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ServerErrorKind};
 
 use self::cache::{Cache, Tracker};
+use self::connection::Connection;
 use crate::record::{DEADLINE_PREFIX, deadline_in_place, decode, encode};
 use crate::time::millis;
 use crate::{
@@ -57,6 +65,7 @@ enum Target {
         sentinels: Vec<String>,
         service: String,
     },
+    Cluster(Vec<String>),
 }
 
 /// URLs may carry passwords: show only that a target is configured.
@@ -69,6 +78,7 @@ impl fmt::Debug for Target {
                 .field("sentinels", &sentinels.len())
                 .field("service", service)
                 .finish(),
+            Self::Cluster(nodes) => f.debug_tuple("Cluster").field(&nodes.len()).finish(),
         }
     }
 }
@@ -85,6 +95,17 @@ impl RedisConfig {
             sentinels: sentinel_urls,
             service: service.into(),
         })
+    }
+
+    /// The Redis Cluster that any of `node_urls` belongs to (`redis://[:password@]host:port`;
+    /// one reachable node is enough, the others are learnt from it). Every command goes to the
+    /// primary owning its key; replicas are never used.
+    ///
+    /// # Limitations
+    /// Needs Redis 6.2 or later. No local cache ([`Self::with_local_cache`]), and a prefix
+    /// without braces (a hash tag in the prefix would put every key in one slot).
+    pub fn cluster(node_urls: Vec<String>) -> Self {
+        Self::with_target(Target::Cluster(node_urls))
     }
 
     fn with_target(target: Target) -> Self {
@@ -120,7 +141,7 @@ impl RedisConfig {
     /// cache is empty and every load goes to Redis.
     ///
     /// # Limitations
-    /// Needs Redis 6 or later reached by URL (not through Sentinel), and a Tokio runtime when
+    /// Needs Redis 6 or later reached by URL (not through Sentinel nor a cluster), and a Tokio runtime when
     /// the store is made. A copy can outlive a change by the time its push takes to arrive,
     /// or, if the connection breaks silently, until the missed `PING` is noticed.
     #[must_use]
@@ -140,8 +161,11 @@ struct Inner {
     prefix: String,
     timeout: Duration,
     dialer: tokio::sync::Mutex<Dialer>,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: Mutex<Option<Connection>>,
     scripts: Scripts,
+    /// Whether this is a Redis Cluster, where every script touches one key.
+    cluster: bool,
+    cluster_scripts: cluster::Scripts,
     cache: Option<Arc<Cache>>,
     _tracker: Option<Tracker>,
 }
@@ -158,6 +182,7 @@ impl fmt::Debug for Inner {
 enum Dialer {
     Direct(Client),
     Sentinel(Box<SentinelClient>),
+    Cluster(Box<ClusterClient>),
 }
 
 impl RedisStore {
@@ -165,7 +190,8 @@ impl RedisStore {
     /// process can start while Redis is down and work once it is up.
     ///
     /// # Errors
-    /// [`Error::Config`] when the URLs cannot be parsed.
+    /// [`Error::Config`] when the URLs cannot be parsed, or a cluster is combined with a local
+    /// cache or with a prefix holding a brace.
     pub fn new(config: RedisConfig) -> Result<Self> {
         let invalid = |error: RedisError| Error::Config(format!("redis: {error}"));
         let dialer = match config.target {
@@ -174,7 +200,27 @@ impl RedisStore {
                 SentinelClient::build(sentinels, service, None, SentinelServerType::Master)
                     .map_err(invalid)?,
             )),
+            Target::Cluster(nodes) => {
+                if nodes.is_empty() {
+                    return Err(Error::Config("redis: a cluster needs node URLs".to_owned()));
+                }
+                if config.prefix.contains(['{', '}']) {
+                    return Err(Error::Config(
+                        "redis: in a cluster the key prefix must not contain braces (a hash tag \
+                         would put every key in one slot)"
+                            .to_owned(),
+                    ));
+                }
+                Dialer::Cluster(Box::new(
+                    ClusterClientBuilder::new(nodes)
+                        .connection_timeout(config.timeout)
+                        .response_timeout(config.timeout)
+                        .build()
+                        .map_err(invalid)?,
+                ))
+            }
         };
+        let cluster = matches!(dialer, Dialer::Cluster(_));
         let (cache, tracker) = match (&dialer, config.local_cache) {
             (_, false) => (None, None),
             (Dialer::Direct(client), true) => {
@@ -197,6 +243,11 @@ impl RedisStore {
                     "redis: a local cache needs a Redis URL, not Sentinel".to_owned(),
                 ));
             }
+            (Dialer::Cluster(_), true) => {
+                return Err(Error::Config(
+                    "redis: a local cache needs a Redis URL, not a cluster".to_owned(),
+                ));
+            }
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -205,6 +256,8 @@ impl RedisStore {
                 dialer: tokio::sync::Mutex::new(dialer),
                 connection: Mutex::new(None),
                 scripts: Scripts::new(),
+                cluster,
+                cluster_scripts: cluster::Scripts::new(),
                 cache,
                 _tracker: tracker,
             }),
@@ -237,7 +290,11 @@ impl RedisStore {
     }
 
     fn session_key(&self, key: &SessionKey) -> String {
-        format!("{}s:{}", self.inner.prefix, key.as_str())
+        self.session_key_of(key.as_str())
+    }
+
+    fn session_key_of(&self, id: &str) -> String {
+        format!("{}s:{id}", self.inner.prefix)
     }
 
     fn index_key(&self, tag: &IndexTag) -> String {
@@ -247,7 +304,7 @@ impl RedisStore {
     /// Runs `op` on a connection within the timeout; drops the connection when it failed.
     async fn run<T, F, Fut>(&self, retry: Retry, op: F) -> Result<T>
     where
-        F: Fn(MultiplexedConnection) -> Fut,
+        F: Fn(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let timeout = self.inner.timeout;
@@ -283,7 +340,7 @@ impl RedisStore {
         }
     }
 
-    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+    async fn connection(&self) -> redis::RedisResult<Connection> {
         if let Some(conn) = self.cached_connection() {
             return Ok(conn);
         }
@@ -295,18 +352,21 @@ impl RedisStore {
             .set_connection_timeout(Some(self.inner.timeout))
             .set_response_timeout(Some(self.inner.timeout));
         let conn = match &mut *dialer {
-            Dialer::Direct(client) => {
+            Dialer::Direct(client) => Connection::Single(
                 client
                     .get_multiplexed_async_connection_with_config(&config)
-                    .await
+                    .await?,
+            ),
+            Dialer::Sentinel(client) => {
+                Connection::Single(client.get_async_connection_with_config(&config).await?)
             }
-            Dialer::Sentinel(client) => client.get_async_connection_with_config(&config).await,
-        }?;
+            Dialer::Cluster(client) => Connection::Cluster(client.get_async_connection().await?),
+        };
         *lock(&self.inner.connection) = Some(conn.clone());
         Ok(conn)
     }
 
-    fn cached_connection(&self) -> Option<MultiplexedConnection> {
+    fn cached_connection(&self) -> Option<Connection> {
         lock(&self.inner.connection).clone()
     }
 
@@ -491,10 +551,13 @@ return count",
 impl SessionStore for RedisStore {
     async fn create(&self, record: Record) -> Result<Session> {
         let key = SessionKey::generate();
-        if !self
-            .write_index(&self.inner.scripts.create, &key, &record)
-            .await?
-        {
+        let created = if self.inner.cluster {
+            self.cluster_write(&key, &record, true).await?
+        } else {
+            self.write_index(&self.inner.scripts.create, &key, &record)
+                .await?
+        };
+        if !created {
             // 256 random bits never collide in practice; refuse rather than overwrite.
             return Err(Error::Config(
                 "generated session id already exists".to_owned(),
@@ -551,7 +614,12 @@ impl SessionStore for RedisStore {
         }
         if record.slide(now) {
             let deadline = record.expires_at().as_millis();
-            let index_keys: Vec<String> = record.tags().map(|tag| self.index_key(tag)).collect();
+            let index_keys: Vec<String> = if self.inner.cluster {
+                self.cluster_touch_indexes(key, &record).await?;
+                Vec::new()
+            } else {
+                record.tags().map(|tag| self.index_key(tag)).collect()
+            };
             let digits = deadline_in_place(&bytes, record.expires_at());
             let touched = self
                 .run(Retry::Once, |mut conn| {
@@ -579,11 +647,19 @@ impl SessionStore for RedisStore {
     async fn update(&self, session: &mut Session) -> Result<bool> {
         session.record_mut().refresh(Timestamp::now());
         self.forget_cached(&self.session_key(session.key()));
+        if self.inner.cluster {
+            return self
+                .cluster_write(session.key(), session.record(), false)
+                .await;
+        }
         self.write_index(&self.inner.scripts.update, session.key(), session.record())
             .await
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<()> {
+        if self.inner.cluster {
+            return self.cluster_delete(key).await;
+        }
         let redis_key = self.session_key(key);
         self.forget_cached(&redis_key);
         let prefix = &self.inner.prefix;
@@ -600,6 +676,9 @@ impl SessionStore for RedisStore {
 #[async_trait]
 impl SessionIndex for RedisStore {
     async fn list_by_tag(&self, tag: &IndexTag) -> Result<Vec<SessionKey>> {
+        if self.inner.cluster {
+            return self.cluster_list_by_tag(tag).await;
+        }
         let index_key = self.index_key(tag);
         let now = Timestamp::now().as_millis();
         let prefix = &self.inner.prefix;
@@ -617,6 +696,9 @@ impl SessionIndex for RedisStore {
     }
 
     async fn delete_by_tag(&self, tag: &IndexTag) -> Result<usize> {
+        if self.inner.cluster {
+            return self.cluster_delete_by_tag(tag).await;
+        }
         if let Some(cache) = &self.inner.cache {
             cache.invalidate_all();
         }
@@ -705,5 +787,7 @@ impl CounterStore for RedisStore {
 }
 
 mod cache;
+mod cluster;
+mod connection;
 #[cfg(test)]
 mod tests;

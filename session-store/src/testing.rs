@@ -38,6 +38,12 @@ pub trait Harness: Sized + Send + Sync + 'static {
     async fn second_store(&self) -> Self::Store {
         self.store()
     }
+
+    /// Why the backend cannot be tested here (a service the environment does not provide), or
+    /// `None` when it can. Each check then says so on stderr and passes without running.
+    fn unavailable() -> Option<String> {
+        None
+    }
 }
 
 /// A harness for backends that keep records as bytes, so old formats and corruption can be
@@ -590,6 +596,10 @@ macro_rules! __suite_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
+                if let Some(reason) = <$harness as $crate::testing::Harness>::unavailable() {
+                    eprintln!("skipped: {reason}");
+                    return;
+                }
                 $crate::testing::$check::<$harness>().await;
             }
         )+

@@ -469,3 +469,5 @@ mod cached {
         load_until_cached(&store, next.key()).await;
     }
 }
+
+mod cluster;
