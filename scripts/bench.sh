@@ -14,6 +14,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
 ensure_packages redis-server redis-tools python3
 ensure_redis
+ensure_redis_cluster
 printf '==> REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2
 
 printf '==> cargo bench -p session-store --bench store -- %s\n' "$*" >&2

@@ -1,18 +1,21 @@
 //! Throughput of `load` and `update` on every backend, and for Redis the ratio to raw `GET`/`SET`
 //! round trips made with the same client library against the same server: the physical limit of
-//! a store that needs one round trip per operation.
+//! a store that needs one round trip per operation. Then every operation of the Redis store on
+//! one Redis against a Redis Cluster (`REDIS_CLUSTER_NODES`, comma-separated node URLs), with
+//! the ratio cluster / one Redis.
 //!
-//! Run with `scripts/bench.sh` (it makes sure a Redis is there; `REDIS_URL` picks another).
-//! `BENCH_SECONDS` sets the time per figure (default 2).
+//! Run with `scripts/bench.sh` (it makes sure a Redis and a Redis Cluster are there; `REDIS_URL`
+//! and `REDIS_CLUSTER_NODES` pick others). `BENCH_SECONDS` sets the time per figure (default 2).
 #![allow(clippy::print_stdout)]
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use session_store::{
-    CookieStore, Expiry, KeyRing, MemoryStore, Record, RedisConfig, RedisStore, Session,
-    SessionStore,
+    CookieStore, CounterStore, Expiry, IndexTag, KeyRing, MemoryStore, OneTimeStore, Record,
+    RedisConfig, RedisStore, Session, SessionIndex, SessionStore,
 };
 
 /// Operations kept in flight at once in the concurrent runs.
@@ -163,6 +166,136 @@ fn row(name: &str, parallel: usize, figures: &Figures) {
     );
 }
 
+/// A typical session with a `sid` tag of its own, living a minute (the benchmark makes many).
+fn fresh_record(next: &AtomicU64) -> Record {
+    let sid = format!("bench-{}", next.fetch_add(1, Ordering::Relaxed));
+    let mut record = Record::new(Expiry::new(
+        Duration::from_secs(60),
+        Duration::from_secs(120),
+    ));
+    record.insert("sub", "8d0c5c2e").unwrap();
+    record.insert("roles", ["user", "admin"]).unwrap();
+    record
+        .with_tag(IndexTag::new("sid", &sid).unwrap())
+        .with_tag(IndexTag::new("user", "8d0c5c2e").unwrap())
+}
+
+/// Every operation of the Redis store, in ops/s, under the names printed.
+async fn every_operation(store: &RedisStore, parallel: usize) -> Vec<(&'static str, f64)> {
+    let next = Arc::new(AtomicU64::new(0));
+    let live = store.create(fresh_record(&next)).await.expect("create");
+    let mut figures = Vec::new();
+    let (s, n) = (store.clone(), Arc::clone(&next));
+    figures.push((
+        "create",
+        measure(parallel, move || {
+            let (s, n) = (s.clone(), Arc::clone(&n));
+            async move {
+                s.create(fresh_record(&n)).await.expect("create");
+            }
+        })
+        .await,
+    ));
+    let (s, key) = (store.clone(), live.key().clone());
+    figures.push((
+        "load",
+        measure(parallel, move || {
+            let (s, key) = (s.clone(), key.clone());
+            async move {
+                s.load(&key).await.expect("load").expect("live session");
+            }
+        })
+        .await,
+    ));
+    let s = store.clone();
+    figures.push((
+        "update",
+        measure(parallel, move || {
+            let (s, mut session) = (s.clone(), live.clone());
+            async move {
+                assert!(s.update(&mut session).await.expect("update"));
+            }
+        })
+        .await,
+    ));
+    let (s, n) = (store.clone(), Arc::clone(&next));
+    figures.push((
+        "create + delete",
+        measure(parallel, move || {
+            let (s, n) = (s.clone(), Arc::clone(&n));
+            async move {
+                let session = s.create(fresh_record(&n)).await.expect("create");
+                s.delete(session.key()).await.expect("delete");
+            }
+        })
+        .await,
+    ));
+    let (s, n) = (store.clone(), Arc::clone(&next));
+    figures.push((
+        "create + single logout",
+        measure(parallel, move || {
+            let (s, n) = (s.clone(), Arc::clone(&n));
+            async move {
+                let session = s.create(fresh_record(&n)).await.expect("create");
+                let sid = session
+                    .record()
+                    .tags()
+                    .find(|tag| tag.name() == "sid")
+                    .expect("sid tag")
+                    .clone();
+                assert_eq!(s.delete_by_tag(&sid).await.expect("logout"), 1);
+            }
+        })
+        .await,
+    ));
+    let s = store.clone();
+    figures.push((
+        "code put + take",
+        measure(parallel, move || {
+            let s = s.clone();
+            async move {
+                let code = s
+                    .put_once(vec![7; 200], Duration::from_secs(60))
+                    .await
+                    .expect("put");
+                assert!(s.take(&code).await.expect("take").is_some());
+            }
+        })
+        .await,
+    ));
+    let (s, n) = (store.clone(), next);
+    figures.push((
+        "increment",
+        measure(parallel, move || {
+            let s = s.clone();
+            let name = format!("bench-{}", n.fetch_add(1, Ordering::Relaxed) % 1000);
+            async move {
+                s.increment(&name, Duration::from_secs(60))
+                    .await
+                    .expect("increment");
+            }
+        })
+        .await,
+    ));
+    figures
+}
+
+/// One Redis against the cluster, operation by operation.
+async fn single_against_cluster(single: &RedisStore, cluster: &RedisStore) {
+    println!();
+    println!("one Redis against a Redis Cluster (ops/s; ratio cluster / one Redis)");
+    for parallel in [1, IN_FLIGHT] {
+        let one = every_operation(single, parallel).await;
+        let many = every_operation(cluster, parallel).await;
+        for ((name, one), (_, many)) in one.into_iter().zip(many) {
+            println!(
+                "{name:<24} {parallel:>4} in flight   one Redis {one:>10.0}   cluster {many:>10.0}   {:>6.2} x",
+                many / one
+            );
+        }
+    }
+}
+
 async fn run() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let encoded_len = session_store::record::encode(&record())
@@ -205,5 +338,16 @@ async fn run() {
             store.load / raw.load,
             store.update / raw.update
         );
+    }
+
+    match std::env::var("REDIS_CLUSTER_NODES") {
+        Ok(nodes) if !nodes.trim().is_empty() => {
+            let nodes = nodes.split(',').map(|n| n.trim().to_owned()).collect();
+            let prefix = format!("bench:{}:", std::process::id());
+            let cluster = RedisStore::new(RedisConfig::cluster(nodes).with_prefix(prefix))
+                .expect("cluster config");
+            single_against_cluster(&redis_store, &cluster).await;
+        }
+        _ => println!("\nno REDIS_CLUSTER_NODES: one Redis against a cluster not measured"),
     }
 }
