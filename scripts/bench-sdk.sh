@@ -19,5 +19,5 @@ ensure_packages redis-server redis-tools python3 wrk util-linux
 ensure_redis
 printf '==> REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2
 
-printf '==> cargo bench -p sso-client --features testing --bench middleware\n' >&2
-cargo bench -p sso-client --features testing --bench middleware
+printf '==> cargo bench -p sso-client --features testing,axum --bench middleware\n' >&2
+cargo bench -p sso-client --features testing,axum --bench middleware

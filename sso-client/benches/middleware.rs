@@ -1,7 +1,8 @@
 //! Per-request cost of the SDK: requests per second and p99 latency of a "Hello" page taking a
 //! [`Principal`] on each local-session backend, against a bare actix-web "Hello" and against
 //! actix-session (cookie and Redis) reading one session value, as ratios to bare actix-web
-//! measured in the same run.
+//! measured in the same run; and the axum layer (memory and cookie sessions) against a bare
+//! axum "Hello" on a single-threaded Tokio runtime, as ratios to bare axum.
 //!
 //! Each server runs in a process of its own with one actix worker pinned to core 0
 //! (`taskset -c 0`); `wrk -t1 -c32` runs on core 1. Sessions are created in the server process
@@ -10,7 +11,7 @@
 //! signed-in user, so a misconfigured run cannot measure a redirect.
 //!
 //! Run it with `scripts/bench-sdk.sh` (it installs wrk and makes sure a Redis is there), or
-//! `cargo bench -p sso-client --features testing --bench middleware`. Environment:
+//! `cargo bench -p sso-client --features testing,axum --bench middleware`. Environment:
 //! `REDIS_URL` (default `redis://127.0.0.1:6379`), `BENCH_SECONDS` per run (default 3),
 //! `BENCH_RUNS` per variant (default 3, the median is shown), `BENCH_CONNECTIONS` (default 32),
 //! `BENCH_ONLY` (comma-separated variant names).
@@ -27,6 +28,7 @@ use session_store::{
     KeyRing, MemoryStore, RedisConfig, RedisStore, ReplicatedStore, ReplicationConfig,
 };
 use sso_client::actix::SsoMiddleware;
+use sso_client::axum::SsoLayer;
 use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
 
 /// The variants, in the order they run; the first is the baseline.
@@ -40,6 +42,9 @@ const VARIANTS: &[&str] = &[
     "redis+local-cache",
     "actix-session-cookie",
     "actix-session-redis",
+    "axum-bare",
+    "axum+memory",
+    "axum+cookie",
 ];
 
 const COOKIE_NAME: &str = "app_session";
@@ -72,6 +77,10 @@ fn redis_url() -> String {
 
 /// Runs the server of `variant` on a free port; prints `READY <port> <cookie>` once it serves.
 fn serve(variant: &str) {
+    if variant.starts_with("axum") {
+        serve_axum(variant);
+        return;
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -147,6 +156,42 @@ fn serve(variant: &str) {
     });
 }
 
+/// Runs the axum server of `variant` on a single-threaded runtime (as one actix worker);
+/// prints `READY <port> <cookie>` once it serves.
+fn serve_axum(variant: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local addr").port();
+        let (router, cookie) = match variant {
+            "axum-bare" => (
+                axum::Router::new().route("/", axum::routing::get(axum_bare_hello)),
+                String::new(),
+            ),
+            sdk => {
+                let backend = sdk.strip_prefix("axum+").expect("axum+BACKEND");
+                let client = sdk_client(backend, port).await;
+                let (key, _) = client
+                    .insert_session(claims(), &fake_token(820), Some(&fake_token(43)))
+                    .await
+                    .expect("insert a session");
+                let router = axum::Router::new()
+                    .route("/", axum::routing::get(axum_sdk_hello))
+                    .layer(SsoLayer::new(client));
+                (router, format!("{COOKIE_NAME}={}", key.as_str()))
+            }
+        };
+        println!("READY {port} {cookie}");
+        std::io::stdout().flush().expect("stdout");
+        axum::serve(listener, router).await.expect("server");
+    });
+}
+
 async fn sdk_client(variant: &str, port: u16) -> SsoClient {
     let sessions = match variant {
         "memory" => LocalSessions::memory(MemoryStore::default()),
@@ -218,6 +263,14 @@ async fn bare_hello() -> HttpResponse {
 
 async fn sdk_hello(user: Principal) -> HttpResponse {
     HttpResponse::Ok().body(format!("Hello, {}", user.display_name()))
+}
+
+async fn axum_bare_hello() -> &'static str {
+    "Hello, world"
+}
+
+async fn axum_sdk_hello(user: Principal) -> String {
+    format!("Hello, {}", user.display_name())
 }
 
 async fn session_hello(session: actix_session::Session) -> HttpResponse {
@@ -383,6 +436,10 @@ fn orchestrate() {
         .copied()
         .filter(|variant| {
             *variant == "bare"
+                || (*variant == "axum-bare"
+                    && only
+                        .as_ref()
+                        .is_none_or(|only| only.iter().any(|o| o.starts_with("axum"))))
                 || only
                     .as_ref()
                     .is_none_or(|only| only.iter().any(|o| o == variant))
@@ -436,5 +493,19 @@ fn orchestrate() {
             "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x{}",
             if errors { "  (errors!)" } else { "" }
         );
+    }
+    // The axum layer against bare axum, per round as above.
+    if let Some(axum_bare) = variants.iter().position(|variant| *variant == "axum-bare") {
+        for (i, variant) in variants.iter().enumerate() {
+            if variant.starts_with("axum+") {
+                let ratio = median(
+                    rounds
+                        .iter()
+                        .map(|round| round[i].requests_per_sec / round[axum_bare].requests_per_sec)
+                        .collect(),
+                );
+                println!("{variant} / axum-bare: {ratio:.2}x");
+            }
+        }
     }
 }

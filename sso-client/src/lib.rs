@@ -1,4 +1,4 @@
-//! Single sign-on for actix-web apps: the subsystem side of an OpenID Connect provider.
+//! Single sign-on for actix-web and axum apps: the subsystem side of an OpenID Connect provider.
 //!
 //! Add [`SsoMiddleware`](actix::SsoMiddleware) to an app and it gets, in one `wrap`:
 //!
@@ -68,6 +68,56 @@
 //! }
 //! ```
 //!
+//! ## axum
+//!
+//! With the `axum` feature, `sso_client::axum::SsoLayer` does the same for an axum app (or any
+//! tower service taking `Request<Body>`): the same routes, pages, cookies and answers, from the
+//! same core. `Principal` and `Option<Principal>` are extractors there too.
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # mod example {
+//! use axum::{Json, Router, routing::get};
+//! use session_store::MemoryStore;
+//! use sso_client::axum::SsoLayer;
+//! use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
+//!
+//! async fn home(user: Option<Principal>) -> String {
+//!     match user {
+//!         Some(user) => format!("Hello, {}", user.display_name()),
+//!         None => "Hello, stranger. Visit /me to sign in.".to_owned(),
+//!     }
+//! }
+//!
+//! async fn me(user: Principal) -> Json<serde_json::Value> {
+//!     Json(serde_json::Value::Object(user.claims().clone()))
+//! }
+//!
+//! pub async fn main() -> anyhow::Result<()> {
+//!     let mut config = SsoConfig::new(
+//!         "http://sso.localhost:8080",
+//!         "app4",
+//!         Secret::new(std::env::var("APP4_CLIENT_SECRET")?),
+//!         "http://app4.localhost:8084".parse()?,
+//!     );
+//!     config.public_paths = vec!["/".to_owned()];
+//!     let client = SsoClient::new(config, LocalSessions::memory(MemoryStore::default()))?;
+//!     let app = Router::new()
+//!         .route("/", get(home))
+//!         .route("/me", get(me))
+//!         .layer(SsoLayer::new(client));
+//!     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 8084)).await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! # }
+//! ```
+//!
+//! The actix-web glue limits how long a form body may take to arrive (with
+//! `sso_common::http::BodyDeadline`); behind axum, give the server a request timeout of its
+//! own (for example tower-http's `TimeoutLayer`). `subsystem-demo` has both apps: `app1` and
+//! `app2` on actix-web, and the `axum-app` binary (`subsystem_demo::axum_app`).
+//!
 //! Register the client at the center with the redirect URI
 //! `{base_url}/auth/callback`, the back-channel logout URI `{base_url}/auth/backchannel-logout`
 //! and the post-logout redirect URI `{base_url}/`; the paths are configurable in [`Paths`].
@@ -97,8 +147,8 @@
 //! `RedisConfig::new(url).with_local_cache(true)` keeps the sessions a node read, and every
 //! change or deletion by any node (a single logout, say) reaches it as an invalidation push;
 //! while that push channel is down the cache is empty. `cargo bench -p sso-client --features
-//! testing --bench middleware` (or `scripts/bench-sdk.sh`) measures each backend against a
-//! bare actix-web app and actix-session.
+//! testing,axum --bench middleware` (or `scripts/bench-sdk.sh`) measures each backend against
+//! a bare actix-web app and actix-session, and the axum layer against a bare axum app.
 //!
 //! # When the center is down
 //!
@@ -131,6 +181,8 @@
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod breaker;
 mod center;
 mod client;
@@ -143,6 +195,8 @@ mod principal;
 mod recheck;
 mod return_to;
 mod tokens;
+#[cfg(any(feature = "actix", feature = "axum"))]
+mod web;
 
 pub use center::{TokenInfo, TokenKind};
 pub use tokens::access_token::AccessToken;

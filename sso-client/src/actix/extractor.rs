@@ -7,11 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError};
 
 use crate::Principal;
-
-/// The request has no signed-in user: answered with `401` and a JSON body.
-#[derive(Debug, thiserror::Error)]
-#[error("sign-in required")]
-pub struct Unauthenticated;
+pub use crate::web::Unauthenticated;
 
 impl ResponseError for Unauthenticated {
     fn status_code(&self) -> StatusCode {

@@ -1,7 +1,7 @@
 //! actix-web glue: the [`SsoMiddleware`] that protects an app and answers the SDK's routes,
 //! and the [`Principal`](crate::Principal) extractor.
 
-mod cookies;
+pub(crate) mod cookies;
 mod extractor;
 mod middleware;
 mod pages;

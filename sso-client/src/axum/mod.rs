@@ -1,0 +1,12 @@
+//! axum glue: the [`SsoLayer`] that protects an app and answers the SDK's routes, and the
+//! [`Principal`](crate::Principal) extractor (`Principal` and `Option<Principal>`).
+//!
+//! It shares everything but the reading and writing of HTTP with the actix-web glue: the
+//! same routes, pages, cookies and answers.
+
+mod extractor;
+mod layer;
+mod reply;
+
+pub use crate::web::Unauthenticated;
+pub use layer::{SsoLayer, SsoService};

@@ -1,0 +1,211 @@
+//! What the SDK reads of a request: whether it is for one of the SDK's routes, the cookies it
+//! presents, whether it wants a page, and where to return after signing in. (The actix-web
+//! middleware still reads the route, the session cookie and `Accept` itself.)
+
+use serde::Deserialize;
+#[cfg(feature = "axum")]
+use session_store::SessionKey;
+
+use crate::ReturnTo;
+#[cfg(feature = "axum")]
+use crate::config::Paths;
+
+#[cfg(feature = "axum")]
+/// One of the routes the SDK answers itself ([`Paths`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SdkRoute {
+    /// `GET`: the center sends the browser back with the code.
+    Callback,
+    /// `GET ?return_to=`: start a sign-in explicitly.
+    Login,
+    /// `POST` with the CSRF token: sign out.
+    Logout,
+    /// `POST` from the center: a logout token.
+    BackChannelLogout,
+}
+
+#[cfg(feature = "axum")]
+impl SdkRoute {
+    /// The SDK route at `path`, if any.
+    pub(crate) fn of(paths: &Paths, path: &str) -> Option<Self> {
+        if path == paths.callback {
+            Some(Self::Callback)
+        } else if path == paths.backchannel_logout {
+            Some(Self::BackChannelLogout)
+        } else if path == paths.logout {
+            Some(Self::Logout)
+        } else if path == paths.login {
+            Some(Self::Login)
+        } else {
+            None
+        }
+    }
+
+    /// The methods the route answers, as an `Allow` header value.
+    pub(crate) fn allow(self) -> &'static str {
+        match self {
+            Self::Callback | Self::Login => "GET, HEAD",
+            Self::Logout | Self::BackChannelLogout => "POST",
+        }
+    }
+
+    /// Whether the route answers `method`.
+    pub(crate) fn allows(self, method: &str) -> bool {
+        match self {
+            Self::Callback | Self::Login => matches!(method, "GET" | "HEAD"),
+            Self::Logout | Self::BackChannelLogout => method == "POST",
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+/// The raw value of the first cookie `name` in the `Cookie` header values `headers` (browsers
+/// send the most specific first). Read straight from the headers rather than through a cookie
+/// jar that parses, percent-decodes and copies every cookie of the request: the SDK's cookie
+/// values are plain URL-safe text.
+pub(crate) fn cookie_value<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<&'a [u8]> {
+    headers
+        .into_iter()
+        .flat_map(|value| value.split(|byte| *byte == b';'))
+        .find_map(|pair| {
+            let pair = pair.trim_ascii_start();
+            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+            Some(value.trim_ascii_end())
+        })
+}
+
+#[cfg(feature = "axum")]
+/// The session key the request presents in the cookie `name`, if it looks like one.
+pub(crate) fn presented_session<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<SessionKey> {
+    // Bytes, not `to_str`: a sealed cookie session is kilobytes long, and `SessionKey::parse`
+    // checks every character of the value anyway.
+    cookie_value(headers, name)
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(SessionKey::parse)
+}
+
+#[cfg(feature = "axum")]
+/// Whether a redirect to a sign-in page makes sense for a request with this `Accept` header:
+/// not for clients asking for JSON.
+pub(crate) fn wants_html(accept: Option<&[u8]>) -> bool {
+    let accept = accept
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .unwrap_or("");
+    !accept.contains("application/json") || accept.contains("text/html")
+}
+
+#[cfg(feature = "axum")]
+/// Where a browser asking for `path_and_query` returns after signing in: there, when it is a
+/// same-origin path, else the home page.
+pub(crate) fn return_to_of(path_and_query: Option<&str>) -> ReturnTo {
+    path_and_query
+        .and_then(|target| ReturnTo::parse(target).ok())
+        .unwrap_or_else(ReturnTo::root)
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// The `return_to` of a sign-in link's `query`; a path that is not on this site (or none)
+/// becomes the home page.
+pub(crate) fn login_return_to(query: &str) -> ReturnTo {
+    serde_urlencoded::from_str::<LoginQuery>(query)
+        .ok()
+        .and_then(|query| query.return_to)
+        .and_then(|text| ReturnTo::parse(&text).ok())
+        .unwrap_or_else(ReturnTo::root)
+}
+
+#[cfg(all(test, feature = "axum"))]
+mod tests {
+    use super::*;
+
+    fn presented(headers: &[&str]) -> Option<String> {
+        presented_session(
+            headers.iter().map(|header| header.as_bytes()),
+            "app_session",
+        )
+        .map(|key| key.as_str().to_owned())
+    }
+
+    #[test]
+    fn the_session_cookie_is_read_from_any_cookie_header() {
+        assert_eq!(
+            presented(&["app_session=k1.abc"]).as_deref(),
+            Some("k1.abc")
+        );
+        assert_eq!(
+            presented(&["theme=dark; app_session=abc-_9 ;x=1"]).as_deref(),
+            Some("abc-_9")
+        );
+        assert_eq!(
+            presented(&["theme=dark", "app_session=second"]).as_deref(),
+            Some("second")
+        );
+        assert_eq!(
+            presented(&["app_session=first; app_session=second"]).as_deref(),
+            Some("first")
+        );
+    }
+
+    #[test]
+    fn other_cookies_and_malformed_values_present_no_session() {
+        assert_eq!(presented(&[]), None);
+        assert_eq!(presented(&["app_session2=abc; xapp_session=abc"]), None);
+        assert_eq!(presented(&["app_session"]), None);
+        assert_eq!(presented(&["app_session="]), None);
+        assert_eq!(presented(&["app_session=a%20b"]), None);
+        assert_eq!(presented(&["app_session=\"quoted\""]), None);
+    }
+
+    #[test]
+    fn sdk_routes_are_recognised_with_their_methods() {
+        let paths = Paths::default();
+        assert_eq!(
+            SdkRoute::of(&paths, "/auth/callback"),
+            Some(SdkRoute::Callback)
+        );
+        assert_eq!(SdkRoute::of(&paths, "/auth/login"), Some(SdkRoute::Login));
+        assert_eq!(SdkRoute::of(&paths, "/auth/logout"), Some(SdkRoute::Logout));
+        assert_eq!(
+            SdkRoute::of(&paths, "/auth/backchannel-logout"),
+            Some(SdkRoute::BackChannelLogout)
+        );
+        assert_eq!(SdkRoute::of(&paths, "/auth/logout/"), None);
+        assert_eq!(SdkRoute::of(&paths, "/"), None);
+        assert!(SdkRoute::Callback.allows("HEAD"));
+        assert!(!SdkRoute::Logout.allows("GET"));
+        assert!(SdkRoute::BackChannelLogout.allows("POST"));
+    }
+
+    #[test]
+    fn json_clients_are_not_sent_to_a_sign_in_page() {
+        assert!(wants_html(None));
+        assert!(wants_html(Some(b"text/html,application/xhtml+xml")));
+        assert!(!wants_html(Some(b"application/json")));
+        assert!(wants_html(Some(b"application/json, text/html")));
+    }
+
+    #[test]
+    fn return_paths_stay_on_site() {
+        assert_eq!(
+            login_return_to("return_to=%2Fme%3Fx%3D1").as_str(),
+            "/me?x=1"
+        );
+        assert_eq!(
+            login_return_to("return_to=https%3A%2F%2Fevil.example").as_str(),
+            "/"
+        );
+        assert_eq!(login_return_to("").as_str(), "/");
+        assert_eq!(return_to_of(Some("/a?b=c")).as_str(), "/a?b=c");
+        assert_eq!(return_to_of(Some("//evil.example")).as_str(), "/");
+    }
+}
