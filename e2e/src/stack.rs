@@ -1,6 +1,7 @@
-//! The servers a browser test clicks through: the center and the demo apps app1 and app2, each
-//! started in this process on a free port, reached under its own `*.localhost` name; and, for
-//! the forward-auth tests, app3 behind nginx ([`crate::app3`]).
+//! The servers a browser test clicks through: the center and the demo apps app1 and app2 (and,
+//! for the axum tests, the demo app on axum), each started in this process on a free port,
+//! reached under its own `*.localhost` name; and, for the forward-auth tests, app3 behind nginx
+//! ([`crate::app3`]).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -100,6 +101,8 @@ pub struct Stack {
     pub app2: Site,
     /// app3 behind nginx with forward auth, when started with [`Stack::start_with_app3`].
     pub app3: Option<crate::app3::App3>,
+    /// The demo app on axum (`axum`), when started with [`Stack::start_with_axum`].
+    pub axum: Option<Site>,
     _database: tempfile::TempDir,
 }
 
@@ -141,6 +144,7 @@ impl Stack {
             app1,
             app2,
             app3: None,
+            axum: None,
             _database: database,
         })
     }
@@ -163,6 +167,28 @@ impl Stack {
             app1,
             app2,
             app3: Some(app3),
+            axum: None,
+            _database: database,
+        })
+    }
+
+    /// Like [`Stack::start`], and the demo app on axum (`axum`, through the SDK's axum layer)
+    /// keeping its sessions in `backend` too.
+    ///
+    /// # Errors
+    /// As [`Stack::start`].
+    pub async fn start_with_axum(backend: &Backend) -> anyhow::Result<Self> {
+        backend.check_reachable().await?;
+        let (center, database) = start_center(false).await?;
+        let app1 = start_app(&center, "app1", backend).await?;
+        let app2 = start_app(&center, "app2", backend).await?;
+        let axum = start_axum_app(&center, "axum", backend).await?;
+        Ok(Self {
+            center: center.site,
+            app1,
+            app2,
+            app3: None,
+            axum: Some(axum),
             _database: database,
         })
     }
@@ -258,6 +284,34 @@ async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)>
 /// Starts the demo app `name` on a free port and registers it with the center the way the
 /// demo registers it: callback, home page after sign-out, back-channel logout.
 async fn start_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Result<Site> {
+    let (settings, secret) = app_settings(center, name, backend)?;
+    let app = subsystem_demo::Application::build(settings)?;
+    let site = Site {
+        origin: app.public_url().clone(),
+    };
+    register(center, name, &site, secret).await?;
+    tokio::spawn(app.run_until_stopped());
+    Ok(site)
+}
+
+/// Starts the demo app on axum as `name`, like [`start_app`].
+async fn start_axum_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Result<Site> {
+    let (settings, secret) = app_settings(center, name, backend)?;
+    let app = subsystem_demo::axum_app::AxumApplication::build(settings)?;
+    let site = Site {
+        origin: app.public_url().clone(),
+    };
+    register(center, name, &site, secret).await?;
+    tokio::spawn(app.run_until_stopped());
+    Ok(site)
+}
+
+/// The demo app settings of `name` on a free port, and its client secret.
+fn app_settings(
+    center: &Center,
+    name: &str,
+    backend: &Backend,
+) -> anyhow::Result<(subsystem_demo::Settings, String)> {
     let secret = format!("{name}-e2e-secret-0123456789abcdef");
     let mut env = vec![
         ("DEMO_APP_NAME".to_owned(), name.to_owned()),
@@ -266,11 +320,11 @@ async fn start_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Re
         ("DEMO_APP_SSO__CLIENT_SECRET".to_owned(), secret.clone()),
     ];
     env.extend(backend.settings());
-    let settings = subsystem_demo::Settings::load_from(None, env)?;
-    let app = subsystem_demo::Application::build(settings)?;
-    let site = Site {
-        origin: app.public_url().clone(),
-    };
+    Ok((subsystem_demo::Settings::load_from(None, env)?, secret))
+}
+
+/// Registers the app `name` at `site` with the center.
+async fn register(center: &Center, name: &str, site: &Site, secret: String) -> anyhow::Result<()> {
     let uri = |path: &str| {
         RedirectUri::parse(&site.page(path)).with_context(|| format!("{name} URI {path}"))
     };
@@ -288,6 +342,5 @@ async fn start_app(center: &Center, name: &str, backend: &Backend) -> anyhow::Re
             tokens: sso_server::clients::TokenPolicy::default(),
         })
         .await?;
-    tokio::spawn(app.run_until_stopped());
-    Ok(site)
+    Ok(())
 }

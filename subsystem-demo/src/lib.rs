@@ -5,6 +5,7 @@
 //! single sign-on goes through the SDK's public API.
 #![forbid(unsafe_code)]
 
+pub mod axum_app;
 pub mod config;
 mod pages;
 mod routes;

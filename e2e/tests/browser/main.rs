@@ -2,6 +2,7 @@
 //! single logout on every local-session backend, app3 behind nginx forward auth, and the
 //! mistakes and attacks a person meets on the way (a wrong password, a tampered callback).
 
+mod axum;
 mod callback;
 mod forward_auth;
 mod login_form;
