@@ -180,6 +180,10 @@ pub struct StoreSettings {
     /// `redis_url`.
     pub sentinels: Vec<String>,
     pub sentinel_service: String,
+    /// Redis Cluster node URLs (`redis://[:password@]host:port`; one reachable node is enough,
+    /// the others are learnt from it). When set, the cluster is used instead of `redis_url`;
+    /// every command goes to a primary. `prefix` must then hold no braces.
+    pub cluster_nodes: Vec<Secret>,
     /// Prefix of every Redis key of the center.
     pub prefix: String,
     /// Longest time one Redis operation may take, in milliseconds.
@@ -198,6 +202,7 @@ impl Default for StoreSettings {
             redis_url_file: None,
             sentinels: Vec::new(),
             sentinel_service: "mymaster".to_owned(),
+            cluster_nodes: Vec::new(),
             prefix: "sso:".to_owned(),
             timeout_ms: 2_000,
             node_id: "sso".to_owned(),
@@ -692,8 +697,23 @@ impl Layered for Settings {
         if self.store.backend == StoreBackend::Redis
             && self.store.redis_url.is_none()
             && self.store.sentinels.is_empty()
+            && self.store.cluster_nodes.is_empty()
         {
-            return invalid("store.backend = \"redis\" needs store.redis_url or store.sentinels");
+            return invalid(
+                "store.backend = \"redis\" needs store.redis_url, store.sentinels or \
+                 store.cluster_nodes",
+            );
+        }
+        if !self.store.cluster_nodes.is_empty() {
+            if !self.store.sentinels.is_empty() {
+                return invalid("store.cluster_nodes and store.sentinels exclude each other");
+            }
+            if self.store.prefix.contains(['{', '}']) {
+                return invalid(
+                    "store.prefix must not contain braces with store.cluster_nodes (a hash tag \
+                     would put every key in one slot)",
+                );
+            }
         }
         if self.store.backend == StoreBackend::Replicated {
             self.store.replication.store_config(&self.store.node_id)?;
@@ -912,6 +932,51 @@ mod tests {
             !format!("{settings:?}").contains("6379"),
             "the URL is a secret"
         );
+    }
+
+    #[test]
+    fn the_redis_backend_takes_cluster_nodes() {
+        let nodes = r#"["redis://127.0.0.1:7101", "redis://:hunter2@127.0.0.1:7102"]"#;
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "redis"),
+                ("SSO_STORE__CLUSTER_NODES", nodes),
+            ]),
+        )
+        .unwrap();
+        let urls: Vec<&str> = settings
+            .store
+            .cluster_nodes
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(
+            urls,
+            ["redis://127.0.0.1:7101", "redis://:hunter2@127.0.0.1:7102"]
+        );
+        assert!(
+            !format!("{settings:?}").contains("hunter2"),
+            "node URLs are secrets"
+        );
+
+        for refused in [
+            ("SSO_STORE__SENTINELS", r#"["redis://127.0.0.1:26379"]"#),
+            ("SSO_STORE__PREFIX", "{sso}:"),
+        ] {
+            let result = Settings::load_from(
+                None,
+                env(&[
+                    ("SSO_STORE__BACKEND", "redis"),
+                    ("SSO_STORE__CLUSTER_NODES", nodes),
+                    refused,
+                ]),
+            );
+            assert!(
+                matches!(&result, Err(ConfigError::Invalid(why)) if why.contains("cluster_nodes")),
+                "{refused:?}: {result:?}"
+            );
+        }
     }
 
     const CLIENTS: &str = r#"

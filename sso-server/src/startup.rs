@@ -44,7 +44,15 @@ pub fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn SharedStore>> 
     Ok(match store.backend {
         StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryConfig::default())),
         StoreBackend::Redis => {
-            let config = if store.sentinels.is_empty() {
+            let config = if !store.cluster_nodes.is_empty() {
+                RedisConfig::cluster(
+                    store
+                        .cluster_nodes
+                        .iter()
+                        .map(|url| url.expose().to_owned())
+                        .collect(),
+                )
+            } else if store.sentinels.is_empty() {
                 let url = store
                     .redis_url
                     .as_ref()

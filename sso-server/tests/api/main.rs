@@ -21,6 +21,7 @@ mod logout;
 mod negative;
 mod receiver;
 mod redis;
+mod redis_cluster;
 mod refresh;
 mod replicated;
 mod revocation;
