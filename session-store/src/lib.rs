@@ -15,7 +15,7 @@
 //! | backend | session | index | one-time | counter | survives a node loss |
 //! |---|---|---|---|---|---|
 //! | [`MemoryStore`] | yes | yes | yes | yes | no |
-//! | [`RedisStore`] (feature `redis`) | yes | yes | yes | yes | yes |
+//! | [`RedisStore`] (feature `redis`; one Redis, Sentinel or Redis Cluster) | yes | yes | yes | yes | yes |
 //! | [`CookieStore`] (feature `cookie`) | yes | no (see [`Revocation`]) | no | no | yes (the browser holds it) |
 //! | [`ReplicatedStore`] (feature `replicated`) | yes | yes | yes | yes | yes (≥ 1 peer alive) |
 //!
