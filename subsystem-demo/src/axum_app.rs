@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use sso_client::axum::SsoLayer;
@@ -172,10 +172,18 @@ impl AxumApplication {
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
         let public_url = settings.public_url(port)?;
-        let client = SsoClient::new(
-            settings.sso_config(public_url.clone()),
-            local_sessions(&settings)?,
-        )?;
+        let sso_config = settings.sso_config(public_url.clone());
+        // The sign-out form is answered with a redirect to the center, which `form-action`
+        // must allow.
+        let csp = format!(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self' {}",
+            Url::parse(&sso_config.issuer)
+                .map(|issuer| issuer.origin().ascii_serialization())
+                .context("sso.issuer")?
+        );
+        let csp = HeaderValue::from_str(&csp).context("sso.issuer")?;
+        let client = SsoClient::new(sso_config, local_sessions(&settings)?)?;
         let paths = &client.config().paths;
         let site = Site {
             name: settings.name.clone(),
@@ -190,7 +198,9 @@ impl AxumApplication {
             .route("/health", get(health))
             .with_state(site)
             .layer(SsoLayer::new(client))
-            .layer(axum::middleware::map_response(security_headers));
+            .layer(axum::middleware::map_response(move |response| {
+                security_headers(response, csp.clone())
+            }));
         Ok(Self {
             port,
             public_url,
@@ -219,9 +229,12 @@ impl AxumApplication {
     }
 }
 
-/// The headers every answer carries (the SDK's own pages set a stricter policy of their own).
-async fn security_headers(mut response: Response) -> Response {
+/// The headers every answer carries; the SDK's own pages keep the stricter policy they set.
+async fn security_headers(mut response: Response, csp: HeaderValue) -> Response {
     let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(csp);
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -229,7 +242,7 @@ async fn security_headers(mut response: Response) -> Response {
     ] {
         headers
             .entry(name)
-            .or_insert(header::HeaderValue::from_static(value));
+            .or_insert(HeaderValue::from_static(value));
     }
     response
 }
