@@ -405,6 +405,10 @@ async fn a_killed_primary_is_replaced_by_its_replica_and_the_store_recovers() {
     .await;
     eprintln!("every session loads and writes succeed {took:?} after the primary was killed");
 
+    store
+        .ping()
+        .await
+        .expect("every primary, the promoted replica included, answers");
     assert_eq!(store.take(&code).await.unwrap(), Some(vec![7]));
     assert_eq!(store.take(&code).await.unwrap(), None);
     assert_eq!(
