@@ -188,6 +188,13 @@ pub struct StoreSettings {
     pub prefix: String,
     /// Longest time one Redis operation may take, in milliseconds.
     pub timeout_ms: u64,
+    /// Whether the Redis store keeps the forward-auth sessions a replica read in a local cache
+    /// that Redis keeps honest (client-side caching invalidations): `GET /forward-auth/verify`
+    /// then answers without asking Redis, and a logout on any replica still ends the session
+    /// everywhere as soon as Redis's invalidation arrives; while the invalidations are not
+    /// received, every check asks Redis. Needs Redis 6 or later reached by `redis_url` (not
+    /// Sentinel nor a cluster). No effect on the other backends, which read in-process anyway.
+    pub forward_auth_cache: bool,
     /// This replica's node id in the replicated store (unique per replica).
     pub node_id: String,
     /// Peers and secret of the replicated store.
@@ -205,6 +212,7 @@ impl Default for StoreSettings {
             cluster_nodes: Vec::new(),
             prefix: "sso:".to_owned(),
             timeout_ms: 2_000,
+            forward_auth_cache: false,
             node_id: "sso".to_owned(),
             replication: ReplicationSettings::default(),
         }
@@ -715,6 +723,15 @@ impl Layered for Settings {
                 );
             }
         }
+        if self.store.backend == StoreBackend::Redis
+            && self.store.forward_auth_cache
+            && !(self.store.sentinels.is_empty() && self.store.cluster_nodes.is_empty())
+        {
+            return invalid(
+                "store.forward_auth_cache needs store.redis_url, not store.sentinels or \
+                 store.cluster_nodes",
+            );
+        }
         if self.store.backend == StoreBackend::Replicated {
             self.store.replication.store_config(&self.store.node_id)?;
         }
@@ -977,6 +994,37 @@ mod tests {
                 "{refused:?}: {result:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_forward_auth_cache_needs_a_redis_url() {
+        for target in [
+            ("SSO_STORE__SENTINELS", r#"["redis://127.0.0.1:26379"]"#),
+            ("SSO_STORE__CLUSTER_NODES", r#"["redis://127.0.0.1:7101"]"#),
+        ] {
+            let refused = Settings::load_from(
+                None,
+                env(&[
+                    ("SSO_STORE__BACKEND", "redis"),
+                    target,
+                    ("SSO_STORE__FORWARD_AUTH_CACHE", "true"),
+                ]),
+            );
+            assert!(
+                matches!(&refused, Err(ConfigError::Invalid(why)) if why.contains("forward_auth_cache")),
+                "{target:?}: {refused:?}"
+            );
+        }
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "redis"),
+                ("SSO_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+                ("SSO_STORE__FORWARD_AUTH_CACHE", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(settings.store.forward_auth_cache);
     }
 
     const CLIENTS: &str = r#"

@@ -43,34 +43,56 @@ pub fn build_store(settings: &Settings) -> anyhow::Result<Arc<dyn SharedStore>> 
     let store = &settings.store;
     Ok(match store.backend {
         StoreBackend::Memory => Arc::new(MemoryStore::new(MemoryConfig::default())),
-        StoreBackend::Redis => {
-            let config = if !store.cluster_nodes.is_empty() {
-                RedisConfig::cluster(
-                    store
-                        .cluster_nodes
-                        .iter()
-                        .map(|url| url.expose().to_owned())
-                        .collect(),
-                )
-            } else if store.sentinels.is_empty() {
-                let url = store
-                    .redis_url
-                    .as_ref()
-                    .context("store.redis_url is not set")?;
-                RedisConfig::new(url.expose())
-            } else {
-                RedisConfig::sentinel(store.sentinels.clone(), store.sentinel_service.clone())
-            };
-            let config = config
-                .with_prefix(store.prefix.clone())
-                .with_timeout(Duration::from_millis(store.timeout_ms.max(1)));
-            Arc::new(RedisStore::new(config).context("invalid Redis configuration")?)
-        }
+        StoreBackend::Redis => Arc::new(
+            RedisStore::new(redis_config(settings)?).context("invalid Redis configuration")?,
+        ),
         StoreBackend::Replicated => {
             let config = store.replication.store_config(&store.node_id)?;
             Arc::new(ReplicatedStore::start(config).context("cannot start the replicated store")?)
         }
     })
+}
+
+fn redis_config(settings: &Settings) -> anyhow::Result<RedisConfig> {
+    let store = &settings.store;
+    let config = if !store.cluster_nodes.is_empty() {
+        RedisConfig::cluster(
+            store
+                .cluster_nodes
+                .iter()
+                .map(|url| url.expose().to_owned())
+                .collect(),
+        )
+    } else if store.sentinels.is_empty() {
+        let url = store
+            .redis_url
+            .as_ref()
+            .context("store.redis_url is not set")?;
+        RedisConfig::new(url.expose())
+    } else {
+        RedisConfig::sentinel(store.sentinels.clone(), store.sentinel_service.clone())
+    };
+    Ok(config
+        .with_prefix(store.prefix.clone())
+        .with_timeout(Duration::from_millis(store.timeout_ms.max(1))))
+}
+
+/// The store forward-auth sessions are kept in: the center's `store`, or with
+/// `store.forward_auth_cache` on Redis, a second client of the same Redis and key prefix that
+/// keeps the sessions it read in a local cache Redis keeps honest
+/// ([`RedisConfig::with_local_cache`]). Global sessions end theirs through `store`; Redis tells
+/// the cache.
+fn forward_auth_store(
+    settings: &Settings,
+    store: &Arc<dyn SharedStore>,
+) -> anyhow::Result<Arc<dyn SharedStore>> {
+    if settings.store.backend != StoreBackend::Redis || !settings.store.forward_auth_cache {
+        return Ok(Arc::clone(store));
+    }
+    let config = redis_config(settings)?.with_local_cache(true);
+    Ok(Arc::new(
+        RedisStore::new(config).context("invalid Redis configuration")?,
+    ))
 }
 
 /// Builds the state shared by the server and the command line.
@@ -124,7 +146,12 @@ pub async fn build_state(
         throttle: LoginThrottle::new(store.clone(), settings.login.clone(), &device_secret),
         outbox: Outbox::new(pool.clone()),
         csrf: Csrf::new(&csrf_secret, &settings.issuer),
-        forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), store.clone()).await?,
+        forward_auth: ForwardAuth::new(
+            &settings.forward_auth,
+            pool.clone(),
+            forward_auth_store(&settings, &store)?,
+        )
+        .await?,
         keys,
         settings: Arc::new(settings),
         pool,
@@ -179,11 +206,15 @@ impl Application {
         let server = limits.apply(HttpServer::new(move || {
             let deadline = limits.body_deadline();
             App::new()
-                .wrap(webutil::security_headers())
-                .wrap(tracing_actix())
-                .wrap(from_fn(move |req, next| deadline.handle(req, next)))
                 .app_data(data.clone())
-                .configure(routes::configure)
+                .service(routes::forward_auth::verify_resource())
+                .service(
+                    web::scope("")
+                        .wrap(webutil::security_headers())
+                        .wrap(tracing_actix())
+                        .wrap(from_fn(move |req, next| deadline.handle(req, next)))
+                        .configure(routes::configure),
+                )
         }));
         let server = server.listen(listener)?.run();
         Ok(Self {

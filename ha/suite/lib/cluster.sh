@@ -143,6 +143,7 @@ sso_env() {
 		"SSO_DATABASE__URL=$DATABASE_URL" \
 		"SSO_STORE__BACKEND=redis" \
 		"SSO_STORE__REDIS_URL=$REDIS_URL" \
+		"SSO_STORE__FORWARD_AUTH_CACHE=true" \
 		"SSO_TOKENS__KEY_ENCRYPTION_KEY=${SECRETS[key-encryption]}" \
 		"SSO_LOGIN__TRUSTED_PROXIES=[\"${IP[lb1]}\", \"${IP[lb2]}\"]" \
 		"SSL_CERT_FILE=$CERT_DIR/ca.pem"

@@ -15,7 +15,9 @@
 
 use std::sync::Arc;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use anyhow::Context as _;
+use serde_json::{Map, Value};
 use session_store::{Expiry, IndexTag, Record, SessionKey, SharedStore};
 
 use super::request::HostName;
@@ -25,17 +27,63 @@ use crate::users::{GroupName, User};
 /// Tag of a user's forward-auth sessions.
 const USER_TAG: &str = "fa_user";
 
-/// Who a live forward-auth session belongs to, as the verify endpoint answers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Who a live forward-auth session belongs to, as the verify endpoint answers: made once per
+/// version of the record and shared by every load of it (see [`Record::view`]), so an
+/// in-process store or the Redis local cache answers without parsing or building anything.
+#[derive(Debug)]
 pub struct Identity {
     /// The host the session was made for.
     pub host: String,
     pub username: String,
-    pub name: String,
-    pub email: String,
     pub groups: Vec<String>,
     /// The global session it belongs to.
     pub sid: String,
+    /// `Remote-User`, `Remote-Name`, `Remote-Email` and `Remote-Groups` (comma-separated),
+    /// ready to send.
+    pub headers: [(HeaderName, HeaderValue); 4],
+}
+
+impl Identity {
+    /// The identity in a record's data; `None` when a field is missing or of another type.
+    fn parse(data: &Map<String, Value>) -> Option<Self> {
+        let text = |key: &str| data.get(key)?.as_str().map(str::to_owned);
+        let groups = data
+            .get("groups")?
+            .as_array()?
+            .iter()
+            .map(|group| group.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()?;
+        let (username, name, email) = (text("username")?, text("name")?, text("email")?);
+        let headers = [
+            (
+                HeaderName::from_static("remote-user"),
+                header_value(&username),
+            ),
+            (HeaderName::from_static("remote-name"), header_value(&name)),
+            (
+                HeaderName::from_static("remote-email"),
+                header_value(&email),
+            ),
+            (
+                HeaderName::from_static("remote-groups"),
+                header_value(&groups.join(",")),
+            ),
+        ];
+        Some(Self {
+            host: text("host")?,
+            username,
+            groups,
+            sid: text("sid")?,
+            headers,
+        })
+    }
+}
+
+/// `text` as a header value: UTF-8 bytes as they are (names need not be ASCII), control
+/// characters dropped so a value can never end the header.
+fn header_value(text: &str) -> HeaderValue {
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    HeaderValue::from_bytes(clean.trim().as_bytes()).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Creates, reads and ends forward-auth sessions.
@@ -79,41 +127,16 @@ impl ForwardSessions {
         Ok(session.key().clone())
     }
 
-    /// The identity behind a cookie value: one store read. `None` when the value is not a
-    /// key, or names no live session, or a record this code cannot read.
+    /// The identity of the session `key`: one store read. `None` when it names no live
+    /// session, or a record this code cannot read.
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn identity(&self, cookie: &str) -> anyhow::Result<Option<Identity>> {
-        let Some(key) = SessionKey::parse(cookie) else {
+    pub async fn identity(&self, key: &SessionKey) -> anyhow::Result<Option<Arc<Identity>>> {
+        let Some(session) = self.store.load(key).await? else {
             return Ok(None);
         };
-        let Some(session) = self.store.load(&key).await? else {
-            return Ok(None);
-        };
-        let record = session.record();
-        Ok(
-            match (
-                record.get("host"),
-                record.get("username"),
-                record.get("name"),
-                record.get("email"),
-                record.get("groups"),
-                record.get("sid"),
-            ) {
-                (Some(host), Some(username), Some(name), Some(email), Some(groups), Some(sid)) => {
-                    Some(Identity {
-                        host,
-                        username,
-                        name,
-                        email,
-                        groups,
-                        sid,
-                    })
-                }
-                _ => None,
-            },
-        )
+        Ok(session.record().view(Identity::parse))
     }
 
     /// Deletes the session behind a cookie value, if any.
@@ -145,5 +168,47 @@ impl ForwardSessions {
             .list_by_tag(&tag(FORWARD_AUTH_SID_TAG, sid)?)
             .await?
             .len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_keep_unicode_and_drop_control_characters() {
+        assert_eq!(header_value("张伟").as_bytes(), "张伟".as_bytes());
+        assert_eq!(header_value("a\r\nX-Evil: 1").as_bytes(), b"aX-Evil: 1");
+        assert_eq!(header_value(" Alice ").as_bytes(), b"Alice");
+    }
+
+    #[test]
+    fn an_identity_is_read_once_per_version_of_the_record() {
+        let mut record = Record::new(Expiry::new(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(60),
+        ));
+        for (key, value) in [
+            ("host", "wiki.test"),
+            ("username", "alice"),
+            ("name", "Alice"),
+            ("email", "alice@example.test"),
+            ("sid", "s1"),
+        ] {
+            record.insert(key, value).unwrap();
+        }
+        assert!(record.view(Identity::parse).is_none(), "groups missing");
+        record.insert("groups", ["staff", "admins"]).unwrap();
+        let first = record.view(Identity::parse).unwrap();
+        assert_eq!(first.headers[3].1.as_bytes(), b"staff,admins");
+        let copy = record.clone();
+        assert!(Arc::ptr_eq(&first, &copy.view(Identity::parse).unwrap()));
+        record.insert("groups", ["staff"]).unwrap();
+        assert_eq!(record.view(Identity::parse).unwrap().groups, ["staff"]);
+        record.insert("email", 5).unwrap();
+        assert!(
+            record.view(Identity::parse).is_none(),
+            "a field of another type"
+        );
     }
 }

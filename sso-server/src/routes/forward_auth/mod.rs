@@ -14,13 +14,19 @@ use crate::forward_auth::request::{Forwarded, ReturnPath};
 use crate::i18n::Texts;
 use crate::state::AppState;
 
-/// The forward-auth routes.
+/// The sign-in and sign-out routes (verify is [`verify_resource`]).
 pub fn scope() -> actix_web::Scope {
     web::scope("/forward-auth")
-        .route("/verify", web::get().to(verify::verify))
         .route("/start", web::get().to(sign_in::start))
         .route("/callback", web::get().to(sign_in::callback))
         .route("/sign-out", web::get().to(sign_out::sign_out))
+}
+
+/// `GET /forward-auth/verify`, asked before every request to a protected host: the server
+/// mounts it outside the middleware of the pages (security headers, access log, body
+/// deadline), since its answers go to nginx only, it reads no body and nginx logs the request.
+pub fn verify_resource() -> actix_web::Resource {
+    super::resource("/forward-auth/verify", super::GET).route(web::get().to(verify::verify))
 }
 
 /// Where a browser without a session on the forwarded host signs in, coming back to the page
@@ -71,6 +77,9 @@ pub enum ForwardAuthError {
     /// The user is disabled.
     #[error("user not active")]
     NotActive,
+    /// A start the browser marks as no page load (an image, a script, `fetch`).
+    #[error("sign-in needs a page load")]
+    NotANavigation,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -82,13 +91,14 @@ impl crate::error::PageError for ForwardAuthError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotActive => StatusCode::FORBIDDEN,
+            Self::NotANavigation => StatusCode::UNAUTHORIZED,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn message(&self, t: &'static Texts) -> &'static str {
         match self {
-            Self::Untrusted | Self::BadState => t.bad_request,
+            Self::Untrusted | Self::BadState | Self::NotANavigation => t.bad_request,
             Self::UnknownHost => t.unknown_client,
             Self::BadReturnPath => t.bad_redirect_uri,
             Self::NotActive => t.account_disabled,

@@ -8,6 +8,14 @@
 //! browser (several tabs, requests racing after a session ended) do not overwrite each other.
 //! The callback needs that cookie: a code or a state obtained in another browser is refused
 //! (login CSRF), and the code is bound to the verifier by PKCE.
+//!
+//! Only page loads start a sign-in. When a session ends while a page is open, its images,
+//! scripts and `fetch` calls are sent to `/_sso/start` too; their callbacks could never come
+//! back (a `SameSite=Lax` cookie is not sent on a cross-site subresource), so each would leave
+//! a flow cookie behind, and enough of them make every request to `/_sso/` too large for nginx.
+//! A start the browser marks as no navigation (`Sec-Fetch-Mode`) gets a 401 and no cookie; and
+//! a start that finds [`MAX_PENDING_FLOWS`] flow cookies (a browser that does not send
+//! `Sec-Fetch-Mode`) forgets them.
 
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};
@@ -29,6 +37,11 @@ use crate::web as webutil;
 
 /// How long a sign-in may take, from start to callback.
 const FLOW_LIFETIME: CookieDuration = CookieDuration::minutes(10);
+
+/// Most sign-ins a browser keeps under way on one host: a start that finds this many flow
+/// cookies removes them before adding its own (one of them may have been a sign-in in another
+/// tab, which then fails with a 400 and is tried again).
+pub const MAX_PENDING_FLOWS: usize = 8;
 
 /// The query of `/_sso/start`.
 #[derive(Debug, Deserialize)]
@@ -62,6 +75,20 @@ impl Flow {
 
     fn cookie_name(state: &str) -> String {
         format!("{FLOW_COOKIE}_{state}")
+    }
+
+    /// The names of the flow cookies the browser sent.
+    fn presented(req: &HttpRequest) -> Vec<String> {
+        let prefix = format!("{FLOW_COOKIE}_");
+        req.cookies()
+            .map(|cookies| {
+                cookies
+                    .iter()
+                    .filter(|cookie| cookie.name().starts_with(&prefix))
+                    .map(|cookie| cookie.name().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The flow of `state`, from the browser's cookie; `None` when there is none or it is
@@ -99,14 +126,22 @@ impl Flow {
     }
 
     fn removal(&self) -> Cookie<'static> {
-        let mut cookie = host_cookie(
-            Self::cookie_name(&self.state),
-            String::new(),
-            PROXIED_PREFIX,
-        );
+        Self::removal_of(Self::cookie_name(&self.state))
+    }
+
+    fn removal_of(name: String) -> Cookie<'static> {
+        let mut cookie = host_cookie(name, String::new(), PROXIED_PREFIX);
         cookie.set_max_age(CookieDuration::ZERO);
         cookie
     }
+}
+
+/// Whether the browser says the request is not a page load (an image, a script, `fetch`):
+/// `Sec-Fetch-Mode` other than `navigate`. Browsers that do not send it count as page loads.
+fn not_a_navigation(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-fetch-mode")
+        .is_some_and(|mode| mode.as_bytes() != b"navigate")
 }
 
 /// A cookie for the protected host only: no `Domain`, so no other host (not even a
@@ -137,6 +172,9 @@ async fn handle_start(
     state: &AppState,
 ) -> Result<HttpResponse, ForwardAuthError> {
     let (forwarded, entry) = protected_host(req, state).await?;
+    if not_a_navigation(req) {
+        return Err(ForwardAuthError::NotANavigation);
+    }
     let rd = match query.rd.as_deref() {
         None | Some("") => ReturnPath::root(),
         Some(text) => ReturnPath::parse(text).ok_or(ForwardAuthError::BadReturnPath)?,
@@ -152,9 +190,21 @@ async fn handle_start(
         .append_pair("code_challenge_method", "S256")
         .finish();
     let mut response = webutil::see_other(&format!("{}/authorize?{authorize}", state.issuer));
-    response
-        .add_cookie(&flow.cookie())
-        .map_err(|e| anyhow::anyhow!("cannot set the sign-in cookie: {e}"))?;
+    let pending = Flow::presented(req);
+    let stale = if pending.len() >= MAX_PENDING_FLOWS {
+        pending
+    } else {
+        Vec::new()
+    };
+    for cookie in stale
+        .into_iter()
+        .map(Flow::removal_of)
+        .chain([flow.cookie()])
+    {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| anyhow::anyhow!("cannot set the sign-in cookie: {e}"))?;
+    }
     Ok(response)
 }
 

@@ -2,13 +2,13 @@
 //! protected host. The hot path: one store read, no SQL, no token.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use session_store::SessionKey;
 
 use super::sign_in_location;
 use crate::forward_auth::SESSION_COOKIE;
 use crate::forward_auth::request::Forwarded;
-use crate::forward_auth::sessions::Identity;
 use crate::state::AppState;
 
 /// Why the request is not let through, in the three statuses nginx understands.
@@ -68,8 +68,8 @@ pub async fn verify(
         .hosts
         .cached(&forwarded.host)
         .ok_or(VerifyError::Refused)?;
-    let identity = match req.cookie(SESSION_COOKIE) {
-        Some(cookie) => state.forward_auth.sessions.identity(cookie.value()).await?,
+    let identity = match presented_session(&req) {
+        Some(key) => state.forward_auth.sessions.identity(&key).await?,
         None => None,
     };
     let Some(identity) = identity.filter(|id| id.host == forwarded.host.as_str()) else {
@@ -78,39 +78,67 @@ pub async fn verify(
     if !entry.allows(&identity.username, &identity.groups) {
         return Err(VerifyError::NotAllowed);
     }
-    Ok(identity_response(&identity))
-}
-
-/// A 200 carrying who the user is, for nginx to pass on to the app.
-fn identity_response(identity: &Identity) -> HttpResponse {
-    let mut response = HttpResponse::Ok();
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    for (name, value) in [
-        ("remote-user", identity.username.as_str()),
-        ("remote-name", identity.name.as_str()),
-        ("remote-email", identity.email.as_str()),
-        ("remote-groups", &identity.groups.join(",")),
-    ] {
-        response.insert_header((HeaderName::from_static(name), header_value(value)));
+    let mut response = HttpResponse::Ok().finish();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in &identity.headers {
+        headers.insert(name.clone(), value.clone());
     }
-    response.finish()
+    Ok(response)
 }
 
-/// `text` as a header value: UTF-8 bytes as they are (names need not be ASCII), control
-/// characters dropped so a value can never end the header.
-fn header_value(text: &str) -> HeaderValue {
-    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
-    HeaderValue::from_bytes(clean.trim().as_bytes()).unwrap_or(HeaderValue::from_static(""))
+/// The forward-auth session key in the request's `Cookie` headers, found as bytes instead of
+/// through actix-web's cookie jar, which parses, percent-decodes and copies every cookie of
+/// the request: keys are plain URL-safe text. The first cookie of that name counts.
+fn presented_session(req: &HttpRequest) -> Option<SessionKey> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
+        .find_map(|pair| {
+            let pair = pair.trim_ascii_start();
+            let value = pair
+                .strip_prefix(SESSION_COOKIE.as_bytes())?
+                .strip_prefix(b"=")?;
+            Some(value.trim_ascii_end())
+        })
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(SessionKey::parse)
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+
     use super::*;
 
+    fn presented(cookies: &[&str]) -> Option<String> {
+        let mut request = TestRequest::default();
+        for cookie in cookies {
+            request = request.append_header((header::COOKIE, *cookie));
+        }
+        presented_session(&request.to_http_request()).map(|key| key.as_str().to_owned())
+    }
+
     #[test]
-    fn header_values_keep_unicode_and_drop_control_characters() {
-        assert_eq!(header_value("张伟").as_bytes(), "张伟".as_bytes());
-        assert_eq!(header_value("a\r\nX-Evil: 1").as_bytes(), b"aX-Evil: 1");
-        assert_eq!(header_value(" Alice ").as_bytes(), b"Alice");
+    fn the_session_cookie_is_found_among_others_and_nothing_else_is_taken_for_it() {
+        let key = "k3y-of_the.session";
+        assert_eq!(
+            presented(&[&format!("a=1; sso_fa_session={key}; b=2")]).as_deref(),
+            Some(key)
+        );
+        assert_eq!(
+            presented(&["a=1", &format!("sso_fa_session={key} ")]).as_deref(),
+            Some(key)
+        );
+        for cookies in [
+            &[] as &[&str],
+            &[&format!("xsso_fa_session={key}")],
+            &[&format!("sso_fa_session_x={key}")],
+            &[&format!("sso_fa_session ={key}")],
+            &["sso_fa_session=not a key"],
+            &["sso_fa_session="],
+        ] {
+            assert_eq!(presented(cookies), None, "{cookies:?}");
+        }
     }
 }
