@@ -304,7 +304,9 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| self.name.clone());
         let mut config = SsoConfig::new(self.sso.issuer.clone(), client_id, secret, public_url);
-        config.public_paths = ["/", "/static/", "/health"].map(str::to_owned).to_vec();
+        config.public_paths = ["/", "/static/", "/health", "/api/"]
+            .map(str::to_owned)
+            .to_vec();
         config.scopes.push("groups".to_owned());
         config.cookie.name = format!("{}_session", self.name.replace('-', "_"));
         config.cookie.secure = self.sso.cookie_secure;

@@ -70,6 +70,7 @@ impl Application {
             stylesheet_href: crate::routes::stylesheet_href(),
         });
         let limits = settings.http.limits();
+        let api_client = web::Data::new(client.clone());
         let server = limits.apply(HttpServer::new(move || {
             let deadline = limits.body_deadline();
             App::new()
@@ -82,6 +83,7 @@ impl Application {
                         .add(("Referrer-Policy", "same-origin")),
                 )
                 .app_data(site.clone())
+                .app_data(api_client.clone())
                 .configure(crate::routes::configure)
                 .wrap(from_fn(move |req, next| deadline.handle(req, next)))
         }));

@@ -1,5 +1,6 @@
 //! The app's pages.
 
+mod api;
 mod assets;
 mod health;
 mod home;
@@ -17,7 +18,8 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
         .service(readable("/", home::get))
         .service(readable("/profile", profile::get))
         .service(readable("/static/demo.css", assets::stylesheet))
-        .service(readable("/health", health::get));
+        .service(readable("/health", health::get))
+        .service(readable("/api/me", api::me));
 }
 
 /// The resource at `path`, answering `GET` and `HEAD` with `handler`, and every other method
