@@ -195,6 +195,11 @@ pub struct StoreSettings {
     pub cookie_key: Option<Secret>,
     /// A file holding the cookie key.
     pub cookie_key_file: Option<PathBuf>,
+    /// Keep the Redis sessions this node reads in a local cache that Redis keeps honest
+    /// (client-side caching: every change or deletion by any node, a single logout say, drops
+    /// the copy at once; while the invalidation connection is down the cache is empty). A
+    /// signed-in request then costs no round trip to Redis.
+    pub local_cache: bool,
     /// Prefix of this app's Redis keys; default `{name}:`. Nodes of one app share it.
     pub prefix: Option<String>,
     /// The peers and secret of the replicated backend.
@@ -250,6 +255,9 @@ impl Layered for Settings {
             return invalid(
                 "sso.client_secret is required (or sso.client_secret_file, DEMO_APP_SSO__CLIENT_SECRET)",
             );
+        }
+        if self.store.local_cache && self.store.redis_url.is_none() {
+            return invalid("store.local_cache caches Redis: it needs store.redis_url");
         }
         match self.store.backend {
             StoreBackend::Redis if self.store.redis_url.is_none() => {
@@ -447,6 +455,21 @@ mod tests {
         let unknown =
             Settings::load_from(None, env(&[SECRET, ("DEMO_APP_STORE__BACKEND", "disk")]));
         assert!(unknown.is_err());
+        let cache = Settings::load_from(
+            None,
+            env(&[SECRET, ("DEMO_APP_STORE__LOCAL_CACHE", "true")]),
+        );
+        assert!(cache.unwrap_err().to_string().contains("local_cache"));
+        let cached = Settings::load_from(
+            None,
+            env(&[
+                SECRET,
+                ("DEMO_APP_STORE__BACKEND", "redis"),
+                ("DEMO_APP_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+                ("DEMO_APP_STORE__LOCAL_CACHE", "true"),
+            ]),
+        );
+        assert!(cached.unwrap().store.local_cache);
     }
 
     #[test]

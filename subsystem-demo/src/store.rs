@@ -23,12 +23,14 @@ pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSession
             .as_ref()
             .map(|url| {
                 RedisStore::new(
-                    RedisConfig::new(url.expose()).with_prefix(
-                        store
-                            .prefix
-                            .clone()
-                            .unwrap_or_else(|| format!("{}:", settings.name)),
-                    ),
+                    RedisConfig::new(url.expose())
+                        .with_prefix(
+                            store
+                                .prefix
+                                .clone()
+                                .unwrap_or_else(|| format!("{}:", settings.name)),
+                        )
+                        .with_local_cache(store.local_cache),
                 )
                 .context("store.redis_url")
             })

@@ -208,7 +208,7 @@ write_app_config() {
 			"$DOMAIN" "${SECRETS[$app-client]}" "${SECRETS[$app-login-key]}"
 		case $(app_backend) in
 		redis)
-			printf '[store]\nbackend = "redis"\nredis_url = "%s"\n' "$REDIS_URL"
+			printf '[store]\nbackend = "redis"\nredis_url = "%s"\nlocal_cache = true\n' "$REDIS_URL"
 			;;
 		replicated)
 			printf '[store]\nbackend = "replicated"\n[store.replication]\n'
