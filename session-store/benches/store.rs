@@ -280,13 +280,54 @@ async fn every_operation(store: &RedisStore, parallel: usize) -> Vec<(&'static s
     figures
 }
 
-/// One Redis against the cluster, operation by operation.
-async fn single_against_cluster(single: &RedisStore, cluster: &RedisStore) {
+/// Raw `GET`s of one key through `conn`, in ops/s: what the client library itself costs.
+async fn raw_get<C>(conn: C, parallel: usize) -> f64
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    measure(parallel, move || {
+        let mut conn = conn.clone();
+        async move {
+            let _: Option<Vec<u8>> = redis::cmd("GET")
+                .arg("bench:raw:session")
+                .query_async(&mut conn)
+                .await
+                .expect("GET");
+        }
+    })
+    .await
+}
+
+/// One Redis against the cluster, operation by operation, after raw `GET`s through each client.
+async fn single_against_cluster(
+    single: &RedisStore,
+    cluster: &RedisStore,
+    url: &str,
+    nodes: Vec<String>,
+) {
+    let single_conn = redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let cluster_conn = redis::cluster::ClusterClient::new(nodes)
+        .expect("cluster urls")
+        .get_async_connection()
+        .await
+        .expect("cluster connection");
     println!();
     println!("one Redis against a Redis Cluster (ops/s; ratio cluster / one Redis)");
     for parallel in [1, IN_FLIGHT] {
-        let one = every_operation(single, parallel).await;
-        let many = every_operation(cluster, parallel).await;
+        let mut one = vec![(
+            "raw GET (client only)",
+            raw_get(single_conn.clone(), parallel).await,
+        )];
+        let mut many = vec![(
+            "raw GET (client only)",
+            raw_get(cluster_conn.clone(), parallel).await,
+        )];
+        one.extend(every_operation(single, parallel).await);
+        many.extend(every_operation(cluster, parallel).await);
         for ((name, one), (_, many)) in one.into_iter().zip(many) {
             println!(
                 "{name:<24} {parallel:>4} in flight   one Redis {one:>10.0}   cluster {many:>10.0}   {:>6.2} x",
@@ -342,11 +383,11 @@ async fn run() {
 
     match std::env::var("REDIS_CLUSTER_NODES") {
         Ok(nodes) if !nodes.trim().is_empty() => {
-            let nodes = nodes.split(',').map(|n| n.trim().to_owned()).collect();
+            let nodes: Vec<String> = nodes.split(',').map(|n| n.trim().to_owned()).collect();
             let prefix = format!("bench:{}:", std::process::id());
-            let cluster = RedisStore::new(RedisConfig::cluster(nodes).with_prefix(prefix))
+            let cluster = RedisStore::new(RedisConfig::cluster(nodes.clone()).with_prefix(prefix))
                 .expect("cluster config");
-            single_against_cluster(&redis_store, &cluster).await;
+            single_against_cluster(&redis_store, &cluster, &url, nodes).await;
         }
         _ => println!("\nno REDIS_CLUSTER_NODES: one Redis against a cluster not measured"),
     }
