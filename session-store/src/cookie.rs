@@ -183,8 +183,11 @@ impl<C: CounterStore> RevocationList<C> {
     }
 }
 
+/// Where a [`RevocationList`] keeps its entries among the counters of its store.
+pub(crate) const REVOCATION_PREFIX: &str = "revoked:";
+
 fn revocation_name(tag: &IndexTag) -> String {
-    format!("revoked:{}", tag.as_str())
+    format!("{REVOCATION_PREFIX}{}", tag.as_str())
 }
 
 #[async_trait]

@@ -131,10 +131,12 @@ impl RedisConfig {
         self
     }
 
-    /// Whether sessions read are kept in this process and served from there (default: no).
+    /// Whether sessions read are kept in this process and served from there (default: no);
+    /// so are the entries of a [`RevocationList`](crate::RevocationList) kept in this store,
+    /// which cookie sessions check on every request.
     ///
     /// Redis keeps the copies honest: a connection of the store's own receives an
-    /// invalidation for every change or deletion of a session by any node (RESP3 client-side
+    /// invalidation for every change or deletion of a session (or revocation) by any node (RESP3 client-side
     /// caching, `CLIENT TRACKING … BCAST`), so a single logout on one node ends the session on
     /// every node as soon as the push arrives (well under a millisecond on a local network).
     /// While that connection is down, or has not answered its last `PING` (every 500 ms), the
@@ -754,6 +756,9 @@ impl OneTimeStore for RedisStore {
 impl CounterStore for RedisStore {
     async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
         let redis_key = format!("{}c:{name}", self.inner.prefix);
+        if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
+            self.forget_cached(&redis_key);
+        }
         let window_ms = millis(window).max(1);
         self.run(Retry::Never, |mut conn| {
             let mut invocation = self.inner.scripts.increment.key(&redis_key);
@@ -765,6 +770,17 @@ impl CounterStore for RedisStore {
 
     async fn count(&self, name: &str) -> Result<u64> {
         let redis_key = format!("{}c:{name}", self.inner.prefix);
+        // Revocation-list entries are read on every request of a cookie session and written
+        // once in a session's life: those go through the local cache.
+        let cache = self
+            .inner
+            .cache
+            .as_deref()
+            .filter(|_| name.starts_with(crate::cookie::REVOCATION_PREFIX));
+        if let Some(count) = cache.and_then(|cache| cache.count(&redis_key)) {
+            return Ok(count);
+        }
+        let epoch = cache.map(Cache::epoch);
         let count: Option<u64> = self
             .run(Retry::Once, |mut conn| {
                 let mut command = redis::cmd("GET");
@@ -772,11 +788,18 @@ impl CounterStore for RedisStore {
                 async move { command.query_async(&mut conn).await }
             })
             .await?;
-        Ok(count.unwrap_or(0))
+        let count = count.unwrap_or(0);
+        if let (Some(cache), Some(epoch)) = (cache, epoch) {
+            cache.put_count(redis_key, count, epoch);
+        }
+        Ok(count)
     }
 
     async fn reset(&self, name: &str) -> Result<()> {
         let redis_key = format!("{}c:{name}", self.inner.prefix);
+        if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
+            self.forget_cached(&redis_key);
+        }
         self.run(Retry::Once, |mut conn| {
             let mut command = redis::cmd("DEL");
             command.arg(&redis_key);

@@ -3,8 +3,11 @@
 //! Redis itself.
 //!
 //! A connection of its own asks Redis for client-side caching invalidations
-//! (`CLIENT TRACKING ON BCAST PREFIX {prefix}s:` over RESP3): every change or deletion of a
-//! session key, by any node, reaches this node as a push that drops the cached copy. The
+//! (`CLIENT TRACKING ON BCAST PREFIX {prefix}s: PREFIX {prefix}c:revoked:` over RESP3): every
+//! change or deletion of a session key or of a revocation-list entry (see
+//! [`RevocationList`](crate::RevocationList)), by any node, reaches this node as a push that
+//! drops the cached copy. Revocation-list reads are cached, absent entries included, so a
+//! cookie session's revocation check costs no round trip either. The
 //! cache serves only while that connection is up: when it drops (or stops answering the
 //! periodic `PING`), every cached copy is forgotten and loads go to Redis until a new
 //! connection tracks again, so no invalidation can be missed unnoticed.
@@ -21,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Record;
+use crate::cookie::REVOCATION_PREFIX;
 
 /// Most records kept; the cache starts over when it is full.
 const CAPACITY: usize = 100_000;
@@ -42,6 +46,8 @@ struct State {
     /// Moves on with every invalidation, loss and recovery.
     epoch: u64,
     records: HashMap<String, Record>,
+    /// Revocation-list counters (0 for an absent one), by Redis key.
+    counts: HashMap<String, u64>,
 }
 
 impl Cache {
@@ -72,11 +78,34 @@ impl Cache {
         state.records.insert(key, record);
     }
 
+    /// The cached revocation counter under `key`, while invalidations are being received.
+    pub(crate) fn count(&self, key: &str) -> Option<u64> {
+        let state = lock(&self.state);
+        if !state.tracking {
+            return None;
+        }
+        state.counts.get(key).copied()
+    }
+
+    /// Keeps `count`, read from Redis after [`Self::epoch`] returned `epoch`, unless an
+    /// invalidation (or a loss of the connection) came in since.
+    pub(crate) fn put_count(&self, key: String, count: u64, epoch: u64) {
+        let mut state = lock(&self.state);
+        if !state.tracking || state.epoch != epoch {
+            return;
+        }
+        if state.counts.len() >= CAPACITY {
+            state.counts.clear();
+        }
+        state.counts.insert(key, count);
+    }
+
     /// Forgets `key` (changed or deleted).
     pub(crate) fn invalidate(&self, key: &str) {
         let mut state = lock(&self.state);
         state.epoch += 1;
         state.records.remove(key);
+        state.counts.remove(key);
     }
 
     /// Forgets everything, e.g. after deleting sessions whose keys are not known here.
@@ -84,6 +113,7 @@ impl Cache {
         let mut state = lock(&self.state);
         state.epoch += 1;
         state.records.clear();
+        state.counts.clear();
     }
 
     /// How many records are cached.
@@ -95,6 +125,7 @@ impl Cache {
         let mut state = lock(&self.state);
         state.epoch += 1;
         state.records.clear();
+        state.counts.clear();
         state.tracking = tracking;
     }
 
@@ -115,6 +146,7 @@ impl Cache {
                 state.epoch += 1;
                 for key in keys {
                     state.records.remove(&key);
+                    state.counts.remove(&key);
                 }
             }
             // A flush of the whole database, or a form not understood: forget everything.
@@ -192,6 +224,8 @@ async fn follow(
     redis::cmd("CLIENT")
         .arg(&["TRACKING", "ON", "BCAST", "PREFIX"][..])
         .arg(format!("{prefix}s:"))
+        .arg("PREFIX")
+        .arg(format!("{prefix}c:{REVOCATION_PREFIX}"))
         .query_async::<()>(&mut conn)
         .await?;
     cache.set_tracking(true);

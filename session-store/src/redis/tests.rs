@@ -426,6 +426,60 @@ mod cached {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_on_one_node_reaches_the_revocation_checks_cached_on_another_within_100_ms()
+     {
+        let prefix = unique_prefix();
+        let (node_a, node_b) = (cached_store(&prefix), cached_store(&prefix));
+        let list_a = crate::RevocationList::new(node_a.clone());
+        let tag = IndexTag::new("sid", "s-1").unwrap();
+        // Node b checks (and caches) "not revoked" until the tracking connection is up.
+        let started = Instant::now();
+        while node_b
+            .inner
+            .cache
+            .as_ref()
+            .unwrap()
+            .count(&format!("{prefix}c:revoked:sid:s-1"))
+            .is_none()
+        {
+            assert!(
+                !crate::Revocation::is_revoked(&node_b_list(&node_b), &tag)
+                    .await
+                    .unwrap()
+            );
+            assert!(started.elapsed() < Duration::from_secs(5), "never cached");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        let revoked = Instant::now();
+        list_a.revoke(&tag, Duration::from_secs(60)).await.unwrap();
+        while !crate::Revocation::is_revoked(&node_b_list(&node_b), &tag)
+            .await
+            .unwrap()
+        {
+            assert!(
+                revoked.elapsed() < Duration::from_millis(100),
+                "node b still trusts its cached check 100 ms after the revocation"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Counters other than revocations are never cached.
+        node_b
+            .increment("login:alice", Duration::from_secs(60))
+            .await
+            .unwrap();
+        node_a
+            .increment("login:alice", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(node_b.count("login:alice").await.unwrap(), 2);
+    }
+
+    fn node_b_list(store: &RedisStore) -> crate::RevocationList<RedisStore> {
+        crate::RevocationList::new(store.clone())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_cache_empties_itself_while_its_invalidations_are_lost_and_comes_back() {
         let prefix = unique_prefix();
         let store = cached_store(&prefix);
