@@ -59,6 +59,7 @@ impl<S> Service<Request> for SsoService<S>
 where
     S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = Response;
     type Error = S::Error;
@@ -69,10 +70,34 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        // The clone is not ready; the service polled ready is the one that answers.
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(handle(ready, self.client.clone(), req))
+        let client = self.client.clone();
+        let route = SdkRoute::of(&client.config().paths, req.uri().path());
+        match route {
+            Some(route) if !route.allows(req.method().as_str()) => {
+                let response = respond(&client, routes::method_not_allowed(route.allow()));
+                Box::pin(std::future::ready(Ok(response)))
+            }
+            // The SDK's own routes get futures of their own, so the one of every other request
+            // stays small.
+            Some(SdkRoute::Callback) => {
+                Box::pin(async move { Ok(respond(&client, callback(&client, req).await)) })
+            }
+            Some(SdkRoute::BackChannelLogout) => Box::pin(async move {
+                let reply = routes::back_channel_logout(&client, read_form(req).await).await;
+                Ok(respond(&client, reply))
+            }),
+            Some(SdkRoute::Logout) => Box::pin(async move {
+                let presented = presented_session(&client, &req);
+                let reply = routes::logout(&client, read_form(req).await, presented).await;
+                Ok(respond(&client, reply))
+            }),
+            Some(SdkRoute::Login) | None => {
+                // The clone is not ready; the service polled ready is the one that answers.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                Box::pin(handle(ready, client, req, route.is_some()))
+            }
+        }
     }
 }
 
@@ -87,33 +112,18 @@ fn presented_session(client: &SsoClient, req: &Request) -> Option<SessionKey> {
     request::presented_session(cookie_headers(req), &client.config().cookie.name)
 }
 
-async fn handle<S>(mut inner: S, client: SsoClient, mut req: Request) -> Result<Response, S::Error>
+/// A request for the app, or for the sign-in route (`login`), which needs to know whether
+/// the visitor is signed in already.
+async fn handle<S>(
+    mut inner: S,
+    client: SsoClient,
+    mut req: Request,
+    login: bool,
+) -> Result<Response, S::Error>
 where
     S: Service<Request, Response = Response>,
 {
     let paths = &client.config().paths;
-    let route = SdkRoute::of(paths, req.uri().path());
-    if let Some(route) = route
-        && !route.allows(req.method().as_str())
-    {
-        return Ok(respond(&client, routes::method_not_allowed(route.allow())));
-    }
-    match route {
-        Some(SdkRoute::Callback) => {
-            return Ok(respond(&client, callback(&client, req).await));
-        }
-        Some(SdkRoute::BackChannelLogout) => {
-            let reply = routes::back_channel_logout(&client, read_form(req).await).await;
-            return Ok(respond(&client, reply));
-        }
-        Some(SdkRoute::Logout) => {
-            let presented = presented_session(&client, &req);
-            let reply = routes::logout(&client, read_form(req).await, presented).await;
-            return Ok(respond(&client, reply));
-        }
-        Some(SdkRoute::Login) | None => {}
-    }
-
     let session = match presented_session(&client, &req) {
         Some(key) => match client.load(&key).await {
             Ok(session) => session,
@@ -125,10 +135,10 @@ where
         None => None,
     };
 
-    if route == Some(SdkRoute::Login) {
+    if login {
         let (parts, _) = req.into_parts();
         let query = parts.uri.query().unwrap_or("");
-        let reply = routes::login(&client, query, session.is_some()).await;
+        let reply = Box::pin(routes::login(&client, query, session.is_some())).await;
         return Ok(respond(&client, reply));
     }
 
@@ -163,7 +173,7 @@ where
             .path_and_query()
             .map(http::uri::PathAndQuery::as_str);
         let return_to = request::return_to_of(target);
-        routes::start_login(&client, return_to).await
+        Box::pin(routes::start_login(&client, return_to)).await
     } else {
         pages::unauthenticated_json()
     };
