@@ -38,6 +38,7 @@ const VARIANTS: &[&str] = &[
     "replicated",
     "cookie",
     "cookie+redis-revocations",
+    "cookie+redis-cached",
     "redis",
     "redis+local-cache",
     "actix-session-cookie",
@@ -206,6 +207,7 @@ async fn sdk_client(variant: &str, port: u16) -> SsoClient {
         }
         "cookie" => LocalSessions::cookie(ring(), MemoryStore::default()),
         "cookie+redis-revocations" => LocalSessions::cookie(ring(), redis_store(false)),
+        "cookie+redis-cached" => LocalSessions::cookie(ring(), redis_store(true)),
         "redis" => LocalSessions::redis(redis_store(false)),
         "redis+local-cache" => LocalSessions::redis(redis_store(true)),
         other => panic!("unknown variant {other}"),

@@ -7,13 +7,15 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::{Method, header};
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 
 use super::routes::{self, BackChannelForm, LogoutForm, add_cookie};
 use super::{cookies, pages};
 use session_store::SessionKey;
 
+use crate::web::request;
 use crate::{ReturnTo, SsoClient};
 
 /// Protects an actix-web app with single sign-on; see the crate documentation.
@@ -176,77 +178,13 @@ where
     reply(req, response)
 }
 
-/// The session key the request presents in the cookie `name` (the first one, as browsers send
-/// the most specific first). Read straight from the `Cookie` headers rather than through
-/// actix-web's cookie jar, which parses, percent-decodes and copies every cookie of the
-/// request: session keys are plain URL-safe text, so no decoding is needed.
+/// The session key the request presents in the cookie `name`.
 fn presented_session(req: &HttpRequest, name: &str) -> Option<SessionKey> {
-    // Bytes, not `to_str`: a sealed cookie session is kilobytes long, and `SessionKey::parse`
-    // checks every character of the value anyway.
-    req.headers()
-        .get_all(header::COOKIE)
-        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
-        .find_map(|pair| {
-            let pair = pair.trim_ascii_start();
-            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-            Some(value.trim_ascii_end())
-        })
-        .and_then(|value| std::str::from_utf8(value).ok())
-        .and_then(SessionKey::parse)
+    let headers = req.headers().get_all(header::COOKIE);
+    request::presented_session(headers.map(HeaderValue::as_bytes), name)
 }
 
 /// Whether a redirect to a sign-in page makes sense: not for clients asking for JSON.
 fn wants_html(req: &HttpRequest) -> bool {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    !accept.contains("application/json") || accept.contains("text/html")
-}
-
-#[cfg(test)]
-mod tests {
-    use actix_web::test::TestRequest;
-
-    use super::*;
-
-    fn presented(headers: &[&str]) -> Option<String> {
-        let mut request = TestRequest::get();
-        for header in headers {
-            request = request.append_header((header::COOKIE, *header));
-        }
-        presented_session(&request.to_http_request(), "app_session")
-            .map(|key| key.as_str().to_owned())
-    }
-
-    #[test]
-    fn the_session_cookie_is_read_from_any_cookie_header() {
-        assert_eq!(
-            presented(&["app_session=k1.abc"]).as_deref(),
-            Some("k1.abc")
-        );
-        assert_eq!(
-            presented(&["theme=dark; app_session=abc-_9 ;x=1"]).as_deref(),
-            Some("abc-_9")
-        );
-        assert_eq!(
-            presented(&["theme=dark", "app_session=second"]).as_deref(),
-            Some("second")
-        );
-        assert_eq!(
-            presented(&["app_session=first; app_session=second"]).as_deref(),
-            Some("first")
-        );
-    }
-
-    #[test]
-    fn other_cookies_and_malformed_values_present_no_session() {
-        assert_eq!(presented(&[]), None);
-        assert_eq!(presented(&["app_session2=abc; xapp_session=abc"]), None);
-        assert_eq!(presented(&["app_session"]), None);
-        assert_eq!(presented(&["app_session="]), None);
-        assert_eq!(presented(&["app_session=a%20b"]), None);
-        assert_eq!(presented(&["app_session=\"quoted\""]), None);
-    }
+    request::wants_html(req.headers().get(header::ACCEPT).map(HeaderValue::as_bytes))
 }

@@ -1,9 +1,8 @@
 //! What the SDK reads of a request: whether it is for one of the SDK's routes, the cookies it
 //! presents, whether it wants a page, and where to return after signing in. (The actix-web
-//! middleware still reads the route, the session cookie and `Accept` itself.)
+//! middleware still matches its routes itself.)
 
 use serde::Deserialize;
-#[cfg(feature = "axum")]
 use session_store::SessionKey;
 
 use crate::ReturnTo;
@@ -58,7 +57,6 @@ impl SdkRoute {
     }
 }
 
-#[cfg(feature = "axum")]
 /// The raw value of the first cookie `name` in the `Cookie` header values `headers` (browsers
 /// send the most specific first). Read straight from the headers rather than through a cookie
 /// jar that parses, percent-decodes and copies every cookie of the request: the SDK's cookie
@@ -67,30 +65,39 @@ pub(crate) fn cookie_value<'a>(
     headers: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
 ) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
     headers
         .into_iter()
-        .flat_map(|value| value.split(|byte| *byte == b';'))
-        .find_map(|pair| {
-            let pair = pair.trim_ascii_start();
-            let value = pair.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
-            Some(value.trim_ascii_end())
-        })
+        .find_map(|header| cookie_in(header, name))
 }
 
-#[cfg(feature = "axum")]
+/// The value of cookie `name` in one `Cookie` header. The pairs are found with `memchr`, many
+/// bytes at a time: a sealed cookie session is a kilobyte long and comes with every request.
+fn cookie_in<'a>(header: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = header;
+    loop {
+        rest = rest.trim_ascii_start();
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let (pair, after) = rest.split_at(end);
+        if let Some(value) = pair.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
+            return Some(value.trim_ascii_end());
+        }
+        rest = after.get(1..)?;
+    }
+}
+
 /// The session key the request presents in the cookie `name`, if it looks like one.
 pub(crate) fn presented_session<'a>(
     headers: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
 ) -> Option<SessionKey> {
-    // Bytes, not `to_str`: a sealed cookie session is kilobytes long, and `SessionKey::parse`
+    // Bytes, not `to_str`: a sealed cookie session is a kilobyte long, and `SessionKey::parse`
     // checks every character of the value anyway.
     cookie_value(headers, name)
         .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(SessionKey::parse)
 }
 
-#[cfg(feature = "axum")]
 /// Whether a redirect to a sign-in page makes sense for a request with this `Accept` header:
 /// not for clients asking for JSON.
 pub(crate) fn wants_html(accept: Option<&[u8]>) -> bool {
@@ -124,7 +131,7 @@ pub(crate) fn login_return_to(query: &str) -> ReturnTo {
         .unwrap_or_else(ReturnTo::root)
 }
 
-#[cfg(all(test, feature = "axum"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -167,6 +174,19 @@ mod tests {
     }
 
     #[test]
+    fn a_kilobyte_session_cookie_is_found_among_others() {
+        let sealed = format!("k1.{}", "aZ-_9".repeat(210));
+        let header = format!("a=1;b=2; app_session={sealed}; theme=dark");
+        assert_eq!(presented(&[&header]).as_deref(), Some(sealed.as_str()));
+        assert_eq!(
+            presented(&["a=1;", ";;", "app_session=x"]).as_deref(),
+            Some("x")
+        );
+        assert_eq!(presented(&["a=1;"]), None);
+    }
+
+    #[test]
+    #[cfg(feature = "axum")]
     fn sdk_routes_are_recognised_with_their_methods() {
         let paths = Paths::default();
         assert_eq!(
@@ -195,6 +215,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "axum")]
     fn return_paths_stay_on_site() {
         assert_eq!(
             login_return_to("return_to=%2Fme%3Fx%3D1").as_str(),
