@@ -1,6 +1,6 @@
 //! The axum layer against the real center: sign-in, single sign-on with an actix-web app,
 //! refused callbacks, sign-out with and without the CSRF token, single logout both ways,
-//! refused logout tokens, API answers and public paths.
+//! refused logout tokens, API answers, public paths, and sign-ins while the center is down.
 
 use std::time::Duration;
 
@@ -425,4 +425,49 @@ async fn api_clients_get_401_json_and_public_paths_serve_anonymous_visitors() {
         .await
         .unwrap();
     assert_eq!(off_site.status(), 302);
+}
+
+#[tokio::test]
+async fn while_the_center_is_down_sign_ins_get_a_503_page_and_other_methods_405() {
+    let port = reserve_port();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = SsoConfig::new(
+        format!("http://127.0.0.1:{port}"),
+        "axum1",
+        sso_client::Secret::new(secret_of("axum1")),
+        url.parse().unwrap(),
+    );
+    config.public_paths = vec!["/".to_owned()];
+    let app = serve_axum(
+        config,
+        LocalSessions::memory(session_store::MemoryStore::default()),
+        listener,
+    );
+    let http = browser();
+
+    let page = http.get(format!("{}/me", app.url)).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert_eq!(page.headers()["retry-after"], "30");
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Sign-in service unavailable"), "{body}");
+    assert!(
+        !body.contains("127.0.0.1"),
+        "no internal details on the page"
+    );
+
+    for (method, path, allow) in [
+        (reqwest::Method::POST, "/auth/callback", "GET, HEAD"),
+        (reqwest::Method::POST, "/auth/login", "GET, HEAD"),
+        (reqwest::Method::GET, "/auth/logout", "POST"),
+        (reqwest::Method::PUT, "/auth/backchannel-logout", "POST"),
+    ] {
+        let response = http
+            .request(method.clone(), format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
 }
