@@ -10,7 +10,10 @@
 //! (opaque access token, no new id token: each chain rotates its own family), and
 //! client-credentials grants/s with an opaque token and with a JWT access token signed with
 //! RS256 and with EdDSA, against the signing limit of each algorithm measured in the same run
-//! (signatures/s of an access token's claims on all cores).
+//! (signatures/s of an access token's claims on all cores). Every load comes from an HTTP
+//! client in this process, sharing the cores with the center; the client-credentials grants
+//! are measured a second time with `wrk` as the load (when installed), whose own cost per
+//! request is a fraction of the in-process client's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -504,6 +507,43 @@ async fn client_credentials_rate(bench: &Arc<Bench>, client: &'static str) -> f6
     per_second(done.load(Ordering::Relaxed), start.elapsed())
 }
 
+/// Client-credentials grants per second for `client`, driven by `wrk` (a load generator in C
+/// costing a few microseconds per request) instead of the in-process HTTP client, whose own
+/// cost per request would count against the center on these same cores; `None` when wrk is
+/// not installed (`scripts/bench-sdk.sh` installs it).
+async fn client_credentials_rate_wrk(bench: &Arc<Bench>, client: &str) -> Option<f64> {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client}:{SECRET}"));
+    let script = tempfile::NamedTempFile::new().expect("wrk script");
+    std::fs::write(
+        script.path(),
+        format!(
+            "wrk.method = \"POST\"\n\
+             wrk.body = \"grant_type=client_credentials\"\n\
+             wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
+             wrk.headers[\"Authorization\"] = \"Basic {basic}\"\n"
+        ),
+    )
+    .expect("wrk script");
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t1", &format!("-c{CONCURRENCY}")])
+        .arg(format!("-d{}s", PHASE.as_secs()))
+        .arg("-s")
+        .arg(script.path())
+        .arg(format!("{}/token", bench.base))
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("Non-2xx") && !text.contains("Socket errors"),
+        "wrk saw failed grants:\n{text}"
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// Signatures per second of an access token's claims with `alg`, on all cores: the ceiling of
 /// JWT access tokens.
 async fn signing_rate(state: &AppState, alg: Algorithm) -> f64 {
@@ -680,6 +720,12 @@ async fn main() {
         "client credentials/s (opaque):         {opaque:>9.1}  ({:.0}x Keycloak's sizing)",
         opaque / keycloak
     ));
+    if let Some(opaque) = client_credentials_rate_wrk(&bench, "svc-opaque").await {
+        report(&format!(
+            "  the same, load from wrk:             {opaque:>9.1}  ({:.0}x Keycloak's sizing)",
+            opaque / keycloak
+        ));
+    }
     for (id, alg, name) in [
         ("svc-rs256", Algorithm::RS256, "RS256"),
         ("svc-eddsa", Algorithm::EdDSA, "EdDSA"),
@@ -693,5 +739,12 @@ async fn main() {
             "client credentials/s (JWT, {name}):   {granted:>9.1}  ({:.0}% of the signing limit)",
             100.0 * granted / limit
         ));
+        match client_credentials_rate_wrk(&bench, id).await {
+            Some(granted) => report(&format!(
+                "  the same, load from wrk:             {granted:>9.1}  ({:.0}% of the signing limit)",
+                100.0 * granted / limit
+            )),
+            None => report("  the same, load from wrk:             (wrk is not installed)"),
+        }
     }
 }
