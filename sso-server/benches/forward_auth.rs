@@ -13,7 +13,10 @@
 //!   store, share core 0) against the same page through nginx without it.
 //!
 //! Each server is a child process (this binary with `--serve`) pinned with `taskset -c 0`; the
-//! center gets one worker, as actix-web starts one per core it may run on.
+//! center gets one worker, as actix-web starts one per core it may run on. Besides requests/s,
+//! the harness reads the CPU time the serving processes spent per request (`/proc/<pid>/stat`):
+//! other work on the machine moves throughput much more than it moves that cost, so its ratio
+//! is the steadier estimate of the ratio on an idle core.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -183,9 +186,15 @@ fn start(variant: &str) -> (KillOnDrop, u16, String) {
     )
 }
 
-/// Requests/s of `wrk` on core 1 against `url` with `headers`; panics when any answer was not
-/// 2xx, so a figure is never one of errors.
-fn wrk(url: &str, headers: &[String], seconds: u64) -> f64 {
+/// What one wrk run measured.
+struct Run {
+    per_second: f64,
+    requests: f64,
+}
+
+/// Requests/s and requests of `wrk` on core 1 against `url` with `headers`; panics when any
+/// answer was not 2xx, so a figure is never one of errors.
+fn wrk(url: &str, headers: &[String], seconds: u64) -> Run {
     let mut command = Command::new("taskset");
     command.args(["-c", "1", "wrk", "-t1"]);
     command.arg(format!("-c{CONNECTIONS}"));
@@ -199,10 +208,45 @@ fn wrk(url: &str, headers: &[String], seconds: u64) -> f64 {
         !text.contains("Non-2xx or 3xx responses") && !text.contains("Socket errors"),
         "errors under load at {url}:\n{text}"
     );
-    text.lines()
+    let per_second = text
+        .lines()
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"))
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let requests = text
+        .lines()
+        .find_map(|line| line.trim().split_once(" requests in "))
+        .and_then(|(count, _)| count.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
+    Run {
+        per_second,
+        requests,
+    }
+}
+
+/// CPU time process `pid` has used so far, user and system, in seconds.
+fn cpu_seconds(pid: u32, ticks_per_second: f64) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's stat");
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
+    // 13th of them.
+    let (_, fields) = stat.rsplit_once(')').expect("a stat line");
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    let ticks: f64 = fields[11..=12]
+        .iter()
+        .map(|field| field.parse::<f64>().expect("a tick count"))
+        .sum();
+    ticks / ticks_per_second
+}
+
+fn ticks_per_second() -> f64 {
+    let output = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("run getconf");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK")
 }
 
 /// What nginx sends the center for a request to `/` on [`HOST`], with the session cookie.
@@ -266,25 +310,45 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// One measured URL: what wrk asks, the figure it is compared with (the index of its
-/// baseline among the loads, and the target), and the best figure so far.
+/// One measured URL: what wrk asks, the processes that serve it, the figure it is compared
+/// with (the index of its baseline among the loads, and the target), the best requests/s so
+/// far and the least CPU time per request (microseconds, all serving processes together).
 struct Load {
     name: String,
     url: String,
     headers: Vec<String>,
+    servers: Vec<u32>,
     against: Option<(usize, &'static str)>,
     best: f64,
+    cpu_us: f64,
 }
 
 impl Load {
-    fn new(name: &str, url: String, headers: Vec<String>) -> Self {
+    fn new(name: &str, url: String, headers: Vec<String>, servers: Vec<u32>) -> Self {
         Self {
             name: name.to_owned(),
             url,
             headers,
+            servers,
             against: None,
             best: 0.0,
+            cpu_us: f64::INFINITY,
         }
+    }
+
+    /// One wrk run, keeping the best figures.
+    fn measure(&mut self, seconds: u64, ticks_per_second: f64) {
+        let cpu = |servers: &[u32]| -> f64 {
+            servers
+                .iter()
+                .map(|pid| cpu_seconds(*pid, ticks_per_second))
+                .sum()
+        };
+        let before = cpu(&self.servers);
+        let run = wrk(&self.url, &self.headers, seconds);
+        let used = cpu(&self.servers) - before;
+        self.best = self.best.max(run.per_second);
+        self.cpu_us = self.cpu_us.min(used * 1e6 / run.requests);
     }
 
     fn against(mut self, baseline: usize, target: &'static str) -> Self {
@@ -296,6 +360,7 @@ impl Load {
 fn orchestrate() {
     let seconds = env_number("BENCH_SECONDS", 5);
     let rounds = env_number("BENCH_ROUNDS", 1).max(1);
+    let ticks = ticks_per_second();
     report(&format!(
         "forward auth, {rounds} round(s) of {seconds} s each (the best round counts): \
          wrk -t1 -c{CONNECTIONS} on core 1, servers on core 0"
@@ -303,11 +368,12 @@ fn orchestrate() {
 
     // Every server runs from the start; the rounds take turns, so a burst of other work on
     // the machine hits a variant and its baseline alike.
-    let (_bare, bare_port, _) = start("bare");
+    let (bare, bare_port, _) = start("bare");
     let mut loads = vec![Load::new(
         "bare actix-web hello",
         format!("http://127.0.0.1:{bare_port}/"),
         Vec::new(),
+        vec![bare.0.id()],
     )];
     let mut centers = Vec::new();
     for (variant, store, target) in [
@@ -321,19 +387,22 @@ fn orchestrate() {
                 &format!("/forward-auth/verify ({store})"),
                 format!("http://127.0.0.1:{port}/forward-auth/verify"),
                 verify_headers(&cookie),
+                vec![center.0.id()],
             )
             .against(0, target),
         );
         centers.push((center, port, cookie));
     }
-    let (_, center_port, cookie) = &centers[0];
+    let (center, center_port, cookie) = &centers[0];
     let page = format!(
         "<!doctype html><title>static</title><p>{}</p>\n",
         "x".repeat(512)
     );
     let (open_port, protected_port) = (free_port(), free_port());
+    let mut nginx_dir = std::path::PathBuf::new();
     let _nginx = Nginx::start(
         |dir| {
+            nginx_dir = dir.to_path_buf();
             std::fs::create_dir(dir.join("site"))?;
             std::fs::write(dir.join("site/index.html"), page)?;
             Ok(servers(dir, open_port, protected_port, *center_port))
@@ -342,11 +411,17 @@ fn orchestrate() {
         &[open_port, protected_port],
     )
     .expect("start nginx");
+    let nginx_pid: u32 = std::fs::read_to_string(nginx_dir.join("nginx.pid"))
+        .expect("nginx's pid file")
+        .trim()
+        .parse()
+        .expect("nginx's pid");
     let open = loads.len();
     loads.push(Load::new(
         "static page through nginx",
         format!("http://127.0.0.1:{open_port}/"),
         Vec::new(),
+        vec![nginx_pid],
     ));
     loads.push(
         Load::new(
@@ -356,26 +431,36 @@ fn orchestrate() {
                 format!("Host: {HOST}"),
                 format!("Cookie: sso_fa_session={cookie}"),
             ],
+            vec![nginx_pid, center.0.id()],
         )
         .against(open, ">= 0.50x"),
     );
 
     for _ in 0..rounds {
         for load in &mut loads {
-            load.best = load.best.max(wrk(&load.url, &load.headers, seconds));
+            load.measure(seconds, ticks);
         }
     }
 
+    // Requests/s depend on whatever else the machine runs; the CPU time the servers spend per
+    // request much less, so its ratio (what the throughput ratio would be on an idle core)
+    // follows in the last columns. The Redis server's own CPU time is not counted.
+    report(&format!(
+        "  {:<44} {:>9}        {:>5}   {:>8}  {:>5}",
+        "", "req/s", "ratio", "CPU/req", "ratio"
+    ));
     for load in &loads {
-        let line = match load.against {
-            None => format!("  {:<44} {:>9.0} req/s  1.00x", load.name, load.best),
-            Some((base, target)) => format!(
-                "  {:<44} {:>9.0} req/s  {:>5.2}x  (target {target})",
-                load.name,
-                load.best,
-                load.best / loads[base].best
+        let (ratio, cpu_ratio, target) = match load.against {
+            None => (1.0, 1.0, String::new()),
+            Some((base, target)) => (
+                load.best / loads[base].best,
+                loads[base].cpu_us / load.cpu_us,
+                format!("  (target {target})"),
             ),
         };
-        report(&line);
+        report(&format!(
+            "  {:<44} {:>9.0} req/s  {ratio:>5.2}x  {:>6.1} µs  {cpu_ratio:>5.2}x{target}",
+            load.name, load.best, load.cpu_us
+        ));
     }
 }
