@@ -199,7 +199,6 @@ mod tokens;
 mod web;
 
 pub use center::{TokenInfo, TokenKind};
-pub use tokens::access_token::AccessToken;
 pub use client::{Callback, LocalSession, LoginRedirect, SignedIn, SsoClient};
 pub use config::{
     CenterSettings, CookieSettings, Paths, SameSite, Secret, SessionSettings, SsoConfig,
@@ -208,3 +207,4 @@ pub use error::Error;
 pub use local_sessions::LocalSessions;
 pub use principal::Principal;
 pub use return_to::{NotSameOrigin, ReturnTo};
+pub use tokens::access_token::AccessToken;
