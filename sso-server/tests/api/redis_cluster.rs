@@ -56,7 +56,11 @@ async fn login_sso_replay_and_slo_work_on_a_redis_cluster() {
     let first = app
         .exchange("app2", APP2_SECRET, &code, APP2_CALLBACK, Some(VERIFIER))
         .await;
-    assert_eq!(first.status(), 200, "single sign-on to app2 without a password");
+    assert_eq!(
+        first.status(),
+        200,
+        "single sign-on to app2 without a password"
+    );
     let replay = app
         .exchange("app2", APP2_SECRET, &code, APP2_CALLBACK, Some(VERIFIER))
         .await;
