@@ -15,7 +15,7 @@ use super::routes::{self, BackChannelForm, LogoutForm, add_cookie};
 use super::{cookies, pages};
 use session_store::SessionKey;
 
-use crate::web::request;
+use crate::web::request::{self, SdkRoute};
 use crate::{ReturnTo, SsoClient};
 
 /// Protects an actix-web app with single sign-on; see the crate documentation.
@@ -88,35 +88,28 @@ where
     B: MessageBody,
 {
     let paths = &client.config().paths;
-    let path = req.path();
-    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
-    let is_post = *req.method() == Method::POST;
-
-    if path == paths.callback {
-        let response = if is_get {
-            routes::callback(&client, req.request()).await
-        } else {
-            routes::method_not_allowed("GET, HEAD")
-        };
-        return reply(req, response);
+    let route = SdkRoute::of(paths, req.path());
+    if let Some(route) = route.filter(|route| !route.allows(req.method().as_str())) {
+        return reply(req, routes::method_not_allowed(route.allow()));
     }
-    if path == paths.backchannel_logout {
-        let response = if is_post {
+    match route {
+        Some(SdkRoute::Callback) => {
+            let response = routes::callback(&client, req.request()).await;
+            return reply(req, response);
+        }
+        Some(SdkRoute::BackChannelLogout) => {
             let form = req.extract::<web::Form<BackChannelForm>>().await;
-            routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await
-        } else {
-            routes::method_not_allowed("POST")
-        };
-        return reply(req, response);
-    }
-    if path == paths.logout {
-        let response = if is_post {
+            let response =
+                routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await;
+            return reply(req, response);
+        }
+        Some(SdkRoute::Logout) => {
             let form = req.extract::<web::Form<LogoutForm>>().await;
-            routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await
-        } else {
-            routes::method_not_allowed("POST")
-        };
-        return reply(req, response);
+            let response =
+                routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await;
+            return reply(req, response);
+        }
+        Some(SdkRoute::Login) | None => {}
     }
 
     let presented = presented_session(req.request(), &client.config().cookie.name);
@@ -132,12 +125,8 @@ where
         None => None,
     };
 
-    if req.path() == paths.login {
-        let response = if is_get {
-            routes::login(&client, req.request(), session.is_some()).await
-        } else {
-            routes::method_not_allowed("GET, HEAD")
-        };
+    if route == Some(SdkRoute::Login) {
+        let response = routes::login(&client, req.request(), session.is_some()).await;
         return reply(req, response);
     }
 
@@ -162,6 +151,7 @@ where
         return Ok(response.map_into_left_body());
     }
 
+    let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
     let mut response = if is_get && wants_html(req.request()) {
         let return_to = req
             .uri()

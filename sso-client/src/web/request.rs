@@ -1,15 +1,12 @@
 //! What the SDK reads of a request: whether it is for one of the SDK's routes, the cookies it
-//! presents, whether it wants a page, and where to return after signing in. (The actix-web
-//! middleware still matches its routes itself.)
+//! presents, whether it wants a page, and where to return after signing in.
 
 use serde::Deserialize;
 use session_store::SessionKey;
 
 use crate::ReturnTo;
-#[cfg(feature = "axum")]
 use crate::config::Paths;
 
-#[cfg(feature = "axum")]
 /// One of the routes the SDK answers itself ([`Paths`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SdkRoute {
@@ -23,7 +20,6 @@ pub(crate) enum SdkRoute {
     BackChannelLogout,
 }
 
-#[cfg(feature = "axum")]
 impl SdkRoute {
     /// The SDK route at `path`, if any.
     pub(crate) fn of(paths: &Paths, path: &str) -> Option<Self> {
@@ -186,7 +182,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "axum")]
     fn sdk_routes_are_recognised_with_their_methods() {
         let paths = Paths::default();
         assert_eq!(
