@@ -547,6 +547,54 @@ mod tests {
         assert!(loaded.principal.verify_csrf(principal.csrf_token()));
     }
 
+    /// A cookie session as the previous release sealed it: the id and access tokens inside.
+    #[tokio::test]
+    async fn cookie_sessions_sealed_with_their_tokens_inside_still_load_and_sign_out() {
+        let cookie_key = session_store::KeyRing::generate_key();
+        let ring = || session_store::KeyRing::new("k1", &cookie_key).unwrap();
+        let config = SsoConfig::new(
+            "http://127.0.0.1:9",
+            "app1",
+            Secret::new("secret"),
+            "http://app1.localhost:8081".parse().unwrap(),
+        );
+        let sealer = session_store::CookieStore::new(&config.cookie.name, ring());
+        let client = SsoClient::new(
+            config,
+            LocalSessions::cookie(ring(), MemoryStore::default()),
+        )
+        .unwrap();
+        let mut record = Record::new(client.inner.expiry);
+        record.tag(tag("sid", "s-1").unwrap());
+        record.tag(tag("user", "alice").unwrap());
+        let claims = serde_json::json!({"sub": "alice", "sid": "s-1", "name": "Alice"});
+        record
+            .insert(
+                SIGNED_IN_KEY,
+                serde_json::json!({"claims": claims, "csrf_token": "c".repeat(43)}),
+            )
+            .unwrap();
+        record.insert("id_token", "old.id.token").unwrap();
+        record
+            .insert(CHECKED_KEY, jsonwebtoken::get_current_timestamp())
+            .unwrap();
+        record.insert("access_token", "old-access-token").unwrap();
+        let key = sealer.create(record).await.unwrap().key().clone();
+
+        let loaded = client.load(&key).await.unwrap().expect("still signed in");
+        assert_eq!(loaded.principal.sub(), "alice");
+        assert_eq!(
+            client.access_token(&key).await.unwrap().as_deref(),
+            Some("old-access-token")
+        );
+        let session = sealer.load(&key).await.unwrap().unwrap();
+        assert_eq!(
+            client.drop_tokens(&session).await.unwrap().as_deref(),
+            Some("old.id.token"),
+            "sign-out still sends the id token as the hint"
+        );
+    }
+
     #[test]
     fn sessions_without_a_principal_are_absent() {
         let mut data = serde_json::Map::new();
