@@ -6,9 +6,16 @@ use std::fmt;
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderName;
 
 /// Longest host or URI the center accepts from a proxy; anything longer is refused.
 const MAX_URI_LEN: usize = 2048;
+
+// Named once, not parsed from text on every request.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 
 /// A DNS host name, lowercase, without port: 1–253 characters of `a-z`, `0-9`, `-` and `.`,
 /// labels of 1–63 characters.
@@ -102,17 +109,17 @@ impl Forwarded {
         if !trusted_proxies.contains(&peer) {
             return None;
         }
-        let header = |name: &str| {
+        let header = |name: &HeaderName| {
             let mut values = req.headers().get_all(name);
             let value = values.next()?.to_str().ok()?;
             // A repeated header is ambiguous: which proxy wrote which?
             values.next().is_none().then_some(value.trim())
         };
-        let scheme = match header("x-forwarded-proto") {
+        let scheme = match header(&X_FORWARDED_PROTO) {
             Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
             _ => "https",
         };
-        let authority = header("x-forwarded-host")?;
+        let authority = header(&X_FORWARDED_HOST)?;
         let (name, port) = match authority.rsplit_once(':') {
             Some((name, port)) => (name, Some(port)),
             None => (authority, None),
@@ -121,7 +128,7 @@ impl Forwarded {
             port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0)
         });
         let host = HostName::parse(name).filter(|_| port_ok)?;
-        let method = header("x-forwarded-method");
+        let method = header(&X_FORWARDED_METHOD);
         Some(Self {
             scheme,
             authority: match port {
@@ -129,7 +136,7 @@ impl Forwarded {
                 None => host.to_string(),
             },
             host,
-            uri: header("x-forwarded-uri").and_then(ReturnPath::parse),
+            uri: header(&X_FORWARDED_URI).and_then(ReturnPath::parse),
             safe_method: method.is_none_or(|m| m == "GET" || m == "HEAD"),
         })
     }
