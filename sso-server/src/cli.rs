@@ -11,6 +11,7 @@ use jsonwebtoken::Algorithm;
 use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
+use crate::audit::{AuditLog, Entry, Event};
 use crate::clients::{NewClient, TokenPolicy};
 use crate::config::{
     AccessTokenFormat, ForwardAuthSettings, GrantType, Layered as _, Settings, SigningAlg,
@@ -225,6 +226,13 @@ pub async fn run() -> anyhow::Result<()> {
     }
 }
 
+/// An audit entry for an administrator's `action` through this command line.
+fn cli_action(action: &str) -> Entry {
+    Entry::new(Event::AdminAction)
+        .actor("cli")
+        .with("action", action)
+}
+
 fn say(line: &str) -> anyhow::Result<()> {
     writeln!(std::io::stdout(), "{line}").context("cannot write to stdout")
 }
@@ -261,6 +269,13 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(Password, Option<String>)>
 
 async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()> {
     let pool = crate::db::connect(&settings.database).await?;
+    let audit = AuditLog::new(pool.clone(), settings.audit.retention());
+    let client_changed = |id: &str, action: &str| {
+        Entry::new(Event::ClientChanged)
+            .actor("cli")
+            .client(id)
+            .with("action", action)
+    };
     let clients = crate::clients::ClientRegistry::with_configured(pool, &settings.clients)?;
     let client_id = |text: &str| {
         ClientId::parse(text).with_context(|| format!("{text:?} is not a valid client id"))
@@ -316,6 +331,7 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
                     tokens,
                 })
                 .await?;
+            audit.record(client_changed(&id, "register")).await;
             say(&format!("registered client {id}"))?;
             if let Some(secret) = generated {
                 say(&format!("secret: {secret}"))?;
@@ -334,6 +350,7 @@ async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()
         }
         ClientCommand::Remove { client_id: id } => {
             anyhow::ensure!(clients.remove(&client_id(&id)?).await?, "no client {id}");
+            audit.record(client_changed(&id, "remove")).await;
             say(&format!("removed client {id}"))
         }
     }
@@ -423,7 +440,11 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 username,
             };
             match state.users.add(user, hash).await {
-                Ok(user) => say(&format!("added {} ({})", user.username, user.id))?,
+                Ok(user) => {
+                    let entry = cli_action("add_user").user(user.username.as_str());
+                    state.audit.record(entry).await;
+                    say(&format!("added {} ({})", user.username, user.id))?;
+                }
                 Err(AddUserError::Exists(name)) => anyhow::bail!("a user named {name} exists"),
                 Err(AddUserError::Unexpected(error)) => return Err(error),
             }
@@ -443,6 +464,10 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 state.users.set_password_hash(&username, hash).await?,
                 "no user named {name}"
             );
+            let entry = Entry::new(Event::PasswordChanged)
+                .actor("cli")
+                .user(username.as_str());
+            state.audit.record(entry).await;
             end_sessions(&state, &username, EndReason::PasswordChanged).await?;
             if let Some(password) = generated {
                 say(&format!("password: {password}"))?;
@@ -455,6 +480,8 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 state.users.set_disabled(&username, true).await?,
                 "no user named {name}"
             );
+            let entry = cli_action("disable_user").user(username.as_str());
+            state.audit.record(entry).await;
             end_sessions(&state, &username, EndReason::UserDisabled).await
         }
         UserCommand::Enable { username: name } => {
@@ -463,6 +490,8 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                 state.users.set_disabled(&username, false).await?,
                 "no user named {name}"
             );
+            let entry = cli_action("enable_user").user(username.as_str());
+            state.audit.record(entry).await;
             say(&format!("enabled {name}"))
         }
         UserCommand::Groups {
@@ -492,6 +521,13 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                         .await?
                         .with_context(|| format!("no user named {name}"))?;
                     state.forward_auth.sessions.end_for_user(&user.id).await?;
+                    let entry = cli_action(change.action())
+                        .user(user.username.as_str())
+                        .with(
+                            "groups",
+                            groups.iter().map(GroupName::as_str).collect::<Vec<_>>(),
+                        );
+                    state.audit.record(entry).await;
                     groups
                 }
             };

@@ -61,6 +61,8 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub slo: SloSettings,
     pub admin: AdminSettings,
+    /// The audit trail.
+    pub audit: AuditSettings,
     pub demo: DemoSettings,
     /// Clients registered by the configuration.
     pub clients: Vec<ClientSettings>,
@@ -81,6 +83,7 @@ impl Default for Settings {
             password: PasswordSettings::default(),
             slo: SloSettings::default(),
             admin: AdminSettings::default(),
+            audit: AuditSettings::default(),
             demo: DemoSettings::default(),
             clients: Vec::new(),
             forward_auth: Vec::new(),
@@ -459,6 +462,27 @@ impl SloSettings {
 pub struct AdminSettings {
     pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
+}
+
+/// The audit trail (table `audit_events`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Days an event is kept; older ones are deleted hourly.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+impl AuditSettings {
+    /// How long events are kept (at least a day).
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.retention_days.max(1)) * 86_400)
+    }
 }
 
 /// What `serve --demo` registers: clients `app1`, `app2`, … at

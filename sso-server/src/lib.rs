@@ -19,6 +19,7 @@
 //!   (`serve [--demo]`, `user add|passwd|disable|enable|list`, `client add|list|remove`,
 //!   `keys rotate`).
 
+pub mod audit;
 pub mod authorization_code;
 pub mod cli;
 pub mod clients;

@@ -26,12 +26,16 @@ use crate::routes;
 use crate::secrets::ServerSecret;
 use crate::sessions::{GlobalSessions, sweeper};
 use crate::slo::delivery::Deliverer;
+use crate::audit::AuditLog;
 use crate::slo::outbox::Outbox;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
 use crate::tokens::{AccessTokens, RefreshTokens, jwt};
 use crate::users::{PasswordHasher, UserStore};
 use crate::web as webutil;
+
+/// How often audit events past their retention are deleted.
+const AUDIT_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The store the configuration asks for. A Redis store connects on first use, so the center
 /// starts while Redis is down (and `/readyz` says so); a replicated node starts listening for
@@ -145,6 +149,7 @@ pub async fn build_state(
         jwt_revocations: jwt::Revocations::new(store.clone(), settings.tokens.access_token_ttl()),
         throttle: LoginThrottle::new(store.clone(), settings.login.clone(), &device_secret),
         outbox: Outbox::new(pool.clone()),
+        audit: AuditLog::new(pool.clone(), settings.audit.retention()),
         csrf: Csrf::new(&csrf_secret, &settings.issuer),
         forward_auth: ForwardAuth::new(
             &settings.forward_auth,
@@ -256,6 +261,7 @@ impl Application {
                 state.settings.session.sweep_interval(),
             )),
             tokio::spawn(reload_keys(state.clone())),
+            tokio::spawn(state.audit.clone().run_sweeper(AUDIT_SWEEP_EVERY)),
         ];
         let result = self.server.await;
         for task in tasks {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use session_store::SharedStore;
 use sqlx::AnyPool;
 
+use crate::audit::AuditLog;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub jwt_revocations: jwt::Revocations,
     pub throttle: LoginThrottle,
     pub outbox: Outbox,
+    pub audit: AuditLog,
     pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
 }

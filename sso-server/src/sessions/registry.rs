@@ -95,6 +95,8 @@ impl Registry {
         let user_id: String = row.try_get("user_id")?;
         let queued =
             outbox::enqueue_for_session(&mut tx, &self.clients, sid, &user_id, reason).await?;
+        crate::audit::AuditLog::record_session_end(&mut tx, sid, &user_id, reason.as_str(), queued)
+            .await?;
         sqlx::query("DELETE FROM session_clients WHERE sid = $1")
             .bind(sid)
             .execute(&mut *tx)

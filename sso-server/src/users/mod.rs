@@ -55,6 +55,17 @@ pub enum GroupChange {
     Remove(BTreeSet<GroupName>),
 }
 
+impl GroupChange {
+    /// The change as the audit trail names it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Set(_) => "set_groups",
+            Self::Add(_) => "add_groups",
+            Self::Remove(_) => "remove_groups",
+        }
+    }
+}
+
 /// The users table.
 #[derive(Clone, Debug)]
 pub struct UserStore {

@@ -3,6 +3,7 @@
 //! store, and a cookie-keeping HTTP client.
 
 mod admin;
+mod audit;
 mod cli;
 mod client_credentials;
 mod configured_clients;

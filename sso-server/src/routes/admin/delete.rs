@@ -17,6 +17,10 @@ pub async fn session(
         return Err(AdminError::BadRequest("invalid sid"));
     }
     if state.sessions.end(&sid, EndReason::AdminKill).await? {
+        state
+            .audit
+            .record(super::action("end_session").with("sid", sid.as_str()))
+            .await;
         Ok(HttpResponse::Ok().json(json!({ "ended": 1 })))
     } else {
         Err(AdminError::NotFound)
@@ -34,5 +38,9 @@ pub async fn user_sessions(
         .sessions
         .end_all_for_user(&user.id, EndReason::AdminKill)
         .await?;
+    let entry = super::action("end_user_sessions")
+        .user(user.username.as_str())
+        .with("ended", ended);
+    state.audit.record(entry).await;
     Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
 }

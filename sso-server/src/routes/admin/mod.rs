@@ -5,6 +5,9 @@
 //! - `DELETE /admin/users/{username}/sessions`: end all of them (with single logout)
 //! - `DELETE /admin/sessions/{sid}`: end one session (with single logout)
 //! - `GET /admin/logout-deliveries?sid=…&username=…`: single-logout outcomes
+//! - `GET /admin/audit?username=…&event=…&since=…&until=…&limit=…&after=…`: audit events,
+//!   newest first (times in milliseconds since the epoch; `after` is the previous page's
+//!   `next`)
 //! - `GET /admin/users/{username}/groups`: the user's groups
 //! - `PUT /admin/users/{username}/groups` with `{"groups": […]}`: set them
 //! - `PUT|DELETE /admin/users/{username}/groups/{group}`: add or remove one
@@ -26,6 +29,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use crate::audit::{Entry, Event};
 use crate::domain::Username;
 use crate::routes::{GET, resource};
 use crate::state::AppState;
@@ -39,6 +43,10 @@ const DELETE_GET: &str = "DELETE, GET, HEAD";
 pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
     web::scope("/admin")
         .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+        .app_data(web::QueryConfig::default().error_handler(|error, _| {
+            let response = AdminError::BadRequest("malformed query").error_response();
+            actix_web::error::InternalError::from_response(error, response).into()
+        }))
         .app_data(
             web::JsonConfig::default()
                 .limit(16 * 1024)
@@ -54,6 +62,7 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
         )
         .service(resource("/sessions/{sid}", "DELETE").route(web::delete().to(delete::session)))
         .service(resource("/logout-deliveries", GET).route(web::get().to(get::logout_deliveries)))
+        .service(resource("/audit", GET).route(web::get().to(get::audit)))
         .service(
             resource("/users/{username}/groups", "GET, HEAD, PUT")
                 .route(web::get().to(get::groups))
@@ -64,6 +73,13 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
                 .route(web::put().to(put::group))
                 .route(web::delete().to(put::remove_group)),
         )
+}
+
+/// An audit entry for an admin-API `action`.
+fn action(action: &str) -> Entry {
+    Entry::new(Event::AdminAction)
+        .actor("admin-api")
+        .with("action", action)
 }
 
 /// The user named `username`; not found when the name is not even valid.

@@ -43,6 +43,13 @@ pub(super) async fn apply(
         .await?
         .ok_or(AdminError::NotFound)?;
     state.forward_auth.sessions.end_for_user(&user.id).await?;
+    let entry = super::action(change.action())
+        .user(user.username.as_str())
+        .with(
+            "groups",
+            groups.iter().map(GroupName::as_str).collect::<Vec<_>>(),
+        );
+    state.audit.record(entry).await;
     Ok(HttpResponse::Ok().json(json!({ "username": user.username, "groups": groups })))
 }
 

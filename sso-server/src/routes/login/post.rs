@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
 use crate::domain::{ClientId, Username};
 use crate::error::{Page, PageError};
@@ -78,11 +79,15 @@ fn return_query(text: &str) -> &str {
     if plain { text } else { "" }
 }
 
-async fn client_name(state: &AppState, return_to: &str) -> anyhow::Result<Option<String>> {
-    let client_id = url::form_urlencoded::parse(return_to.as_bytes())
+/// The client a sign-in is for, named in the authorization request it returns to.
+fn client_id_of(return_to: &str) -> Option<ClientId> {
+    url::form_urlencoded::parse(return_to.as_bytes())
         .find(|(name, _)| name == "client_id")
-        .and_then(|(_, value)| ClientId::parse(&value));
-    Ok(match client_id {
+        .and_then(|(_, value)| ClientId::parse(&value))
+}
+
+async fn client_name(state: &AppState, return_to: &str) -> anyhow::Result<Option<String>> {
+    Ok(match client_id_of(return_to) {
         Some(id) => state.clients.get(&id).await?.map(|client| client.name),
         None => None,
     })
@@ -118,6 +123,24 @@ async fn handle(
     }
     let username = Username::parse(&form.username).ok();
     let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
+    // Who tried, from where, for which client: never the password.
+    let audit = |event, outcome: Option<&str>| {
+        let ip = ip.to_string();
+        let agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        let mut entry = Entry::new(event)
+            .user(&form.username.chars().take(64).collect::<String>())
+            .from_address(Some(&ip), agent);
+        if let Some(client) = client_id_of(return_to) {
+            entry = entry.client(client.as_str());
+        }
+        if let Some(outcome) = outcome {
+            entry = entry.with("reason", outcome);
+        }
+        entry
+    };
     let device_cookie = req.cookie(DEVICE_COOKIE);
     let admitted = state
         .throttle
@@ -131,6 +154,10 @@ async fn handle(
         Ok(admitted) => admitted,
         Err(limited) => {
             tracing::warn!(%ip, username = form.username, "login attempt limited");
+            state
+                .audit
+                .record(audit(Event::SignInFailed, Some("limited")))
+                .await;
             let mut response = retry(
                 StatusCode::TOO_MANY_REQUESTS,
                 |t| t.too_many_attempts,
@@ -155,6 +182,10 @@ async fn handle(
     // A failure was charged when the attempt was admitted.
     let (Some(user), Some(username), true) = (user, &username, verified) else {
         tracing::info!(%ip, username = form.username, "login failed");
+        state
+            .audit
+            .record(audit(Event::SignInFailed, Some("wrong_password")))
+            .await;
         return Ok(retry(
             StatusCode::UNAUTHORIZED,
             |t| t.invalid_credentials,
@@ -163,6 +194,10 @@ async fn handle(
     };
     if user.disabled {
         tracing::info!(%ip, username = user.username, "login refused: user disabled");
+        state
+            .audit
+            .record(audit(Event::SignInFailed, Some("disabled")))
+            .await;
         return Ok(retry(
             StatusCode::FORBIDDEN,
             |t| t.account_disabled,
@@ -182,6 +217,8 @@ async fn handle(
         Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
         None => true,
     };
+    let entry = audit(Event::SignInSucceeded, None).with("sid", session.sid.as_str());
+    state.audit.record(entry).await;
     tracing::info!(
         %ip,
         username = user.username,

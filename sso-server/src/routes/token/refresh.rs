@@ -9,6 +9,7 @@
 use actix_web::HttpResponse;
 
 use super::post::{Authentication, TokenError, TokenForm, TokenResponse, access_token, id_token};
+use crate::audit::{Entry, Event};
 use crate::clients::Client;
 use crate::state::AppState;
 use crate::tokens::refresh::Presented;
@@ -33,6 +34,13 @@ pub(super) async fn refresh(
         }
         Presented::Reused(grant) => {
             state.jwt_revocations.revoke_grant(&grant.family).await?;
+            let mut entry = Entry::new(Event::RefreshTokenReuse)
+                .client(&grant.client_id)
+                .with("sid", grant.sid.as_str());
+            if let Some(user) = state.users.get(&grant.user_id).await? {
+                entry = entry.user(user.username.as_str());
+            }
+            state.audit.record(entry).await;
             return Err(TokenError::InvalidGrant(
                 "the refresh token was already used; every token of its grant is revoked",
             ));
