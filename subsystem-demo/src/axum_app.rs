@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::pages::UserView;
+use crate::startup::Bound;
 use crate::store::local_sessions;
 
 /// What every page shows of the app.
@@ -162,25 +163,17 @@ impl AxumApplication {
     /// # Errors
     /// When the address cannot be bound or the configuration cannot work.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}",
-                    settings.http.host, settings.http.port
-                )
-            })?;
+        let Bound {
+            listener,
+            port,
+            public_url,
+            sso_config,
+            form_action,
+        } = crate::startup::bind(&settings)?;
         listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let public_url = settings.public_url(port)?;
-        let sso_config = settings.sso_config(public_url.clone());
-        // The sign-out form is answered with a redirect to the center, which `form-action`
-        // must allow.
         let csp = format!(
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
-             base-uri 'none'; form-action 'self' {}",
-            Url::parse(&sso_config.issuer)
-                .map(|issuer| issuer.origin().ascii_serialization())
-                .context("sso.issuer")?
+             base-uri 'none'; {form_action}"
         );
         let csp = HeaderValue::from_str(&csp).context("sso.issuer")?;
         let client = SsoClient::new(sso_config, local_sessions(&settings)?)?;

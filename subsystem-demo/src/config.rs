@@ -24,6 +24,33 @@ use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use sso_common::http::ServerLimits;
 use url::Url;
 
+/// The command line of both demo apps (`subsystem-demo` on actix-web, `axum-app`).
+#[derive(Debug, clap::Parser)]
+#[command(version, about = "A demo app protected by single sign-on.")]
+struct Args {
+    /// TOML configuration file; `DEMO_APP_*` environment variables override it.
+    #[arg(long, env = CONFIG_FILE_ENV)]
+    config: Option<PathBuf>,
+}
+
+/// What both demo binaries do first: logging (`RUST_LOG`, or the project's default filter),
+/// then the settings from the file named on the command line and the environment.
+///
+/// # Errors
+/// When the configuration cannot be read or is invalid.
+pub fn from_command_line() -> anyhow::Result<Settings> {
+    use clap::Parser as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(sso_common::http::DEFAULT_LOG_FILTER)
+            }),
+        )
+        .init();
+    let args = Args::parse();
+    Ok(Settings::load(args.config.as_deref())?)
+}
+
 /// Prefix of environment variables that override the configuration.
 pub const ENV_PREFIX: &str = "DEMO_APP_";
 

@@ -1,28 +1,8 @@
-use std::path::PathBuf;
-
-use clap::Parser;
-use subsystem_demo::{Application, Layered as _, Settings};
-use tracing_subscriber::EnvFilter;
-
-/// A demo app protected by single sign-on.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// TOML configuration file; `DEMO_APP_*` environment variables override it.
-    #[arg(long, env = subsystem_demo::config::CONFIG_FILE_ENV)]
-    config: Option<PathBuf>,
-}
+use subsystem_demo::Application;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(sso_common::http::DEFAULT_LOG_FILTER)),
-        )
-        .init();
-    let args = Args::parse();
-    let settings = Settings::load(args.config.as_deref())?;
+    let settings = subsystem_demo::config::from_command_line()?;
     let app = Application::build(settings)?;
     tracing::info!(url = %app.public_url(), port = app.port(), "demo app listening");
     app.run_until_stopped().await?;

@@ -30,6 +30,49 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The listening socket and what both demo apps (actix-web and axum) derive from the
+/// settings before building their routes.
+pub(crate) struct Bound {
+    pub(crate) listener: TcpListener,
+    pub(crate) port: u16,
+    pub(crate) public_url: Url,
+    pub(crate) sso_config: sso_client::SsoConfig,
+    /// `form-action 'self' {center}`: sign-out forms are answered with a redirect to the
+    /// center, which the Content-Security-Policy must allow.
+    pub(crate) form_action: String,
+}
+
+/// Binds the configured address (port `0` picks a free one) and resolves the app's public URL
+/// and SDK configuration.
+///
+/// # Errors
+/// When the address cannot be bound or the configuration cannot work.
+pub(crate) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
+    let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{}",
+                settings.http.host, settings.http.port
+            )
+        })?;
+    let port = listener.local_addr()?.port();
+    let public_url = settings.public_url(port)?;
+    let sso_config = settings.sso_config(public_url.clone());
+    let form_action = format!(
+        "form-action 'self' {}",
+        Url::parse(&sso_config.issuer)
+            .map(|issuer| issuer.origin().ascii_serialization())
+            .context("sso.issuer")?
+    );
+    Ok(Bound {
+        listener,
+        port,
+        public_url,
+        sso_config,
+        form_action,
+    })
+}
+
 impl Application {
     /// Binds the configured address (port `0` picks a free one) and builds the app. The center
     /// is not contacted, so the app starts even while the center is down.
@@ -37,22 +80,13 @@ impl Application {
     /// # Errors
     /// When the address cannot be bound or the configuration cannot work.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}",
-                    settings.http.host, settings.http.port
-                )
-            })?;
-        let port = listener.local_addr()?.port();
-        let public_url = settings.public_url(port)?;
-        let sso_config = settings.sso_config(public_url.clone());
-        let form_action = format!(
-            "form-action 'self' {}",
-            Url::parse(&sso_config.issuer)
-                .map(|issuer| issuer.origin().ascii_serialization())
-                .context("sso.issuer")?
-        );
+        let Bound {
+            listener,
+            port,
+            public_url,
+            sso_config,
+            form_action,
+        } = bind(&settings)?;
         let csp = format!(
             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
              object-src 'none'; {form_action}"
