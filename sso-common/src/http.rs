@@ -134,6 +134,35 @@ impl BodyDeadline {
 /// The message of the error a late body gives.
 const TIMED_OUT: &str = "request body not received in time";
 
+/// The raw value of the first cookie `name` in the `Cookie` header values `headers` (browsers
+/// send the most specific first). Read straight from the headers rather than through a cookie
+/// jar that parses, percent-decodes and copies every cookie of the request: our cookie values
+/// are plain URL-safe text. The pairs are found with `memchr`, many bytes at a time: a sealed
+/// cookie session is a kilobyte long and comes with every request.
+pub fn cookie_value<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    headers
+        .into_iter()
+        .find_map(|header| cookie_in(header, name))
+}
+
+/// The value of cookie `name` in one `Cookie` header.
+fn cookie_in<'a>(header: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = header;
+    loop {
+        rest = rest.trim_ascii_start();
+        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+        let (pair, after) = rest.split_at(end);
+        if let Some(value) = pair.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
+            return Some(value.trim_ascii_end());
+        }
+        rest = after.get(1..)?;
+    }
+}
+
 /// Whether `error` is a body that did not arrive in time.
 pub fn is_timeout(error: &PayloadError) -> bool {
     matches!(error, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)

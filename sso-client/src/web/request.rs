@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 use session_store::SessionKey;
+#[cfg(feature = "axum")]
+pub(crate) use sso_common::http::cookie_value;
 
 use crate::ReturnTo;
 use crate::config::Paths;
@@ -53,35 +55,6 @@ impl SdkRoute {
     }
 }
 
-/// The raw value of the first cookie `name` in the `Cookie` header values `headers` (browsers
-/// send the most specific first). Read straight from the headers rather than through a cookie
-/// jar that parses, percent-decodes and copies every cookie of the request: the SDK's cookie
-/// values are plain URL-safe text.
-pub(crate) fn cookie_value<'a>(
-    headers: impl IntoIterator<Item = &'a [u8]>,
-    name: &str,
-) -> Option<&'a [u8]> {
-    let name = name.as_bytes();
-    headers
-        .into_iter()
-        .find_map(|header| cookie_in(header, name))
-}
-
-/// The value of cookie `name` in one `Cookie` header. The pairs are found with `memchr`, many
-/// bytes at a time: a sealed cookie session is a kilobyte long and comes with every request.
-fn cookie_in<'a>(header: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let mut rest = header;
-    loop {
-        rest = rest.trim_ascii_start();
-        let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-        let (pair, after) = rest.split_at(end);
-        if let Some(value) = pair.strip_prefix(name).and_then(|v| v.strip_prefix(b"=")) {
-            return Some(value.trim_ascii_end());
-        }
-        rest = after.get(1..)?;
-    }
-}
-
 /// The session key the request presents in the cookie `name`, if it looks like one.
 pub(crate) fn presented_session<'a>(
     headers: impl IntoIterator<Item = &'a [u8]>,
@@ -89,7 +62,7 @@ pub(crate) fn presented_session<'a>(
 ) -> Option<SessionKey> {
     // Bytes, not `to_str`: a sealed cookie session is a kilobyte long, and `SessionKey::parse`
     // checks every character of the value anyway.
-    cookie_value(headers, name)
+    sso_common::http::cookie_value(headers, name)
         .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(SessionKey::parse)
 }

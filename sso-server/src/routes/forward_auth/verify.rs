@@ -87,20 +87,11 @@ pub async fn verify(
     Ok(response)
 }
 
-/// The forward-auth session key in the request's `Cookie` headers, found as bytes instead of
-/// through actix-web's cookie jar, which parses, percent-decodes and copies every cookie of
-/// the request: keys are plain URL-safe text. The first cookie of that name counts.
+/// The forward-auth session key in the request's `Cookie` headers (the first cookie of that
+/// name counts), read as bytes rather than through actix-web's cookie jar.
 fn presented_session(req: &HttpRequest) -> Option<SessionKey> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .flat_map(|value| value.as_bytes().split(|byte| *byte == b';'))
-        .find_map(|pair| {
-            let pair = pair.trim_ascii_start();
-            let value = pair
-                .strip_prefix(SESSION_COOKIE.as_bytes())?
-                .strip_prefix(b"=")?;
-            Some(value.trim_ascii_end())
-        })
+    let headers = req.headers().get_all(header::COOKIE);
+    sso_common::http::cookie_value(headers.map(HeaderValue::as_bytes), SESSION_COOKIE)
         .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(SessionKey::parse)
 }
