@@ -136,16 +136,19 @@ impl RedisConfig {
     /// which cookie sessions check on every request.
     ///
     /// Redis keeps the copies honest: a connection of the store's own receives an
-    /// invalidation for every change or deletion of a session (or revocation) by any node (RESP3 client-side
-    /// caching, `CLIENT TRACKING … BCAST`), so a single logout on one node ends the session on
-    /// every node as soon as the push arrives (well under a millisecond on a local network).
-    /// While that connection is down, or has not answered its last `PING` (every 500 ms), the
-    /// cache is empty and every load goes to Redis.
+    /// invalidation for every change or deletion of a session (or revocation) by any node
+    /// (RESP3 client-side caching, `CLIENT TRACKING … BCAST`), so a single logout on one node
+    /// ends the session on every node as soon as the push arrives (well under a millisecond on
+    /// a local network). While that connection is down, or has not answered its last `PING`
+    /// (every 500 ms), the cache is empty and every load goes to Redis. Through Sentinel the
+    /// connection goes to the primary, and is dropped (emptying the cache) as soon as a `ROLE`
+    /// check after a `PING` finds the server demoted, then made again to the new primary.
     ///
     /// # Limitations
-    /// Needs Redis 6 or later reached by URL (not through Sentinel nor a cluster), and a Tokio runtime when
-    /// the store is made. A copy can outlive a change by the time its push takes to arrive,
-    /// or, if the connection breaks silently, until the missed `PING` is noticed.
+    /// Needs Redis 6 or later, reached by URL or through Sentinel (not a cluster), and a Tokio
+    /// runtime when the store is made. A copy can outlive a change by the time its push takes
+    /// to arrive, or, if the connection breaks silently or a failover demotes the server, until
+    /// the next `PING` (at most 500 ms).
     #[must_use]
     pub fn with_local_cache(mut self, enabled: bool) -> Self {
         self.local_cache = enabled;
@@ -196,6 +199,19 @@ impl RedisStore {
     /// cache or with a prefix holding a brace.
     pub fn new(config: RedisConfig) -> Result<Self> {
         let invalid = |error: RedisError| Error::Config(format!("redis: {error}"));
+        // The local cache follows the primary through Sentinel with a client of its own.
+        let sentinel_for_cache = match (&config.target, config.local_cache) {
+            (Target::Sentinel { sentinels, service }, true) => Some(
+                SentinelClient::build(
+                    sentinels.clone(),
+                    service.clone(),
+                    None,
+                    SentinelServerType::Master,
+                )
+                .map_err(invalid)?,
+            ),
+            _ => None,
+        };
         let dialer = match config.target {
             Target::Url(url) => Dialer::Direct(Client::open(url).map_err(invalid)?),
             Target::Sentinel { sentinels, service } => Dialer::Sentinel(Box::new(
@@ -223,9 +239,22 @@ impl RedisStore {
             }
         };
         let cluster = matches!(dialer, Dialer::Cluster(_));
-        let (cache, tracker) = match (&dialer, config.local_cache) {
-            (_, false) => (None, None),
-            (Dialer::Direct(client), true) => {
+        let source = match (&dialer, config.local_cache) {
+            (_, false) => None,
+            (Dialer::Direct(client), true) => Some(cache::Source::Direct(client.clone())),
+            (Dialer::Sentinel(_), true) => {
+                sentinel_for_cache.map(|sentinel| cache::Source::Sentinel(Box::new(sentinel)))
+            }
+            (Dialer::Cluster(_), true) => None,
+        };
+        let (cache, tracker) = match (&dialer, source) {
+            (Dialer::Cluster(_), _) if config.local_cache => {
+                return Err(Error::Config(
+                    "redis: a local cache needs a Redis URL or Sentinel, not a cluster".to_owned(),
+                ));
+            }
+            (_, None) => (None, None),
+            (_, Some(source)) => {
                 if tokio::runtime::Handle::try_current().is_err() {
                     return Err(Error::Config(
                         "redis: a local cache must be made inside a Tokio runtime".to_owned(),
@@ -234,21 +263,11 @@ impl RedisStore {
                 let cache = Arc::new(Cache::default());
                 let tracker = cache::track(
                     Arc::clone(&cache),
-                    client.clone(),
+                    source,
                     config.prefix.clone(),
                     config.timeout,
                 );
                 (Some(cache), Some(tracker))
-            }
-            (Dialer::Sentinel(_), true) => {
-                return Err(Error::Config(
-                    "redis: a local cache needs a Redis URL, not Sentinel".to_owned(),
-                ));
-            }
-            (Dialer::Cluster(_), true) => {
-                return Err(Error::Config(
-                    "redis: a local cache needs a Redis URL, not a cluster".to_owned(),
-                ));
             }
         };
         Ok(Self {

@@ -2,7 +2,8 @@
 //! [`RedisConfig::with_local_cache`](super::RedisConfig::with_local_cache)), kept honest by
 //! Redis itself.
 //!
-//! A connection of its own asks Redis for client-side caching invalidations
+//! A connection of its own (to the primary, found through Sentinel when the store uses it)
+//! asks Redis for client-side caching invalidations
 //! (`CLIENT TRACKING ON BCAST PREFIX {prefix}s: PREFIX {prefix}c:revoked:` over RESP3): every
 //! change or deletion of a session key or of a revocation-list entry (see
 //! [`RevocationList`](crate::RevocationList)), by any node, reaches this node as a push that
@@ -19,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, Client, ProtocolVersion, PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -161,6 +163,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Where the invalidations come from: the one Redis, or the primary Sentinel names at each
+/// (re)connection.
+pub(crate) enum Source {
+    Direct(Client),
+    Sentinel(Box<SentinelClient>),
+}
+
+impl Source {
+    /// The client of the Redis to track now.
+    async fn client(&mut self) -> redis::RedisResult<Client> {
+        match self {
+            Self::Direct(client) => Ok(client.clone()),
+            Self::Sentinel(sentinel) => sentinel.async_get_client().await,
+        }
+    }
+}
+
 /// The task receiving invalidations; it ends when the store is dropped.
 #[derive(Debug)]
 pub(crate) struct Tracker(JoinHandle<()>);
@@ -172,17 +191,23 @@ impl Drop for Tracker {
 }
 
 /// Starts receiving invalidations of the keys under `{prefix}s:` into `cache`, connecting to
-/// `client` (and again after every loss). Must run inside a Tokio runtime.
+/// `source` (and again after every loss; through Sentinel, to the primary of the moment). Must
+/// run inside a Tokio runtime.
 pub(crate) fn track(
     cache: Arc<Cache>,
-    client: Client,
+    mut source: Source,
     prefix: String,
     timeout: Duration,
 ) -> Tracker {
     Tracker(tokio::spawn(async move {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match follow(&cache, &client, &prefix, timeout).await {
+            let primary_only = matches!(source, Source::Sentinel(_));
+            let followed = match source.client().await {
+                Ok(client) => follow(&cache, &client, &prefix, timeout, primary_only).await,
+                Err(error) => Err(error),
+            };
+            match followed {
                 Ok(()) => backoff = Duration::from_millis(50),
                 Err(error) => {
                     tracing::warn!(%error, "session cache: invalidations unavailable; serving from Redis");
@@ -195,12 +220,15 @@ pub(crate) fn track(
     }))
 }
 
-/// Tracks on one connection until it is lost.
+/// Tracks on one connection until it is lost, or, with `primary_only`, until the server stops
+/// being the primary (a Sentinel failover demoted it): the writes then go elsewhere, and their
+/// invalidations with them.
 async fn follow(
     cache: &Cache,
     client: &Client,
     prefix: &str,
     timeout: Duration,
+    primary_only: bool,
 ) -> redis::RedisResult<()> {
     let info = client.get_connection_info().clone();
     let settings = info
@@ -245,9 +273,24 @@ async fn follow(
             },
             _ = ping.tick() => {
                 redis::cmd("PING").query_async::<()>(&mut conn).await?;
+                if primary_only && !is_primary(&mut conn).await? {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the tracked server is no longer the primary",
+                    )));
+                }
             }
         }
     }
+}
+
+/// Whether the server behind `conn` is a primary (`ROLE`).
+async fn is_primary(conn: &mut redis::aio::MultiplexedConnection) -> redis::RedisResult<bool> {
+    let role: Vec<Value> = redis::cmd("ROLE").query_async(conn).await?;
+    Ok(
+        matches!(role.first(), Some(Value::BulkString(role)) if role == b"master")
+            || matches!(role.first(), Some(Value::SimpleString(role)) if role == "master"),
+    )
 }
 
 #[cfg(test)]

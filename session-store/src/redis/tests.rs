@@ -329,6 +329,96 @@ async fn sentinel_failover_is_followed_to_the_new_primary() {
     tracing::info!(?took, "writes resumed after failover");
 }
 
+/// The local cache through Sentinel: it tracks the primary, follows a failover to the new one
+/// (emptying itself meanwhile), and a logout on one node still reaches the other's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_through_sentinel_follows_the_failover_and_stays_honest() {
+    let dir = temp_dir();
+    let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
+    let primary = RedisProcess::start(dir.path(), primary_port, &[]);
+    let replica_dir = temp_dir();
+    let replica = RedisProcess::start(
+        replica_dir.path(),
+        replica_port,
+        &["--replicaof", "127.0.0.1", &primary_port.to_string()],
+    );
+    replica.wait_until(
+        |info| info.contains("master_link_status:up"),
+        "INFO replication",
+    );
+    let sentinel_dir = temp_dir();
+    let conf = sentinel_dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
+             sentinel down-after-milliseconds sso 1000\n\
+             sentinel failover-timeout sso 5000\n"
+        ),
+    )
+    .unwrap();
+    let sentinel = RedisProcess::start(
+        sentinel_dir.path(),
+        sentinel_port,
+        &[conf.to_str().unwrap(), "--sentinel"],
+    );
+    sentinel.wait_until(|reply| reply.contains("slaves=1"), "INFO sentinel");
+
+    let prefix = unique_prefix();
+    let node = || {
+        RedisStore::new(
+            RedisConfig::sentinel(vec![format!("redis://127.0.0.1:{sentinel_port}")], "sso")
+                .with_prefix(prefix.clone())
+                .with_timeout(Duration::from_secs(1))
+                .with_local_cache(true),
+        )
+        .unwrap()
+    };
+    let (node_a, node_b) = (node(), node());
+    let sid = |n: &str| IndexTag::new("sid", n).unwrap();
+    let cached_then_ended_on_the_other = |sid: IndexTag| {
+        let (node_a, node_b) = (node_a.clone(), node_b.clone());
+        async move {
+            let session = node_a
+                .create(Record::new(expiry()).with_tag(sid.clone()))
+                .await
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while node_b.cached_sessions() == 0 {
+                assert!(Instant::now() < deadline, "node b never cached the session");
+                let _ = node_b.load(session.key()).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let ended = Instant::now();
+            assert_eq!(node_a.delete_by_tag(&sid).await.unwrap(), 1);
+            while node_b.load(session.key()).await.unwrap().is_some() {
+                assert!(
+                    ended.elapsed() < Duration::from_millis(100),
+                    "node b still serves its cached copy 100 ms after the logout"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    cached_then_ended_on_the_other(sid("before")).await;
+
+    sentinel.wait_until(|reply| reply.starts_with("+OK"), "SENTINEL FAILOVER sso");
+    primary.wait_until(|info| info.contains("role:slave"), "INFO replication");
+    // Writes go to the new primary; the caches follow it and stay honest there.
+    eventually(Duration::from_secs(15), || {
+        node_a.create(Record::new(expiry()))
+    })
+    .await;
+    cached_then_ended_on_the_other(sid("after")).await;
+    assert!(
+        replica
+            .command("CLIENT LIST")
+            .unwrap()
+            .contains("cache-tracking"),
+        "the caches track the new primary"
+    );
+}
+
 /// The same store with its local cache: every check of the suite holds, and caches on two
 /// nodes stay honest.
 mod cached {
