@@ -749,10 +749,10 @@ impl Layered for Settings {
         }
         if self.store.backend == StoreBackend::Redis
             && self.store.forward_auth_cache
-            && !(self.store.sentinels.is_empty() && self.store.cluster_nodes.is_empty())
+            && !self.store.cluster_nodes.is_empty()
         {
             return invalid(
-                "store.forward_auth_cache needs store.redis_url, not store.sentinels or \
+                "store.forward_auth_cache needs store.redis_url or store.sentinels, not \
                  store.cluster_nodes",
             );
         }
@@ -1021,11 +1021,8 @@ mod tests {
     }
 
     #[test]
-    fn the_forward_auth_cache_needs_a_redis_url() {
-        for target in [
-            ("SSO_STORE__SENTINELS", r#"["redis://127.0.0.1:26379"]"#),
-            ("SSO_STORE__CLUSTER_NODES", r#"["redis://127.0.0.1:7101"]"#),
-        ] {
+    fn the_forward_auth_cache_needs_one_redis() {
+        for target in [("SSO_STORE__CLUSTER_NODES", r#"["redis://127.0.0.1:7101"]"#)] {
             let refused = Settings::load_from(
                 None,
                 env(&[
@@ -1039,16 +1036,21 @@ mod tests {
                 "{target:?}: {refused:?}"
             );
         }
-        let settings = Settings::load_from(
-            None,
-            env(&[
-                ("SSO_STORE__BACKEND", "redis"),
-                ("SSO_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
-                ("SSO_STORE__FORWARD_AUTH_CACHE", "true"),
-            ]),
-        )
-        .unwrap();
-        assert!(settings.store.forward_auth_cache);
+        for target in [
+            ("SSO_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+            ("SSO_STORE__SENTINELS", r#"["redis://127.0.0.1:26379"]"#),
+        ] {
+            let settings = Settings::load_from(
+                None,
+                env(&[
+                    ("SSO_STORE__BACKEND", "redis"),
+                    target,
+                    ("SSO_STORE__FORWARD_AUTH_CACHE", "true"),
+                ]),
+            )
+            .unwrap();
+            assert!(settings.store.forward_auth_cache, "{target:?}");
+        }
     }
 
     const CLIENTS: &str = r#"
