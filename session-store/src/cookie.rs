@@ -187,7 +187,11 @@ impl<C: CounterStore> RevocationList<C> {
 pub(crate) const REVOCATION_PREFIX: &str = "revoked:";
 
 fn revocation_name(tag: &IndexTag) -> String {
-    format!("{REVOCATION_PREFIX}{}", tag.as_str())
+    // Sized up front: checked for every tag of every cookie session on every request.
+    let mut name = String::with_capacity(REVOCATION_PREFIX.len() + tag.as_str().len());
+    name.push_str(REVOCATION_PREFIX);
+    name.push_str(tag.as_str());
+    name
 }
 
 #[async_trait]
