@@ -3,6 +3,8 @@
 //! - [`config`]: one typed configuration read from a TOML file plus `PREFIX_`-prefixed
 //!   environment variables, with `_file` variants for secrets and unknown keys rejected.
 //! - [`http`]: the limits every HTTP server applies (request timeout, connection cap).
+//! - [`metrics`]: the process's Prometheus recorder, its endpoint on a listener of its own
+//!   and a store decorator timing every operation.
 //! - [`Secret`]: a value that is used but never shown.
 //! - [`LocalhostResolver`]: name resolution that sends `localhost` and `*.localhost` to the
 //!   loopback address, for HTTP clients that call other parts of an embedded setup.
@@ -13,6 +15,7 @@ pub mod config;
 #[cfg(any(test, feature = "testing"))]
 pub mod html;
 pub mod http;
+pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod nginx;
 mod resolve;

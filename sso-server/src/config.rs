@@ -44,6 +44,7 @@ pub const CONFIG_FILE_ENV: &str = "SSO_CONFIG";
 /// Longest lifetime an authorization code may be given.
 const MAX_CODE_TTL: Duration = Duration::from_secs(60);
 
+pub use sso_common::metrics::MetricsSettings;
 pub use sso_common::{ConfigError, Secret};
 
 /// The whole configuration of the center.
@@ -64,6 +65,8 @@ pub struct Settings {
     /// The audit trail.
     pub audit: AuditSettings,
     pub demo: DemoSettings,
+    /// The Prometheus endpoint (`metrics.listen`), off by default.
+    pub metrics: MetricsSettings,
     /// Clients registered by the configuration.
     pub clients: Vec<ClientSettings>,
     /// Hosts protected through nginx `auth_request`, registered by the configuration.
@@ -85,6 +88,7 @@ impl Default for Settings {
             admin: AdminSettings::default(),
             audit: AuditSettings::default(),
             demo: DemoSettings::default(),
+            metrics: MetricsSettings::default(),
             clients: Vec::new(),
             forward_auth: Vec::new(),
         }

@@ -14,6 +14,7 @@
 //! - [`throttle`]: login attempt limiting through the shared store, with device cookies.
 //! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts;
 //!   [`csrf`]: the forms' CSRF tokens, keyed by a [`secrets`] entry shared by the replicas.
+//! - [`metrics`]: the Prometheus series (`metrics.listen`).
 //! - [`config`], [`startup`], [`cli`]: configuration (`sso.example.toml` lists every key),
 //!   building the server (used by `main` and the tests alike), the command line
 //!   (`serve [--demo]`, `user add|passwd|disable|enable|list`, `client add|list|remove`,
@@ -32,6 +33,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod i18n;
 pub mod keys;
+pub mod metrics;
 pub mod routes;
 pub mod secrets;
 pub mod sessions;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use session_store::{
@@ -15,6 +15,7 @@ use sqlx::AnyPool;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::audit::AuditLog;
 use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
@@ -26,7 +27,6 @@ use crate::routes;
 use crate::secrets::ServerSecret;
 use crate::sessions::{GlobalSessions, sweeper};
 use crate::slo::delivery::Deliverer;
-use crate::audit::AuditLog;
 use crate::slo::outbox::Outbox;
 use crate::state::AppState;
 use crate::throttle::LoginThrottle;
@@ -122,6 +122,7 @@ pub async fn build_state(
         .map(KeySealer::new);
     let csrf_secret = ServerSecret::load_or_create(&pool, "csrf", sealer.as_ref()).await?;
     let device_secret = ServerSecret::load_or_create(&pool, "device", sealer.as_ref()).await?;
+    let store = crate::metrics::metered_store(store, settings.store.backend);
     Ok(AppState {
         issuer: settings.issuer().into(),
         users: UserStore::new(pool.clone()),
@@ -168,6 +169,7 @@ pub async fn build_state(
 pub struct Application {
     port: u16,
     server: Server,
+    metrics: Option<(u16, Server)>,
     state: AppState,
     slo_wakeup: Arc<Notify>,
 }
@@ -176,6 +178,7 @@ impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Application")
             .field("port", &self.port)
+            .field("metrics_port", &self.metrics_port())
             .finish_non_exhaustive()
     }
 }
@@ -206,11 +209,17 @@ impl Application {
         let listener =
             TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
+        let metrics = serve_metrics(&state.settings)?;
+        let metered = metrics.is_some();
         let data = web::Data::new(state.clone());
         let limits = state.settings.http.limits();
         let server = limits.apply(HttpServer::new(move || {
             let deadline = limits.body_deadline();
             App::new()
+                .wrap(Condition::new(
+                    metered,
+                    from_fn(crate::metrics::record_request),
+                ))
                 .app_data(data.clone())
                 .service(routes::forward_auth::verify_resource())
                 .service(
@@ -225,6 +234,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             state,
             slo_wakeup,
         })
@@ -233,6 +243,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics endpoint, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The shared state, e.g. to add users and clients.
@@ -254,7 +269,7 @@ impl Application {
             state.issuer.to_string(),
             state.settings.slo.clone(),
         )?;
-        let tasks: Vec<JoinHandle<()>> = vec![
+        let mut tasks: Vec<JoinHandle<()>> = vec![
             tokio::spawn(deliverer.run(self.slo_wakeup)),
             tokio::spawn(sweeper::run(
                 state.sessions.clone(),
@@ -263,12 +278,37 @@ impl Application {
             tokio::spawn(reload_keys(state.clone())),
             tokio::spawn(state.audit.clone().run_sweeper(AUDIT_SWEEP_EVERY)),
         ];
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = server.await {
+                    tracing::error!(%error, "metrics server failed");
+                }
+            }));
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         for task in tasks {
             task.abort();
         }
         result.context("HTTP server failed")
     }
+}
+
+/// The metrics endpoint on `metrics.listen`, with its port, when it is set.
+fn serve_metrics(settings: &Settings) -> anyhow::Result<Option<(u16, Server)>> {
+    let Some(address) = &settings.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen for metrics on {address}"))?;
+    let port = listener.local_addr()?.port();
+    let server = sso_common::metrics::serve(listener)?;
+    crate::metrics::describe();
+    Ok(Some((port, server)))
 }
 
 async fn reload_keys(state: AppState) {

@@ -321,7 +321,10 @@ impl Keys {
         let mut header = Header::new(alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &key.encoding).context("signing failed")
+        let token =
+            jsonwebtoken::encode(&header, claims, &key.encoding).context("signing failed")?;
+        crate::metrics::signed(alg_name(alg));
+        Ok(token)
     }
 
     /// The published keys.

@@ -101,6 +101,7 @@ impl GlobalSessions {
         // Store first: the sweeper ends any registered session the store does not hold.
         let session = self.store.create(record).await?;
         self.registry.insert(&sid, &user.id).await?;
+        crate::metrics::session_started();
         Ok(GlobalSession {
             key: session.key().clone(),
             sid,
@@ -170,6 +171,7 @@ impl GlobalSessions {
         let queued = self.registry.end(sid, reason).await?;
         self.forget(sid).await;
         if let Some(count) = queued {
+            crate::metrics::session_ended(reason);
             tracing::info!(
                 sid,
                 reason = reason.as_str(),

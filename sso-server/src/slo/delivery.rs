@@ -21,6 +21,7 @@ use crate::config::SloSettings;
 use crate::db::now_ms;
 use crate::domain::ClientId;
 use crate::keys::Keys;
+use crate::metrics;
 
 /// Most deliveries claimed in one round.
 const BATCH: i64 = 256;
@@ -72,6 +73,13 @@ impl Deliverer {
             if let Err(error) = self.deliver_due().await {
                 tracing::error!(error = format!("{error:#}"), "single logout round failed");
             }
+            match self.outbox.backlog().await {
+                Ok((pending, oldest_age)) => metrics::outbox(pending, oldest_age),
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot measure the single logout outbox"
+                ),
+            }
             tokio::select! {
                 () = wakeup.notified() => {}
                 () = tokio::time::sleep(self.settings.poll_interval()) => {}
@@ -107,6 +115,7 @@ impl Deliverer {
         let attempts = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
         let outcome = match &result {
             Ok(()) => {
+                metrics::slo_delivery(metrics::DeliveryOutcome::Delivered);
                 tracing::info!(
                     delivery = delivery.id,
                     sid = delivery.sid,
@@ -119,6 +128,7 @@ impl Deliverer {
             Err(error) if attempts < self.settings.max_attempts => {
                 let wait = self.settings.backoff(attempts);
                 let at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4);
+                metrics::slo_delivery(metrics::DeliveryOutcome::Retrying);
                 tracing::warn!(
                     delivery = delivery.id,
                     sid = delivery.sid,
@@ -131,6 +141,7 @@ impl Deliverer {
                 Err((format!("{error:#}"), Some(at)))
             }
             Err(error) => {
+                metrics::slo_delivery(metrics::DeliveryOutcome::GaveUp);
                 tracing::error!(
                     delivery = delivery.id,
                     sid = delivery.sid,

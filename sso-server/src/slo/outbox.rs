@@ -5,6 +5,8 @@
 //! A worker claims due deliveries by moving their `next_attempt_at` past the attempt's timeout,
 //! so one replica works on each at a time and a crash mid-attempt only delays it.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -219,6 +221,28 @@ impl Outbox {
         .await
         .context("cannot record delivery outcome")?;
         Ok(())
+    }
+
+    /// How many deliveries are neither delivered nor given up, and the age of the oldest of
+    /// them (zero when there is none).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn backlog(&self) -> anyhow::Result<(u64, Duration)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM logout_deliveries \
+             WHERE state IN ('pending', 'retrying')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("cannot count pending deliveries")?;
+        let pending: i64 = row.try_get("pending")?;
+        let oldest: Option<i64> = row.try_get("oldest")?;
+        let age_ms = oldest.map_or(0, |created| now_ms().saturating_sub(created).max(0));
+        Ok((
+            u64::try_from(pending).unwrap_or(0),
+            Duration::from_millis(u64::try_from(age_ms).unwrap_or(0)),
+        ))
     }
 
     /// Deliveries matching `filter`, newest first, at most 500.

@@ -17,6 +17,7 @@
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use argon2::password_hash::rand_core::OsRng;
@@ -128,8 +129,13 @@ impl PasswordHasher {
     /// When hashing fails (it does not for valid parameters).
     pub async fn hash(&self, password: Password) -> anyhow::Result<String> {
         let params = self.params.clone();
-        self.run(move |memory| memory.hash(&params, &password))
-            .await?
+        self.run(move |memory| {
+            let started = Instant::now();
+            let hashed = memory.hash(&params, &password);
+            crate::metrics::password_hashed("hash", started.elapsed());
+            hashed
+        })
+        .await?
     }
 
     /// Whether `password` matches `stored`; with `stored` absent (unknown user) the dummy hash
@@ -141,7 +147,12 @@ impl PasswordHasher {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
         let matches = self
-            .run(move |memory| memory.verify(&hash, &password))
+            .run(move |memory| {
+                let started = Instant::now();
+                let matches = memory.verify(&hash, &password);
+                crate::metrics::password_hashed("verify", started.elapsed());
+                matches
+            })
             .await?;
         Ok(known && matches)
     }

@@ -38,6 +38,8 @@ pub(crate) struct Center {
 pub(crate) struct TestApp {
     center: Center,
     pub(crate) state: AppState,
+    /// The port of the metrics endpoint, when `metrics.listen` is set.
+    pub(crate) metrics_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -176,10 +178,12 @@ pub(crate) async fn start(
         .unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
     let state = application.state().clone();
+    let metrics_port = application.metrics_port();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         center: Center::attach(address),
         state,
+        metrics_port,
         _dir: dir,
     }
 }

@@ -19,6 +19,7 @@ mod introspection;
 mod jwt_access_tokens;
 mod login_limits;
 mod logout;
+mod metrics;
 mod negative;
 mod receiver;
 mod redis;

@@ -168,6 +168,7 @@ async fn handle(
         auth_time: session.auth_time,
     };
     let code = state.codes.issue(&grant).await?;
+    crate::metrics::code(crate::metrics::Code::Issued);
     Ok(reply.success(code.as_str()))
 }
 

@@ -13,6 +13,7 @@ use crate::csrf::Binding;
 use crate::domain::{ClientId, Username};
 use crate::error::{Page, PageError};
 use crate::i18n::Texts;
+use crate::metrics::{self, SignIn};
 use crate::routes::login::form::FormId;
 use crate::routes::login::get::render_login;
 use crate::slo::EndReason;
@@ -154,6 +155,7 @@ async fn handle(
         Ok(admitted) => admitted,
         Err(limited) => {
             tracing::warn!(%ip, username = form.username, "login attempt limited");
+            metrics::sign_in(SignIn::Limited);
             state
                 .audit
                 .record(audit(Event::SignInFailed, Some("limited")))
@@ -182,6 +184,7 @@ async fn handle(
     // A failure was charged when the attempt was admitted.
     let (Some(user), Some(username), true) = (user, &username, verified) else {
         tracing::info!(%ip, username = form.username, "login failed");
+        metrics::sign_in(SignIn::WrongPassword);
         state
             .audit
             .record(audit(Event::SignInFailed, Some("wrong_password")))
@@ -194,6 +197,7 @@ async fn handle(
     };
     if user.disabled {
         tracing::info!(%ip, username = user.username, "login refused: user disabled");
+        metrics::sign_in(SignIn::Disabled);
         state
             .audit
             .record(audit(Event::SignInFailed, Some("disabled")))
@@ -217,6 +221,7 @@ async fn handle(
         Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
         None => true,
     };
+    metrics::sign_in(SignIn::Success);
     let entry = audit(Event::SignInSucceeded, None).with("sid", session.sid.as_str());
     state.audit.record(entry).await;
     tracing::info!(

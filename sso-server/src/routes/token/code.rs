@@ -16,6 +16,7 @@ use super::post::{Authentication, TokenError, TokenForm, TokenResponse, access_t
 use crate::clients::Client;
 use crate::config::GrantType;
 use crate::domain::CodeVerifier;
+use crate::metrics::{self, Code};
 use crate::state::AppState;
 use crate::tokens::access::grant_id;
 use crate::tokens::{AccessGrant, RefreshGrant, has_scope};
@@ -24,6 +25,20 @@ const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Exchanges the code of `form` for tokens.
 pub(super) async fn exchange(
+    form: &TokenForm,
+    client: &Client,
+    state: &AppState,
+) -> Result<HttpResponse, TokenError> {
+    let exchanged = redeem(form, client, state).await;
+    match &exchanged {
+        Ok(_) => metrics::code(Code::Exchanged),
+        Err(TokenError::Unexpected(_)) => {}
+        Err(_) => metrics::code(Code::Refused),
+    }
+    exchanged
+}
+
+async fn redeem(
     form: &TokenForm,
     client: &Client,
     state: &AppState,
