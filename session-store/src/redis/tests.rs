@@ -265,39 +265,61 @@ async fn a_redis_restart_is_survived_without_restarting_the_store() {
     assert!(store.load(before.key()).await.unwrap().is_none());
 }
 
+/// A primary, its replica and one Sentinel watching them as service `sso` (failover after a
+/// second), each a redis-server of its own on a free port.
+struct SentinelSet {
+    primary: RedisProcess,
+    replica: RedisProcess,
+    sentinel: RedisProcess,
+    sentinel_port: u16,
+    _dirs: [tempfile::TempDir; 3],
+}
+
+impl SentinelSet {
+    fn start() -> Self {
+        let dirs = [temp_dir(), temp_dir(), temp_dir()];
+        let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
+        let primary = RedisProcess::start(dirs[0].path(), primary_port, &[]);
+        let replica = RedisProcess::start(
+            dirs[1].path(),
+            replica_port,
+            &["--replicaof", "127.0.0.1", &primary_port.to_string()],
+        );
+        replica.wait_until(
+            |info| info.contains("master_link_status:up"),
+            "INFO replication",
+        );
+        let conf = dirs[2].path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds sso 1000\n\
+                 sentinel failover-timeout sso 5000\n"
+            ),
+        )
+        .unwrap();
+        let sentinel = RedisProcess::start(
+            dirs[2].path(),
+            sentinel_port,
+            &[conf.to_str().unwrap(), "--sentinel"],
+        );
+        sentinel.wait_until(|reply| reply.contains("slaves=1"), "INFO sentinel");
+        Self {
+            primary,
+            replica,
+            sentinel,
+            sentinel_port,
+            _dirs: dirs,
+        }
+    }
+}
+
 #[tokio::test]
 async fn sentinel_failover_is_followed_to_the_new_primary() {
-    let dir = temp_dir();
-    let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
-    let primary = RedisProcess::start(dir.path(), primary_port, &[]);
-    let replica_dir = temp_dir();
-    let replica = RedisProcess::start(
-        replica_dir.path(),
-        replica_port,
-        &["--replicaof", "127.0.0.1", &primary_port.to_string()],
-    );
-    replica.wait_until(
-        |info| info.contains("master_link_status:up"),
-        "INFO replication",
-    );
-
-    let sentinel_dir = temp_dir();
-    let conf = sentinel_dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
-             sentinel down-after-milliseconds sso 1000\n\
-             sentinel failover-timeout sso 5000\n"
-        ),
-    )
-    .unwrap();
-    let sentinel = RedisProcess::start(
-        sentinel_dir.path(),
-        sentinel_port,
-        &[conf.to_str().unwrap(), "--sentinel"],
-    );
-    sentinel.wait_until(|reply| reply.contains("slaves=1"), "INFO sentinel");
+    let set = SentinelSet::start();
+    let (primary, replica, sentinel, sentinel_port) =
+        (&set.primary, &set.replica, &set.sentinel, set.sentinel_port);
 
     let store = RedisStore::new(
         RedisConfig::sentinel(vec![format!("redis://127.0.0.1:{sentinel_port}")], "sso")
@@ -333,36 +355,9 @@ async fn sentinel_failover_is_followed_to_the_new_primary() {
 /// (emptying itself meanwhile), and a logout on one node still reaches the other's cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_through_sentinel_follows_the_failover_and_stays_honest() {
-    let dir = temp_dir();
-    let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
-    let primary = RedisProcess::start(dir.path(), primary_port, &[]);
-    let replica_dir = temp_dir();
-    let replica = RedisProcess::start(
-        replica_dir.path(),
-        replica_port,
-        &["--replicaof", "127.0.0.1", &primary_port.to_string()],
-    );
-    replica.wait_until(
-        |info| info.contains("master_link_status:up"),
-        "INFO replication",
-    );
-    let sentinel_dir = temp_dir();
-    let conf = sentinel_dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
-             sentinel down-after-milliseconds sso 1000\n\
-             sentinel failover-timeout sso 5000\n"
-        ),
-    )
-    .unwrap();
-    let sentinel = RedisProcess::start(
-        sentinel_dir.path(),
-        sentinel_port,
-        &[conf.to_str().unwrap(), "--sentinel"],
-    );
-    sentinel.wait_until(|reply| reply.contains("slaves=1"), "INFO sentinel");
+    let set = SentinelSet::start();
+    let (primary, replica, sentinel, sentinel_port) =
+        (&set.primary, &set.replica, &set.sentinel, set.sentinel_port);
 
     let prefix = unique_prefix();
     let node = || {

@@ -50,6 +50,16 @@ impl Tokens {
         }
     }
 
+    /// These tokens after a refresh answered `fresh`: what it brought replaces what it
+    /// replaces, the rest stays.
+    fn refreshed(self, fresh: crate::center::TokenResponse) -> Self {
+        Self {
+            id_token: fresh.id_token.or(self.id_token),
+            access_token: fresh.access_token.or(self.access_token),
+            refresh_token: fresh.refresh_token.or(self.refresh_token),
+        }
+    }
+
     fn write(&self, record: &mut Record) -> Result<(), Error> {
         for (name, value) in [
             (ID_TOKEN_KEY, &self.id_token),
@@ -226,11 +236,7 @@ impl SsoClient {
     ) -> Verdict {
         match self.use_refresh_token(refresh_token).await {
             Ok(Some(fresh)) => {
-                let tokens = Tokens {
-                    id_token: fresh.id_token.or(tokens.id_token),
-                    access_token: fresh.access_token.or(tokens.access_token),
-                    refresh_token: fresh.refresh_token.or(tokens.refresh_token),
-                };
+                let tokens = tokens.refreshed(fresh);
                 let kept = async {
                     tokens.write(held.record_mut())?;
                     held.record_mut().insert(CHECKED_KEY, now)?;
@@ -319,11 +325,7 @@ impl SsoClient {
         let Some(fresh) = self.use_refresh_token(&refresh_token).await? else {
             return self.successor(&session, &refresh_token).await;
         };
-        let tokens = Tokens {
-            id_token: fresh.id_token.or(tokens.id_token),
-            access_token: fresh.access_token.or(tokens.access_token),
-            refresh_token: fresh.refresh_token.or(tokens.refresh_token),
-        };
+        let tokens = tokens.refreshed(fresh);
         let now = jsonwebtoken::get_current_timestamp();
         match holder {
             Holder::Vault(mut held) => {
