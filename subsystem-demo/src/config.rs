@@ -18,6 +18,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use session_store::RedisConfig;
 use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
 pub use sso_common::config::Layered;
 use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
@@ -218,6 +219,11 @@ pub struct StoreSettings {
     pub redis_url: Option<Secret>,
     /// A file holding the Redis URL.
     pub redis_url_file: Option<PathBuf>,
+    /// Sentinel URLs (`redis://host:26379`), instead of `redis_url`: the store uses the primary
+    /// the Sentinels name for `sentinel_service`, and follows it through a failover.
+    pub sentinels: Vec<String>,
+    /// The name the Sentinels monitor the primary under; default `mymaster`.
+    pub sentinel_service: Option<String>,
     /// Key sealing cookie sessions (32 bytes, standard base64).
     pub cookie_key: Option<Secret>,
     /// A file holding the cookie key.
@@ -231,6 +237,20 @@ pub struct StoreSettings {
     pub prefix: Option<String>,
     /// The peers and secret of the replicated backend.
     pub replication: ReplicationSettings,
+}
+
+impl StoreSettings {
+    /// Where Redis is, if anywhere: the primary the Sentinels name, or `redis_url`.
+    pub fn redis(&self) -> Option<RedisConfig> {
+        if self.sentinels.is_empty() {
+            return self
+                .redis_url
+                .as_ref()
+                .map(|url| RedisConfig::new(url.expose()));
+        }
+        let service = self.sentinel_service.as_deref().unwrap_or("mymaster");
+        Some(RedisConfig::sentinel(self.sentinels.clone(), service))
+    }
 }
 
 impl Layered for Settings {
@@ -283,12 +303,18 @@ impl Layered for Settings {
                 "sso.client_secret is required (or sso.client_secret_file, DEMO_APP_SSO__CLIENT_SECRET)",
             );
         }
-        if self.store.local_cache && self.store.redis_url.is_none() {
-            return invalid("store.local_cache caches Redis: it needs store.redis_url");
+        if self.store.redis_url.is_some() && !self.store.sentinels.is_empty() {
+            return invalid("store.redis_url and store.sentinels exclude each other");
+        }
+        let redis = self.store.redis().is_some();
+        if self.store.local_cache && !redis {
+            return invalid(
+                "store.local_cache caches Redis: it needs store.redis_url or store.sentinels",
+            );
         }
         match self.store.backend {
-            StoreBackend::Redis if self.store.redis_url.is_none() => {
-                invalid("store.backend = \"redis\" needs store.redis_url")
+            StoreBackend::Redis if !redis => {
+                invalid("store.backend = \"redis\" needs store.redis_url or store.sentinels")
             }
             StoreBackend::Cookie if self.store.cookie_key.is_none() => {
                 invalid("store.backend = \"cookie\" needs store.cookie_key")
@@ -497,6 +523,45 @@ mod tests {
             ]),
         );
         assert!(cached.unwrap().store.local_cache);
+    }
+
+    #[test]
+    fn redis_is_found_through_sentinels() {
+        const SENTINELS: (&str, &str) = (
+            "DEMO_APP_STORE__SENTINELS",
+            r#"["redis://10.0.0.1:26379", "redis://10.0.0.2:26379"]"#,
+        );
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                SECRET,
+                SENTINELS,
+                ("DEMO_APP_STORE__SENTINEL_SERVICE", "sessions"),
+                ("DEMO_APP_STORE__BACKEND", "redis"),
+                ("DEMO_APP_STORE__LOCAL_CACHE", "true"),
+            ]),
+        )
+        .unwrap();
+        let redis = format!("{:?}", settings.store.redis().unwrap());
+        assert!(
+            redis.contains(r#"Sentinel { sentinels: 2, service: "sessions" }"#),
+            "{redis}"
+        );
+
+        let default_service = Settings::load_from(None, env(&[SECRET, SENTINELS])).unwrap();
+        let redis = format!("{:?}", default_service.store.redis().unwrap());
+        assert!(redis.contains(r#"service: "mymaster""#), "{redis}");
+
+        let both = Settings::load_from(
+            None,
+            env(&[
+                SECRET,
+                SENTINELS,
+                ("DEMO_APP_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(both.to_string().contains("exclude each other"), "{both}");
     }
 
     #[test]

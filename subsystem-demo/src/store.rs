@@ -1,7 +1,7 @@
 //! The local-session backend the configuration asks for.
 
 use anyhow::Context as _;
-use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore, ReplicatedStore};
+use session_store::{KeyRing, MemoryStore, RedisStore, ReplicatedStore};
 use sso_client::LocalSessions;
 
 use crate::config::{Settings, StoreBackend};
@@ -14,16 +14,15 @@ const COOKIE_KEY_ID: &str = "k1";
 /// server's Tokio runtime.
 ///
 /// # Errors
-/// When a Redis URL or cookie key is malformed, or the replication listener cannot be bound.
+/// When a Redis or Sentinel URL or cookie key is malformed, or the replication listener cannot be bound.
 pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSessions> {
     let store = &settings.store;
     let redis = || -> anyhow::Result<Option<RedisStore>> {
         store
-            .redis_url
-            .as_ref()
-            .map(|url| {
+            .redis()
+            .map(|config| {
                 RedisStore::new(
-                    RedisConfig::new(url.expose())
+                    config
                         .with_prefix(
                             store
                                 .prefix
@@ -32,15 +31,15 @@ pub(crate) fn local_sessions(settings: &Settings) -> anyhow::Result<LocalSession
                         )
                         .with_local_cache(store.local_cache),
                 )
-                .context("store.redis_url")
+                .context("store.redis_url or store.sentinels")
             })
             .transpose()
     };
     Ok(match store.backend {
         StoreBackend::Memory => LocalSessions::memory(MemoryStore::default()),
-        StoreBackend::Redis => {
-            LocalSessions::redis(redis()?.context("store.redis_url is required")?)
-        }
+        StoreBackend::Redis => LocalSessions::redis(
+            redis()?.context("store.redis_url or store.sentinels is required")?,
+        ),
         StoreBackend::Replicated => {
             let config = store.replication.store_config(settings.node())?;
             LocalSessions::replicated(ReplicatedStore::start(config).context("store.replication")?)
