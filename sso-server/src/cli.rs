@@ -11,7 +11,8 @@ use jsonwebtoken::Algorithm;
 use session_store::{MemoryStore, SharedStore};
 use tokio::sync::Notify;
 
-use crate::audit::{AuditLog, Entry, Event};
+use crate::admin::{self, CLI_ACTOR};
+use crate::audit::AuditLog;
 use crate::clients::{NewClient, TokenPolicy};
 use crate::config::{
     AccessTokenFormat, ForwardAuthSettings, GrantType, Layered as _, Settings, SigningAlg,
@@ -20,7 +21,6 @@ use crate::config::{
 use crate::domain::{ClientId, RedirectUri, Username};
 use crate::forward_auth::hosts::{HostRegistry, ProtectedHost};
 use crate::keys::Keys;
-use crate::slo::EndReason;
 use crate::startup::{Application, build_state, build_store};
 use crate::state::AppState;
 use crate::users::{AddUserError, GroupChange, GroupName, NewUser, Password};
@@ -226,13 +226,6 @@ pub async fn run() -> anyhow::Result<()> {
     }
 }
 
-/// An audit entry for an administrator's `action` through this command line.
-fn cli_action(action: &str) -> Entry {
-    Entry::new(Event::AdminAction)
-        .actor("cli")
-        .with("action", action)
-}
-
 fn say(line: &str) -> anyhow::Result<()> {
     writeln!(std::io::stdout(), "{line}").context("cannot write to stdout")
 }
@@ -253,11 +246,7 @@ fn read_secret(from_stdin: bool, min_len: usize) -> anyhow::Result<(String, Opti
         );
         Ok((line.to_owned(), None))
     } else {
-        let generated = format!(
-            "{}{}",
-            crate::crypto::random_id(),
-            crate::crypto::random_id()
-        );
+        let generated = admin::generate_secret();
         Ok((generated.clone(), Some(generated)))
     }
 }
@@ -270,12 +259,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(Password, Option<String>)>
 async fn client(settings: Settings, command: ClientCommand) -> anyhow::Result<()> {
     let pool = crate::db::connect(&settings.database).await?;
     let audit = AuditLog::new(pool.clone(), settings.audit.retention());
-    let client_changed = |id: &str, action: &str| {
-        Entry::new(Event::ClientChanged)
-            .actor("cli")
-            .client(id)
-            .with("action", action)
-    };
+    let client_changed = |id: &str, action: &str| admin::client_changed(CLI_ACTOR, id, action);
     let clients = crate::clients::ClientRegistry::with_configured(pool, &settings.clients)?;
     let client_id = |text: &str| {
         ClientId::parse(text).with_context(|| format!("{text:?} is not a valid client id"))
@@ -433,18 +417,13 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
         } => {
             let username = username(&name)?;
             let (password, generated) = read_password(password_stdin)?;
-            let hash = state.hasher.hash(password).await?;
             let user = NewUser {
                 name: display.unwrap_or_else(|| name.clone()),
                 email: email.unwrap_or_default(),
                 username,
             };
-            match state.users.add(user, hash).await {
-                Ok(user) => {
-                    let entry = cli_action("add_user").user(user.username.as_str());
-                    state.audit.record(entry).await;
-                    say(&format!("added {} ({})", user.username, user.id))?;
-                }
+            match admin::add_user(&state, CLI_ACTOR, user, password).await {
+                Ok(user) => say(&format!("added {} ({})", user.username, user.id))?,
                 Err(AddUserError::Exists(name)) => anyhow::bail!("a user named {name} exists"),
                 Err(AddUserError::Unexpected(error)) => return Err(error),
             }
@@ -459,39 +438,20 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
         } => {
             let username = username(&name)?;
             let (password, generated) = read_password(password_stdin)?;
-            let hash = state.hasher.hash(password).await?;
-            anyhow::ensure!(
-                state.users.set_password_hash(&username, hash).await?,
-                "no user named {name}"
-            );
-            let entry = Entry::new(Event::PasswordChanged)
-                .actor("cli")
-                .user(username.as_str());
-            state.audit.record(entry).await;
-            end_sessions(&state, &username, EndReason::PasswordChanged).await?;
+            let ended = admin::set_password(&state, CLI_ACTOR, &username, password).await?;
+            say_ended(&name, ended)?;
             if let Some(password) = generated {
                 say(&format!("password: {password}"))?;
             }
             Ok(())
         }
         UserCommand::Disable { username: name } => {
-            let username = username(&name)?;
-            anyhow::ensure!(
-                state.users.set_disabled(&username, true).await?,
-                "no user named {name}"
-            );
-            let entry = cli_action("disable_user").user(username.as_str());
-            state.audit.record(entry).await;
-            end_sessions(&state, &username, EndReason::UserDisabled).await
+            let ended = admin::set_disabled(&state, CLI_ACTOR, &username(&name)?, true).await?;
+            say_ended(&name, ended)
         }
         UserCommand::Enable { username: name } => {
-            let username = username(&name)?;
-            anyhow::ensure!(
-                state.users.set_disabled(&username, false).await?,
-                "no user named {name}"
-            );
-            let entry = cli_action("enable_user").user(username.as_str());
-            state.audit.record(entry).await;
+            let enabled = admin::set_disabled(&state, CLI_ACTOR, &username(&name)?, false).await?;
+            anyhow::ensure!(enabled.is_some(), "no user named {name}");
             say(&format!("enabled {name}"))
         }
         UserCommand::Groups {
@@ -515,19 +475,9 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
                         GroupsCommand::Add { groups } => GroupChange::Add(list(&groups)?),
                         GroupsCommand::Remove { groups } => GroupChange::Remove(list(&groups)?),
                     };
-                    let (user, groups) = state
-                        .users
-                        .change_groups(&username, &change)
+                    let (_, groups) = admin::change_groups(&state, CLI_ACTOR, &username, &change)
                         .await?
                         .with_context(|| format!("no user named {name}"))?;
-                    state.forward_auth.sessions.end_for_user(&user.id).await?;
-                    let entry = cli_action(change.action())
-                        .user(user.username.as_str())
-                        .with(
-                            "groups",
-                            groups.iter().map(GroupName::as_str).collect::<Vec<_>>(),
-                        );
-                    state.audit.record(entry).await;
                     groups
                 }
             };
@@ -547,19 +497,11 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Ends a user's sessions; the running server delivers the single logout from the outbox.
-async fn end_sessions(
-    state: &AppState,
-    username: &Username,
-    reason: EndReason,
-) -> anyhow::Result<()> {
-    let user = state
-        .users
-        .find(username)
-        .await?
-        .context("the user vanished")?;
-    let ended = state.sessions.end_all_for_user(&user.id, reason).await?;
-    say(&format!("{username}: {ended} session(s) ended"))
+/// Tells how many sessions of `name` ended (the running server delivers the single logout
+/// from the outbox); an error when there is no such user.
+fn say_ended(name: &str, ended: Option<usize>) -> anyhow::Result<()> {
+    let ended = ended.with_context(|| format!("no user named {name}"))?;
+    say(&format!("{name}: {ended} session(s) ended"))
 }
 
 /// Demo users alice and bob, and a demo client `appN` at `http://appN.localhost:PORT` for each

@@ -156,6 +156,19 @@ impl Client {
             .find(|r| r.as_str() == uri)
     }
 
+    /// Whether the client stays consistent with the URIs of `change` (see
+    /// [`NewClient::check`]).
+    ///
+    /// # Errors
+    /// What would be wrong.
+    pub fn check_uris(&self, change: &UriChange) -> Result<(), String> {
+        check_grants(
+            &self.tokens,
+            !self.is_public(),
+            !change.redirect_uris.is_empty(),
+        )
+    }
+
     /// Whether `secret` is this client's secret (constant time); always false for public
     /// clients.
     pub fn verify_secret(&self, secret: &str) -> bool {
@@ -187,6 +200,14 @@ pub struct NewClient {
     /// How id_tokens and logout tokens for the client are signed: RS256 or EdDSA.
     pub id_token_alg: Algorithm,
     pub tokens: TokenPolicy,
+}
+
+/// New URIs for a registered client.
+#[derive(Clone, Debug)]
+pub struct UriChange {
+    pub redirect_uris: Vec<RedirectUri>,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub backchannel_logout_uri: Option<RedirectUri>,
 }
 
 impl NewClient {
@@ -386,6 +407,53 @@ impl ClientRegistry {
         .execute(&mut *tx)
         .await?;
         tx.commit().await.context("cannot register client")
+    }
+
+    /// Replaces the URIs of database client `id`; `false` when there is no such client.
+    ///
+    /// # Errors
+    /// When the database fails, the id is a configured client's, or the client would be
+    /// inconsistent (see [`NewClient::check`]).
+    pub async fn change_uris(&self, id: &ClientId, change: &UriChange) -> anyhow::Result<bool> {
+        self.refuse_configured(id)?;
+        let Some(client) = self.get(id).await? else {
+            return Ok(false);
+        };
+        client.check_uris(change).map_err(anyhow::Error::msg)?;
+        let uris = |list: &[RedirectUri]| serde_json::to_string(list).expect("URIs serialize");
+        let done = sqlx::query(
+            "UPDATE clients SET redirect_uris = $1, post_logout_redirect_uris = $2, \
+             backchannel_logout_uri = $3 WHERE client_id = $4",
+        )
+        .bind(uris(&change.redirect_uris))
+        .bind(uris(&change.post_logout_redirect_uris))
+        .bind(
+            change
+                .backchannel_logout_uri
+                .as_ref()
+                .map(RedirectUri::as_str),
+        )
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .context("cannot change client URIs")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces the secret of database client `id` (a public client becomes confidential);
+    /// `false` when there is no such client.
+    ///
+    /// # Errors
+    /// When the database fails or the id is a configured client's.
+    pub async fn set_secret(&self, id: &ClientId, secret: &str) -> anyhow::Result<bool> {
+        self.refuse_configured(id)?;
+        let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE client_id = $2")
+            .bind(sha256_hex(secret))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .context("cannot set client secret")?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// All clients, sorted by id; a database client shadowed by a configured one is listed

@@ -460,12 +460,24 @@ impl SloSettings {
     }
 }
 
-/// The admin API; off unless a token is configured.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The admin API, off unless a token is configured, and the admin console (`/admin` in the
+/// browser, for members of the `admin` group), on unless `console = false`.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
     pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
+    pub console: bool,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            token: None,
+            token_file: None,
+            console: true,
+        }
+    }
 }
 
 /// The audit trail (table `audit_events`).

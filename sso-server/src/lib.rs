@@ -3,13 +3,14 @@
 //!
 //! Where things are:
 //! - [`routes`]: the HTTP endpoints, one module per area (`authorize`, `login`, `token` — the
-//!   code exchange —, `introspect`, `userinfo`, `discovery`, `logout`, `admin`, `health`), one
-//!   file per verb; `client_auth` authenticates clients at `token` and `introspect`.
+//!   code exchange —, `introspect`, `userinfo`, `discovery`, `logout`, `admin` (the JSON API),
+//!   `console` (the admin console in the browser), `health`), one file per verb; `client_auth` authenticates clients at `token` and `introspect`.
 //! - [`sessions`]: global sessions (store + SQL registry) and the expiry [`sessions::sweeper`].
 //! - [`slo`]: single logout — the durable [`slo::outbox`], [`slo::delivery`] (sending and
 //!   retrying) and the [`slo::logout_token`].
 //! - [`authorization_code`], [`tokens`]: codes, id_tokens and access tokens.
-//! - [`users`], [`clients`], [`keys`], [`db`]: what lives in SQL.
+//! - [`users`], [`clients`], [`keys`], [`db`]: what lives in SQL; [`admin`]: the administrators'
+//!   actions (shared by the admin API, the admin console and the command line).
 //! - [`forward_auth`]: apps behind nginx `auth_request` (protected hosts, their sessions).
 //! - [`throttle`]: login attempt limiting through the shared store, with device cookies.
 //! - [`web`], [`error`], [`i18n`]: pages, cookies, security headers, error responses, texts;
@@ -20,6 +21,7 @@
 //!   (`serve [--demo]`, `user add|passwd|disable|enable|list`, `client add|list|remove`,
 //!   `keys rotate`).
 
+pub mod admin;
 pub mod audit;
 pub mod authorization_code;
 pub mod cli;

@@ -171,6 +171,18 @@ fn parse_authorization(value: &str) -> Authorization<'_> {
     }
 }
 
+/// `text` when it is a path of the center itself to go back to after signing in: it starts
+/// with one `/` (not `//` or `/\\`, which browsers take for another host) and is plain
+/// visible ASCII without `#`, quotes or angle brackets.
+pub fn local_path(text: &str) -> Option<&str> {
+    let plain = text.len() <= 2048
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'"' | b'<' | b'>' | b'\\'));
+    let local = text.starts_with('/') && !text.starts_with("//");
+    (plain && local).then_some(text)
+}
+
 /// A `303 See Other` to `location`.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -250,6 +262,22 @@ mod tests {
                 }
                 Authorization::Other => {}
             }
+        }
+    }
+
+    #[test]
+    fn only_paths_of_the_center_are_local() {
+        assert_eq!(local_path("/admin/users?q=a"), Some("/admin/users?q=a"));
+        for foreign in [
+            "//evil.test/",
+            "/\\evil.test",
+            "https://evil.test/",
+            "admin",
+            "",
+            "/a b",
+            "/a\"b",
+        ] {
+            assert_eq!(local_path(foreign), None, "{foreign}");
         }
     }
 

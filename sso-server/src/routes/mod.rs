@@ -4,6 +4,7 @@ pub mod admin;
 pub mod assets;
 pub mod authorize;
 pub mod client_auth;
+pub mod console;
 pub mod discovery;
 pub mod forward_auth;
 pub mod health;
@@ -62,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/healthz", GET).route(web::get().to(health::get::healthz)))
     .service(resource("/readyz", GET).route(web::get().to(health::get::readyz)))
     .service(resource("/assets/sso.css", GET).route(web::get().to(assets::stylesheet)))
+    .configure(console::configure)
     .service(admin::scope())
     .service(forward_auth::scope())
     .default_service(web::to(not_found));

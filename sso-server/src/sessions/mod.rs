@@ -209,6 +209,11 @@ impl GlobalSessions {
         }
     }
 
+    /// Wakes the single-logout worker, for deliveries made due outside a session's end.
+    pub fn wake_single_logout(&self) {
+        self.slo_wakeup.notify_one();
+    }
+
     /// Ends every session of a user; returns how many were live.
     ///
     /// # Errors

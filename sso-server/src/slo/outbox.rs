@@ -245,6 +245,52 @@ impl Outbox {
         ))
     }
 
+    /// The deliveries not delivered yet (pending, retrying, given up), oldest first, at most
+    /// `limit`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn undelivered(&self, limit: i64) -> anyhow::Result<Vec<Delivery>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM logout_deliveries WHERE state <> 'delivered' \
+             ORDER BY created_at, client_id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .context("cannot list undelivered deliveries")?;
+        rows.iter().map(delivery_from).collect()
+    }
+
+    /// Makes the undelivered delivery `id` due now (a given-up one gets one more attempt). Returns the delivery, `None` when there is none undelivered with that id.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn retry_now(&self, id: &str) -> anyhow::Result<Option<Delivery>> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE logout_deliveries SET next_attempt_at = $1, updated_at = $1, \
+             state = CASE WHEN state = 'gave_up' THEN 'retrying' ELSE state END \
+             WHERE id = $2 AND state <> 'delivered'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("cannot make a delivery due")?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM logout_deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("cannot read a delivery")?;
+        row.as_ref().map(delivery_from).transpose()
+    }
+
     /// Deliveries matching `filter`, newest first, at most 500.
     ///
     /// # Errors

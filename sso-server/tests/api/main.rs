@@ -7,6 +7,7 @@ mod audit;
 mod cli;
 mod client_credentials;
 mod configured_clients;
+mod console;
 mod discovery;
 mod flow;
 mod forward_auth;

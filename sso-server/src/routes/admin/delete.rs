@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::{Admin, AdminError, user_named};
-use crate::slo::EndReason;
+use crate::admin::{self, API_ACTOR};
 use crate::state::AppState;
 
 /// `DELETE /admin/sessions/{sid}`
@@ -16,11 +16,7 @@ pub async fn session(
     if sid.is_empty() || sid.len() > 128 {
         return Err(AdminError::BadRequest("invalid sid"));
     }
-    if state.sessions.end(&sid, EndReason::AdminKill).await? {
-        state
-            .audit
-            .record(super::action("end_session").with("sid", sid.as_str()))
-            .await;
+    if admin::end_session(&state, API_ACTOR, &sid).await? {
         Ok(HttpResponse::Ok().json(json!({ "ended": 1 })))
     } else {
         Err(AdminError::NotFound)
@@ -34,13 +30,6 @@ pub async fn user_sessions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let user = user_named(&state, &username).await?;
-    let ended = state
-        .sessions
-        .end_all_for_user(&user.id, EndReason::AdminKill)
-        .await?;
-    let entry = super::action("end_user_sessions")
-        .user(user.username.as_str())
-        .with("ended", ended);
-    state.audit.record(entry).await;
+    let ended = admin::end_user_sessions(&state, API_ACTOR, &user).await?;
     Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
 }

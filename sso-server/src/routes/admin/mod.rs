@@ -29,7 +29,6 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-use crate::audit::{Entry, Event};
 use crate::domain::Username;
 use crate::routes::{GET, resource};
 use crate::state::AppState;
@@ -73,13 +72,6 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
                 .route(web::put().to(put::group))
                 .route(web::delete().to(put::remove_group)),
         )
-}
-
-/// An audit entry for an admin-API `action`.
-fn action(action: &str) -> Entry {
-    Entry::new(Event::AdminAction)
-        .actor("admin-api")
-        .with("action", action)
 }
 
 /// The user named `username`; not found when the name is not even valid.

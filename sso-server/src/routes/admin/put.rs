@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Admin, AdminError};
+use crate::admin::{self, API_ACTOR};
 use crate::domain::Username;
 use crate::state::AppState;
 use crate::users::{GroupChange, GroupName};
@@ -37,19 +38,9 @@ pub(super) async fn apply(
     change: GroupChange,
 ) -> Result<HttpResponse, AdminError> {
     let username = Username::parse(username).map_err(|_| AdminError::NotFound)?;
-    let (user, groups) = state
-        .users
-        .change_groups(&username, &change)
+    let (user, groups) = admin::change_groups(state, API_ACTOR, &username, &change)
         .await?
         .ok_or(AdminError::NotFound)?;
-    state.forward_auth.sessions.end_for_user(&user.id).await?;
-    let entry = super::action(change.action())
-        .user(user.username.as_str())
-        .with(
-            "groups",
-            groups.iter().map(GroupName::as_str).collect::<Vec<_>>(),
-        );
-    state.audit.record(entry).await;
     Ok(HttpResponse::Ok().json(json!({ "username": user.username, "groups": groups })))
 }
 

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
 use crate::csrf::{Binding, Csrf};
 use crate::i18n::Texts;
@@ -26,7 +27,8 @@ struct LoginPage<'a> {
 
 /// Renders the login form with a CSRF token (setting its cookie when the browser has none).
 ///
-/// `return_to` is the query of the authorization request to resume after login; `error`
+/// `return_to` is the query of the authorization request to resume after login, or a path of
+/// the center (see [`webutil::local_path`]); `error`
 /// picks the message shown above the form.
 pub fn render_login(
     req: &HttpRequest,
@@ -60,9 +62,23 @@ pub fn render_login(
     response
 }
 
+/// The query of `GET /login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// A path of the center to go to once signed in (the admin console); anything else is
+    /// ignored (see [`webutil::local_path`]).
+    return_to: Option<String>,
+}
+
 /// `GET /login`: sign in to the center itself, without an application.
-pub async fn login_form(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    render_login(&req, &state.csrf, StatusCode::OK, None, None, "", "")
+pub async fn login_form(
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let return_to = query.return_to.as_deref().and_then(webutil::local_path);
+    let return_to = return_to.unwrap_or("");
+    render_login(&req, &state.csrf, StatusCode::OK, None, None, "", return_to)
 }
 
 /// `GET /login/done`: shown after signing in to the center without an application.

@@ -233,6 +233,8 @@ async fn handle(
     );
     let location = if return_to.is_empty() {
         "/login/done".to_owned()
+    } else if let Some(path) = webutil::local_path(return_to) {
+        path.to_owned()
     } else {
         format!("/authorize?{return_to}")
     };
