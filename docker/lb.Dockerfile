@@ -16,6 +16,7 @@ COPY --chmod=0644 nginx/nginx.conf.template nginx/keepalived.conf.template \
     nginx/app3.conf.template /usr/local/lib/sso-ha/nginx/
 COPY --chmod=0644 nginx/forward-auth/server.conf nginx/forward-auth/location.conf \
     /usr/local/lib/sso-ha/nginx/forward-auth/
-COPY --chmod=0755 nginx/render.sh nginx/check_nginx.sh /usr/local/lib/sso-ha/nginx/
+COPY --chmod=0755 nginx/render.sh nginx/check_nginx.sh nginx/supervise_nginx.sh \
+    /usr/local/lib/sso-ha/nginx/
 COPY --chmod=0755 docker/lb-entrypoint.sh /usr/local/lib/sso-ha/
 ENTRYPOINT ["/usr/local/lib/sso-ha/lb-entrypoint.sh"]

@@ -125,7 +125,9 @@ everything=(
 	LB_VRID=42
 	LB_UNICAST_SRC_IP=192.0.2.11
 	LB_UNICAST_PEERS=192.0.2.12
-	LB_VRRP_AUTH_PASS=test1234
+	LB_ADVERT_INT=0.3
+	LB_TRACK_FILE=/run/lb/nginx.exited
+	LB_TRACK_PROCESS=nginx
 )
 
 variants=(minimal everything)
@@ -151,6 +153,8 @@ done
 
 check "nginx/check_nginx.sh is executable (keepalived runs it directly)" \
 	test -x "$repo/nginx/check_nginx.sh"
+check "nginx/supervise_nginx.sh is executable (the load-balancer image runs it directly)" \
+	test -x "$repo/nginx/supervise_nginx.sh"
 mapfile -t scripts < <(find "$repo/nginx" "$repo/docker" "$repo/ha" -name '*.sh' -type f | sort)
 for script in "${scripts[@]}"; do
 	check "bash -n ${script#"$repo"/}" bash -n "$script"

@@ -29,7 +29,14 @@
 #   LB_NGINX_USER (www-data), LB_NGINX_PID (OUT_DIR/nginx.pid)
 #   LB_ROUTER_ID (hostname), LB_VRID (51)
 #   LB_UNICAST_SRC_IP, LB_UNICAST_PEERS ()    both or neither: unicast VRRP
-#   LB_VRRP_AUTH_PASS ()          VRRP simple password, at most 8 characters
+#   LB_ADVERT_INT (0.2)           seconds between VRRP adverts (VRRP version 3: down to 0.01)
+#   LB_TRACK_FILE ()              file supervise_nginx.sh writes 0 (nginx runs) or 1 (it
+#                                 exited) into: keepalived tracks it (track_file) and gives up
+#                                 the VIP the moment nginx exits
+#   LB_TRACK_PROCESS ()           name of the nginx processes keepalived counts from the
+#                                 kernel's process events (track_process): the VIP goes when
+#                                 the last one exits. Only where keepalived runs in the host's
+#                                 network namespace: the events reach no other
 #   LB_CHECK_SCRIPT (check_nginx.sh beside this script). keepalived runs it only when the
 #                                 file and every directory above it are writable by root
 #                                 alone (enable_script_security); copy it elsewhere if not.
@@ -62,6 +69,8 @@ if ! [[ $LB_PRIORITY =~ ^[0-9]+$ ]] || ((LB_PRIORITY < 1 || LB_PRIORITY > 254));
 	die "LB_PRIORITY must be 1-254, not '$LB_PRIORITY'"
 fi
 [[ $LB_VIP == */* ]] || die "LB_VIP needs a prefix length, e.g. 10.77.0.10/24"
+[[ -z ${LB_VRRP_AUTH_PASS:-} ]] ||
+	die "LB_VRRP_AUTH_PASS: VRRP version 3 has no authentication; unset it"
 
 mkdir -p -- "$out_dir/logs" "$out_dir/temp"
 out_dir=$(cd "$out_dir" && pwd)
@@ -74,6 +83,7 @@ export LB_NGINX_USER=${LB_NGINX_USER:-www-data}
 export LB_NGINX_PID=${LB_NGINX_PID:-$out_dir/nginx.pid}
 export LB_ROUTER_ID=${LB_ROUTER_ID:-$HOSTNAME}
 export LB_VRID=${LB_VRID:-51}
+export LB_ADVERT_INT=${LB_ADVERT_INT:-0.2}
 max_fails=${LB_MAX_FAILS:-2}
 fail_timeout=${LB_FAIL_TIMEOUT:-5s}
 check_script=${LB_CHECK_SCRIPT:-$here/check_nginx.sh}
@@ -122,20 +132,32 @@ if [[ -n ${LB_UNICAST_SRC_IP:-} || -n ${LB_UNICAST_PEERS:-} ]]; then
 	LB_UNICAST_BLOCK+=$'\n'"    }"
 fi
 
-LB_AUTH_BLOCK=""
-if [[ -n ${LB_VRRP_AUTH_PASS:-} ]]; then
-	# keepalived silently truncates longer passwords; refuse them instead.
-	((${#LB_VRRP_AUTH_PASS} <= 8)) || die "LB_VRRP_AUTH_PASS is longer than 8 characters"
-	[[ $LB_VRRP_AUTH_PASS =~ ^[A-Za-z0-9._-]+$ ]] ||
-		die "LB_VRRP_AUTH_PASS may hold only letters, digits and . _ -"
-	LB_AUTH_BLOCK=$'    authentication {\n        auth_type PASS\n'
-	LB_AUTH_BLOCK+="        auth_pass $LB_VRRP_AUTH_PASS"$'\n    }'
+[[ ${LB_ADVERT_INT:-0.2} =~ ^[0-9]+(\.[0-9]{1,2})?$ ]] ||
+	die "LB_ADVERT_INT must be seconds with at most two decimals, not '$LB_ADVERT_INT'"
+
+# What tells keepalived at once that nginx is gone: the definitions, and their use in the VRRP
+# instance.
+LB_TRACK_BLOCK=""
+LB_TRACK_USE=""
+if [[ -n ${LB_TRACK_FILE:-} ]]; then
+	[[ $LB_TRACK_FILE == /* && $LB_TRACK_FILE != *[[:space:]\"]* ]] ||
+		die "LB_TRACK_FILE must be an absolute path without spaces or quotes"
+	LB_TRACK_BLOCK+=$'track_file nginx_exited {\n'"    file \"$LB_TRACK_FILE\""
+	LB_TRACK_BLOCK+=$'\n    weight 0\n    init_file 1\n}\n'
+	LB_TRACK_USE+=$'    track_file {\n        nginx_exited\n    }\n'
+fi
+if [[ -n ${LB_TRACK_PROCESS:-} ]]; then
+	[[ $LB_TRACK_PROCESS =~ ^[A-Za-z0-9._-]{1,15}$ ]] ||
+		die "LB_TRACK_PROCESS must be a process name of 1-15 letters, digits and . _ -"
+	LB_TRACK_BLOCK+="vrrp_track_process nginx_processes {"$'\n'"    process $LB_TRACK_PROCESS"
+	LB_TRACK_BLOCK+=$'\n    weight 0\n    quorum 1\n}\n'
+	LB_TRACK_USE+=$'    track_process {\n        nginx_processes\n    }\n'
 fi
 
 export LB_TLS_CERT LB_TLS_KEY LB_VIP LB_INTERFACE LB_PRIORITY \
 	LB_SSO_SERVER_LINES LB_APP1_SERVER_LINES LB_APP2_SERVER_LINES LB_REAL_IP_FROM_LINES \
 	LB_APP3_SERVER_LINES LB_APP3_INCLUDE_LINE \
-	LB_HTTPS_PORT_SUFFIX LB_CHECK_COMMAND LB_UNICAST_BLOCK LB_AUTH_BLOCK
+	LB_HTTPS_PORT_SUFFIX LB_CHECK_COMMAND LB_UNICAST_BLOCK LB_TRACK_BLOCK LB_TRACK_USE
 
 # Only the ${LB_…} placeholders are replaced: nginx's own $host, $remote_addr … stay as written.
 render() {
@@ -155,8 +177,4 @@ if [[ -n ${LB_APP3_SERVERS:-} ]]; then
 	cp -- "$here"/forward-auth/*.conf "$out_dir/forward-auth/"
 fi
 render "$here/nginx.conf.template" "$out_dir/nginx.conf"
-# The keepalived file may hold the VRRP password.
-(
-	umask 077
-	render "$here/keepalived.conf.template" "$out_dir/keepalived.conf"
-)
+render "$here/keepalived.conf.template" "$out_dir/keepalived.conf"

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The high-availability suite: builds the cluster of ARCHITECTURE.md §4 on this one Linux host
 # in network namespaces (two nginx + keepalived load balancers sharing a VIP, two sso-server
-# replicas, two nodes each of app1 and app2, two of app3 behind forward auth, Redis, PostgreSQL
-# and a client with several source addresses), then breaks it in the ways a cluster breaks and
-# checks what users see:
+# replicas, two nodes each of app1 and app2, two of app3 behind forward auth, Redis as a primary
+# and a replica watched by three Sentinels, PostgreSQL and a client with several source
+# addresses), then breaks it in the ways a cluster breaks and checks what users see:
 #   1 ip_hash keeps a client on one node; clients spread over the nodes
 #   2 an app node is SIGKILLed under a signed-in user (Redis store, then replicated store)
 #   3 an sso-server dies between issuing a code and its exchange
-#   4 nginx stops on the VIP holder: the VIP moves (target: requests succeed again within 4 s)
-#   5 rolling restart of every app node (both stores): no session lost
-#   6 single logout on one node of app2 ends the sessions on every node of both apps (both stores)
-#   7 Redis restarts: clear errors while it is down, recovery with nothing restarted
-#   8 forward auth: signed in at app1, app3 (nginx auth_request) greets the user, no password
-#   9 forward auth: logout on app2 signs app3 out (target: within 0.5 s)
-#   10 forward auth: a signed-in user outside app3's allowed group gets the 403 page
+#   4 nginx stops on the VIP holder: the VIP moves (target: requests succeed again within 1 s)
+#   5 the VIP holder's link is cut: the VIP moves (target: within 1.5 s)
+#   6 rolling restart of every app node (both stores): no session lost
+#   7 single logout on one node of app2 ends the sessions on every node of both apps (both stores)
+#   8 the Redis primary is SIGKILLed under browsing and signing-in users: Sentinel promotes the
+#     replica; error pages meanwhile, nothing restarted, no session made 1 s before the kill lost
+#   9 the old primary comes back as a primary: Sentinel makes it a replica, and a session ended
+#     during the failover does not come back
+#   10 one Sentinel down changes nothing
+#   11 forward auth: signed in at app1, app3 (nginx auth_request) greets the user, no password
+#   12 forward auth: logout on app2 signs app3 out (target: within 0.5 s)
+#   13 forward auth: a signed-in user outside app3's allowed group gets the 403 page
 # It prints PASS or FAIL per scenario with what it measured, then "N passed, N failed", and
 # exits non-zero when any failed. Everything it starts, every namespace and every temporary
 # file is removed on exit, whether the scenarios passed or not.
@@ -118,7 +123,6 @@ bash "$REPO/nginx/make-certs.sh" "$CERT_DIR" "$DOMAIN"
 
 declare -A SECRETS=(
 	[password]=$(openssl rand -hex 12)
-	[vrrp]=$(openssl rand -hex 4)
 	[key-encryption]=$(openssl rand -base64 32)
 )
 for app in app1 app2; do
@@ -182,21 +186,25 @@ run_scenario "1 ip_hash: sticky per client, spread over clients" scenario_sticki
 run_scenario "2 SIGKILL of an app node under a signed-in user (Redis store)" scenario_app_node_killed
 run_scenario "3 SIGKILL of an sso-server between code and exchange" scenario_center_node_killed
 run_scenario "4 nginx stops on the VIP holder: VIP failover" scenario_vip_failover
-run_scenario "5 rolling restart of every app node (Redis store)" scenario_rolling_restart
-run_scenario "6 single logout across every node (Redis store)" scenario_single_logout
-run_scenario "7 Redis restart: defined errors while down, recovery without restarts" \
-	scenario_redis_restart
-run_scenario "8 forward auth: SSO from app1 to app3 without a password" scenario_app3_sso
-run_scenario "9 forward auth: logout on app2 signs app3 out within 0.5 s" \
+run_scenario "5 the VIP holder's link is cut: VIP failover" scenario_vip_link_cut
+run_scenario "6 rolling restart of every app node (Redis store)" scenario_rolling_restart
+run_scenario "7 single logout across every node (Redis store)" scenario_single_logout
+run_scenario "8 SIGKILL of the Redis primary under browsing and signing-in users" \
+	scenario_redis_primary_killed
+run_scenario "9 the old Redis primary returns: a replica, nothing lost or resurrected" \
+	scenario_old_primary_returns
+run_scenario "10 one Sentinel down changes nothing" scenario_one_sentinel_down
+run_scenario "11 forward auth: SSO from app1 to app3 without a password" scenario_app3_sso
+run_scenario "12 forward auth: logout on app2 signs app3 out within 0.5 s" \
 	scenario_app3_single_logout
-run_scenario "10 forward auth: a user outside app3's group gets 403" scenario_app3_forbidden
+run_scenario "13 forward auth: a user outside app3's group gets 403" scenario_app3_forbidden
 
 log "switching the apps to the replicated session store"
 use_app_backend replicated
 run_scenario "2 SIGKILL of an app node under a signed-in user (replicated store)" \
 	scenario_app_node_killed
-run_scenario "5 rolling restart of every app node (replicated store)" scenario_rolling_restart
-run_scenario "6 single logout across every node (replicated store)" scenario_single_logout
+run_scenario "6 rolling restart of every app node (replicated store)" scenario_rolling_restart
+run_scenario "7 single logout across every node (replicated store)" scenario_single_logout
 
 log "scenarios took $((SECONDS - started)) s"
 printf '%d passed, %d failed\n' "$passed" "$failed"

@@ -30,6 +30,9 @@ body_of() {
 	printf '%s' "$RUN/browsers/$1/body"
 }
 
+# How long `browse` waits for a connection, in seconds.
+CONNECT_TIMEOUT=1
+
 # browse NAME CURL_ARGS... URL: one request (with -L, the whole redirect chain). Sets STATUS
 # (000 when there was no answer), EFFECTIVE (the last URL asked) and LOCATION (where the last
 # answer redirects to, if anywhere); the body is in $(body_of NAME).
@@ -40,7 +43,8 @@ browse() {
 		--resolve "sso.$DOMAIN:443:$VIP" --resolve "app1.$DOMAIN:443:$VIP" \
 		--resolve "app2.$DOMAIN:443:$VIP" --resolve "app3.$DOMAIN:443:$VIP" \
 		--interface "$(<"$dir/source")" \
-		--cookie "$dir/jar" --cookie-jar "$dir/jar" --connect-timeout 1 --max-time 6 \
+		--cookie "$dir/jar" --cookie-jar "$dir/jar" --connect-timeout "$CONNECT_TIMEOUT" \
+		--max-time 6 \
 		--output "$dir/body" --write-out '%{http_code} %{url_effective} %{redirect_url}' \
 		"$@") || true
 	read -r STATUS EFFECTIVE LOCATION <<<"$out"
@@ -107,20 +111,31 @@ profile() {
 	fi
 }
 
-# sign_in NAME APP: opens APP's protected page, is sent to the center's form, submits the demo
-# user's credentials and follows the redirects back (the app exchanges the code). Fails, with
-# what it saw, unless it ends on APP's profile page.
-sign_in() {
+# try_sign_in NAME APP: opens APP's protected page, is sent to the center's form, submits the
+# demo user's credentials and follows the redirects back (the app exchanges the code). Fails,
+# with what it saw in SIGN_IN_ERROR, unless it ends on APP's profile page.
+try_sign_in() {
 	local name=$1 app=$2 body csrf return_to
 	body=$(body_of "$name")
 	browse "$name" --location "https://$app.$DOMAIN/profile"
-	on_login_form "$name" || fail "$app: no sign-in form (HTTP $STATUS at $EFFECTIVE)"
+	if ! on_login_form "$name"; then
+		SIGN_IN_ERROR="$app: no sign-in form (HTTP $STATUS at $EFFECTIVE)"
+		return 1
+	fi
 	csrf=$(form_value csrf_token "$body")
 	return_to=$(form_value return_to "$body")
 	browse "$name" --location --data-urlencode "csrf_token=$csrf" \
 		--data-urlencode "return_to=$return_to" --data-urlencode "username=alice" \
 		--data-urlencode "password=${SECRETS[password]}" "https://sso.$DOMAIN/login"
-	on_profile "$name" || fail "$app: sign-in did not end on the profile (HTTP $STATUS at $EFFECTIVE)"
+	if ! on_profile "$name"; then
+		SIGN_IN_ERROR="$app: sign-in did not end on the profile (HTTP $STATUS at $EFFECTIVE)"
+		return 1
+	fi
+}
+
+# sign_in NAME APP: try_sign_in, and the scenario fails with what it saw unless it worked.
+sign_in() {
+	try_sign_in "$@" || fail "$SIGN_IN_ERROR"
 }
 
 # sso_to NAME APP: opens APP's protected page with the center session of an earlier sign-in;
@@ -163,6 +178,25 @@ probe_loop() {
 		start=$EPOCHREALTIME
 		result=$(profile "$name" "$app")
 		printf '%s %s %s\n' "$start" "$EPOCHREALTIME" "$result" >>"$out"
+		sleep 0.1
+	done
+}
+
+# signin_loop OUT STOPFILE: signs a new browser in at app1 after another (each from the next
+# source address) until STOPFILE exists (at most 60 s), one line per sign-in into OUT:
+# "START END BROWSER ok|fail". Run it in the background.
+signin_loop() {
+	local out=$1 stop=$2 i=0 name start result deadline
+	deadline=$((${EPOCHREALTIME%.*} + 60))
+	: >"$out"
+	while [[ ! -e $stop ]] && ((${EPOCHREALTIME%.*} < deadline)); do
+		i=$((i + 1))
+		name=signin-$i
+		new_browser "$name" "${CLIENT_SOURCES[i % ${#CLIENT_SOURCES[@]}]}"
+		start=$EPOCHREALTIME
+		result=fail
+		try_sign_in "$name" app1 && result=ok
+		printf '%s %s %s %s\n' "$start" "$EPOCHREALTIME" "$name" "$result" >>"$out"
 		sleep 0.1
 	done
 }

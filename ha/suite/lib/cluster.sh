@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# The services of the cluster: PostgreSQL, Redis, two sso-server replicas, two nodes each of
-# app1 and app2, two of app3 (Python, behind forward auth at the load balancers) and two load
-# balancers (nginx + keepalived) rendered from nginx/.
+# The services of the cluster: PostgreSQL, Redis (a primary, a replica and three Sentinels), two
+# sso-server replicas, two nodes each of app1 and app2, two of app3 (Python, behind forward auth
+# at the load balancers) and two load balancers (nginx + keepalived) rendered from nginx/.
 #
-# Every service has a name (redis, sso1, app1a, nginx-lb1, keepalived-lb1, …) and a pid file
+# Every service has a name (redis1, sentinel1, sso1, app1a, nginx-lb1, keepalived-lb1, …) and a
+# pid file
 # under $RUN/pid, so that scenarios, which run in subshells, can stop and restart services and
 # the cleanup still finds them.
 #
@@ -16,7 +17,16 @@ SSO_NODES=(sso1 sso2)
 LBS=(lb1 lb2)
 HTTP_PORT=8080
 REPLICATION_PORT=7000
-REDIS_URL=redis://${IP[redis]}:6379
+REDIS_NODES=(redis1 redis2)
+SENTINELS=(sentinel1 sentinel2 sentinel3)
+# The name the Sentinels monitor the primary under, and where the center and the apps ask them.
+SENTINEL_SERVICE=sessions
+SENTINEL_PORT=26379
+SENTINEL_URLS=""
+for node in "${SENTINELS[@]}"; do
+	SENTINEL_URLS+="${SENTINEL_URLS:+, }\"redis://${IP[$node]}:$SENTINEL_PORT\""
+done
+unset node
 DATABASE_URL=postgres://postgres@${IP[pg]}:5432/postgres
 
 log() {
@@ -122,29 +132,114 @@ start_pg() {
 		start)
 }
 
+# start_redis NODE [ROLE]: starts Redis on NODE as the replica of the primary the Sentinels name
+# (ROLE auto, the default; as a primary when they name none or NODE itself) or as a primary
+# (ROLE primary: how a box whose configuration Sentinel could not rewrite comes back). The
+# append-only file brings its data back after a restart.
 start_redis() {
-	mkdir -p "$RUN/redis"
-	# The append-only file makes a restarted Redis come back with its data (scenario 7).
-	spawn redis redis redis-server --bind "${IP[redis]}" --port 6379 --protected-mode no \
-		--save '' --appendonly yes --appendfsync everysec --dir "$RUN/redis"
-	wait_until 10 redis redis_pong
+	local node=$1 role=${2:-auto} primary="" replicaof=()
+	if [[ $role == auto ]]; then
+		primary=$(redis_primary || true)
+		[[ -n $primary ]] || primary=${REDIS_NODES[0]}
+		[[ $primary == "$node" ]] || replicaof=(--replicaof "${IP[$primary]}" 6379)
+	fi
+	mkdir -p "$RUN/$node"
+	spawn "$node" "$node" redis-server --bind "${IP[$node]}" --port 6379 --protected-mode no \
+		--save '' --appendonly yes --appendfsync everysec --dir "$RUN/$node" \
+		${replicaof[@]+"${replicaof[@]}"}
+	wait_until 10 "$node" redis_pong "$node"
+}
+
+# Starts a Sentinel on NODE. Its configuration file is written once; Sentinel rewrites it with
+# what it learns (the current primary, the other Sentinels), so a restarted Sentinel knows them.
+# A primary unreachable for 1 s is down; two Sentinels must agree before one fails it over.
+start_sentinel() {
+	local node=$1 dir=$RUN/$1
+	mkdir -p "$dir"
+	[[ -e $dir/sentinel.conf ]] || printf '%s\n' \
+		"bind ${IP[$node]}" "port $SENTINEL_PORT" "protected-mode no" "dir $dir" \
+		"sentinel monitor $SENTINEL_SERVICE ${IP[${REDIS_NODES[0]}]} 6379 2" \
+		"sentinel down-after-milliseconds $SENTINEL_SERVICE 1000" \
+		"sentinel failover-timeout $SENTINEL_SERVICE 5000" \
+		"sentinel parallel-syncs $SENTINEL_SERVICE 1" >"$dir/sentinel.conf"
+	spawn "$node" "$node" redis-server "$dir/sentinel.conf" --sentinel
+	wait_until 10 "$node" sentinel_says "$node" PING PONG
+}
+
+# redis_cli NODE ARGS...: redis-cli against Redis on NODE (a Sentinel's port for a Sentinel).
+redis_cli() {
+	local node=$1 port=6379
+	shift
+	[[ $node == sentinel* ]] && port=$SENTINEL_PORT
+	in_ns client redis-cli -h "${IP[$node]}" -p "$port" "$@"
 }
 
 redis_pong() {
-	[[ $(in_ns client redis-cli -h "${IP[redis]}" -p 6379 ping 2>/dev/null) == PONG ]]
+	[[ $(redis_cli "$1" ping 2>/dev/null) == PONG ]]
+}
+
+# sentinel_says NODE COMMAND... EXPECTED: the Sentinel on NODE answers COMMAND with a text
+# containing EXPECTED.
+sentinel_says() {
+	local node=$1 expected=${*: -1}
+	[[ $(redis_cli "$node" "${@:2:$#-2}" 2>/dev/null) == *"$expected"* ]]
+}
+
+# Prints the Redis node that the first Sentinel to answer names as the primary.
+redis_primary() {
+	local sentinel address node
+	for sentinel in "${SENTINELS[@]}"; do
+		address=$(redis_cli "$sentinel" SENTINEL get-master-addr-by-name "$SENTINEL_SERVICE" \
+			2>/dev/null | head -n 1) || continue
+		for node in "${REDIS_NODES[@]}"; do
+			if [[ ${IP[$node]} == "$address" ]]; then
+				printf '%s' "$node"
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+
+# The Redis node that is not NODE.
+other_redis() {
+	[[ $1 == "${REDIS_NODES[0]}" ]] && printf '%s' "${REDIS_NODES[1]}" || printf '%s' "${REDIS_NODES[0]}"
+}
+
+# redis_replica_of NODE PRIMARY: NODE replicates PRIMARY and its link is up.
+redis_replica_of() {
+	local info
+	info=$(redis_cli "$1" INFO replication 2>/dev/null | tr -d '\r')
+	[[ $info == *role:slave* && $info == *"master_host:${IP[$2]}"* &&
+		$info == *master_link_status:up* ]]
+}
+
+# Redis is whole: every Sentinel names the same live primary and sees the other node as its
+# replica and the other two Sentinels, and the replica's link is up.
+redis_whole() {
+	local primary sentinel
+	primary=$(redis_primary) || return 1
+	redis_pong "$primary" && redis_replica_of "$(other_redis "$primary")" "$primary" || return 1
+	for sentinel in "${SENTINELS[@]}"; do
+		sentinel_says "$sentinel" INFO sentinel \
+			"address=${IP[$primary]}:6379,slaves=1,sentinels=${#SENTINELS[@]}" || return 1
+	done
 }
 
 # ------------------------------------------------------------------ the center
 
-# The center's configuration, the same on both replicas but for the address.
+# The center's configuration, the same on both replicas but for the address. Passwords are
+# hashed cheaply: the suite signs many users in, and measures failover, not hashing.
 sso_env() {
 	printf '%s\n' \
 		"SSO_ISSUER=https://sso.$DOMAIN" \
 		"SSO_DATABASE__URL=$DATABASE_URL" \
 		"SSO_STORE__BACKEND=redis" \
-		"SSO_STORE__REDIS_URL=$REDIS_URL" \
+		"SSO_STORE__SENTINELS=[$SENTINEL_URLS]" \
+		"SSO_STORE__SENTINEL_SERVICE=$SENTINEL_SERVICE" \
 		"SSO_STORE__FORWARD_AUTH_CACHE=true" \
 		"SSO_TOKENS__KEY_ENCRYPTION_KEY=${SECRETS[key-encryption]}" \
+		"SSO_PASSWORD__MEMORY_KIB=1024" "SSO_PASSWORD__ITERATIONS=1" \
 		"SSO_LOGIN__TRUSTED_PROXIES=[\"${IP[lb1]}\", \"${IP[lb2]}\"]" \
 		"SSL_CERT_FILE=$CERT_DIR/ca.pem"
 }
@@ -208,7 +303,9 @@ write_app_config() {
 			"$DOMAIN" "${SECRETS[$app-client]}" "${SECRETS[$app-login-key]}"
 		case $(app_backend) in
 		redis)
-			printf '[store]\nbackend = "redis"\nredis_url = "%s"\nlocal_cache = true\n' "$REDIS_URL"
+			printf '[store]\nbackend = "redis"\nsentinels = [%s]\nsentinel_service = "%s"\n' \
+				"$SENTINEL_URLS" "$SENTINEL_SERVICE"
+			printf 'local_cache = true\n'
 			;;
 		replicated)
 			printf '[store]\nbackend = "replicated"\n[store.replication]\n'
@@ -264,14 +361,17 @@ render_lb() {
 		LB_VIP=$VIP/$PREFIX_LEN LB_INTERFACE=eth0 LB_PRIORITY=$priority \
 		LB_DOMAIN=$DOMAIN LB_ROUTER_ID=$lb \
 		LB_UNICAST_SRC_IP=${IP[$lb]} LB_UNICAST_PEERS=${IP[$peer]} \
-		LB_VRRP_AUTH_PASS=${SECRETS[vrrp]} \
+		LB_TRACK_FILE="$RUN/$lb/nginx.exited" \
 		LB_CHECK_SCRIPT=$CHECK_SCRIPT \
 		"$REPO/nginx/render.sh" "$RUN/$lb" >/dev/null
 }
 
+# nginx runs under nginx/supervise_nginx.sh, which tells keepalived (track_file) the moment it
+# exits.
 start_nginx() {
 	local lb=$1
-	in_ns "$lb" nginx -p "$RUN/$lb" -c "$RUN/$lb/nginx.conf" -e "$RUN/$lb/logs/error.log"
+	spawn "nginx-$lb" "$lb" "$REPO/nginx/supervise_nginx.sh" "$RUN/$lb/nginx.exited" \
+		nginx -p "$RUN/$lb" -c "$RUN/$lb/nginx.conf" -e "$RUN/$lb/logs/error.log"
 	wait_until 10 "nginx on $lb" http_ok "$lb" http://127.0.0.1/nginx-health
 }
 
@@ -299,7 +399,8 @@ vip_holder() {
 # Starts the service NAME and waits until it serves.
 start_service() {
 	case $1 in
-	redis) start_redis ;;
+	redis*) start_redis "$1" ;;
+	sentinel*) start_sentinel "$1" ;;
 	sso*) start_sso "$1" ;;
 	app3*) start_app3 "$1" ;;
 	app*) start_app "$1" ;;
@@ -325,14 +426,18 @@ settle() {
 	sleep "${timeout%s}.5"
 }
 
-RESTARTABLE=(redis "${SSO_NODES[@]}" "${APP_NODES[@]}" "${APP3_NODES[@]}" nginx-lb1 nginx-lb2
+RESTARTABLE=("${REDIS_NODES[@]}" "${SENTINELS[@]}" "${SSO_NODES[@]}" "${APP_NODES[@]}"
+	"${APP3_NODES[@]}" nginx-lb1 nginx-lb2
 	keepalived-lb1 keepalived-lb2)
 
 # Restarts whatever an earlier scenario left stopped, so each scenario starts from a whole
 # cluster even when the one before failed half-way.
 ensure_up() {
 	local name restarted=0
+	links_up
 	for name in "${RESTARTABLE[@]}"; do
+		# A scenario may leave a service down on purpose for the next one (keep_down).
+		grep -qxF -- "$name" "$RUN/keep-down" 2>/dev/null && continue
 		if ! service_alive "$name"; then
 			log "restarting $name"
 			start_service "$name"
@@ -341,13 +446,23 @@ ensure_up() {
 	done
 	((restarted == 0)) || settle
 	wait_until 15 "the VIP" vip_holder
+	[[ -s $RUN/keep-down ]] || wait_until 40 "Redis and its Sentinels to be whole" redis_whole
+}
+
+# keep_down NAME: the next scenario starts with NAME still down (ensure_up leaves it alone until
+# keep_down is called without a name).
+keep_down() {
+	printf '%s\n' "$@" >"$RUN/keep-down"
 }
 
 cluster_up() {
 	local lb node
-	log "starting PostgreSQL and Redis"
+	log "starting PostgreSQL, Redis and the Sentinels"
 	start_pg
-	start_redis
+	for node in "${REDIS_NODES[@]}" "${SENTINELS[@]}"; do
+		start_service "$node"
+	done
+	wait_until 30 "the Sentinels to know the replica and each other" redis_whole
 	log "registering the apps and the user with the center"
 	seed_center >"$RUN/logs/seed.log" 2>&1
 	for node in "${SSO_NODES[@]}"; do
@@ -373,7 +488,7 @@ cluster_up() {
 cluster_down() {
 	local name
 	for name in keepalived-lb1 keepalived-lb2 nginx-lb1 nginx-lb2 "${APP_NODES[@]}" \
-		"${APP3_NODES[@]}" "${SSO_NODES[@]}" redis; do
+		"${APP3_NODES[@]}" "${SSO_NODES[@]}" "${SENTINELS[@]}" "${REDIS_NODES[@]}"; do
 		stop_service "$name" TERM
 	done
 	if service_alive pg; then

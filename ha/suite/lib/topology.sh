@@ -4,17 +4,21 @@
 # private range below only exists inside these namespaces.
 #
 # Needs (from run.sh): PREFIX, RUN, DOMAIN. Provides: HOSTS, IP, VIP, CLIENT_SOURCES, ns,
-# in_ns, net_up, net_down.
+# in_ns, net_up, links_up, net_down.
 
 # Every host of the cluster, and the client that plays the browsers.
-HOSTS=(lb1 lb2 sso1 sso2 app1a app1b app2a app2b app3a app3b redis pg client)
+# Redis runs as a primary and a replica on boxes of their own, watched by three Sentinels on
+# three more.
+HOSTS=(lb1 lb2 sso1 sso2 app1a app1b app2a app2b app3a app3b redis1 redis2 sentinel1 sentinel2
+	sentinel3 pg client)
 declare -A IP=(
 	[lb1]=10.213.0.11 [lb2]=10.213.0.12
 	[sso1]=10.213.0.21 [sso2]=10.213.0.22
 	[app1a]=10.213.0.31 [app1b]=10.213.0.32
 	[app2a]=10.213.0.41 [app2b]=10.213.0.42
 	[app3a]=10.213.0.61 [app3b]=10.213.0.62
-	[redis]=10.213.0.51 [pg]=10.213.0.52
+	[redis1]=10.213.0.51 [redis2]=10.213.0.53 [pg]=10.213.0.52
+	[sentinel1]=10.213.0.56 [sentinel2]=10.213.0.57 [sentinel3]=10.213.0.58
 	[client]=10.213.1.1
 )
 VIP=10.213.0.10
@@ -68,6 +72,14 @@ net_up() {
 		mkdir -p "/etc/netns/$(ns "$host")"
 		printf '127.0.0.1 localhost\n%s sso.%s app1.%s app2.%s\n' \
 			"$VIP" "$DOMAIN" "$DOMAIN" "$DOMAIN" >"/etc/netns/$(ns "$host")/hosts"
+	done
+}
+
+# Puts every host's link into the bridge up again (a scenario may have cut one).
+links_up() {
+	local host
+	for host in "${HOSTS[@]}"; do
+		ip -n "$(ns br)" link set "$host" up
 	done
 }
 
