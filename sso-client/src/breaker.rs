@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::metrics::{self, Circuit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -22,6 +23,16 @@ enum State {
     },
     /// One trial call is under way; others fail at once until it reports.
     HalfOpen,
+}
+
+impl State {
+    fn circuit(self) -> Circuit {
+        match self {
+            Self::Closed { .. } => Circuit::Closed,
+            Self::HalfOpen => Circuit::HalfOpen,
+            Self::Open { .. } => Circuit::Open,
+        }
+    }
 }
 
 /// Counts consecutive failures of calls to the center.
@@ -45,6 +56,7 @@ pub(crate) struct Permit<'a> {
 
 impl CircuitBreaker {
     pub(crate) fn new(threshold: u32, open_for: Duration) -> Self {
+        metrics::circuit(Circuit::Closed);
         Self {
             threshold: threshold.max(1),
             open_for,
@@ -64,7 +76,10 @@ impl CircuitBreaker {
         let mut state = self.lock();
         match *state {
             State::Closed { .. } => {}
-            State::Open { until } if now >= until => *state = State::HalfOpen,
+            State::Open { until } if now >= until => {
+                *state = State::HalfOpen;
+                metrics::circuit(Circuit::HalfOpen);
+            }
             State::Open { .. } | State::HalfOpen => return Err(Error::CircuitOpen),
         }
         Ok(Permit {
@@ -75,7 +90,8 @@ impl CircuitBreaker {
 
     fn record(&self, success: bool, now: Instant) {
         let mut state = self.lock();
-        *state = match (*state, success) {
+        let before = *state;
+        *state = match (before, success) {
             (_, true) => State::Closed { failures: 0 },
             (State::Closed { failures }, false) if failures + 1 < self.threshold => State::Closed {
                 failures: failures + 1,
@@ -85,12 +101,16 @@ impl CircuitBreaker {
                     open_for = ?self.open_for,
                     "calls to the sign-in service keep failing; pausing them"
                 );
+                metrics::circuit_opened();
                 State::Open {
                     until: now + self.open_for,
                 }
             }
             (open @ State::Open { .. }, false) => open,
         };
+        if state.circuit() != before.circuit() {
+            metrics::circuit(state.circuit());
+        }
     }
 
     /// A call was abandoned before it had an outcome: forget it. Only a trial call changes
@@ -99,6 +119,7 @@ impl CircuitBreaker {
         let mut state = self.lock();
         if *state == State::HalfOpen {
             *state = State::Open { until: now };
+            metrics::circuit(Circuit::Open);
         }
     }
 
@@ -124,7 +145,6 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.reported {
-            eprintln!("PERMIT ABANDONED");
             self.breaker.abandon(Instant::now());
         }
     }

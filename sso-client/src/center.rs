@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::Error;
-use crate::breaker::CircuitBreaker;
+use crate::breaker::{CircuitBreaker, Permit};
+use crate::metrics::{self, CenterCall, Endpoint, Outcome};
 use sso_common::LocalhostResolver;
 
 use crate::config::{CenterSettings, Secret, SsoConfig};
@@ -223,7 +224,9 @@ impl Center {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
-        let fetched = self.get_json::<ProviderMetadata>(&url).await?;
+        let fetched = self
+            .get_json::<ProviderMetadata>(Endpoint::Discovery, &url)
+            .await?;
         if fetched.issuer != self.issuer {
             return Err(Error::CenterProtocol(format!(
                 "discovery names issuer {:?}, configured is {:?}",
@@ -263,7 +266,9 @@ impl Center {
             return Ok(keys);
         }
         let metadata = self.metadata().await?;
-        let set: JwkSet = self.get_json(metadata.jwks_uri.as_str()).await?;
+        let set: JwkSet = self
+            .get_json(Endpoint::Jwks, metadata.jwks_uri.as_str())
+            .await?;
         let keys = Arc::new(KeySet::from_jwks(&set));
         *write(&self.keys) = KeyCache {
             keys: keys.clone(),
@@ -287,6 +292,7 @@ impl Center {
         let metadata = self.metadata().await?;
         let response = self
             .post_as_client(
+                Endpoint::Token,
                 metadata.token_endpoint.clone(),
                 &[
                     ("grant_type", "authorization_code"),
@@ -314,6 +320,7 @@ impl Center {
         let metadata = self.metadata().await?;
         let response = self
             .post_as_client(
+                Endpoint::Token,
                 metadata.token_endpoint.clone(),
                 &[
                     ("grant_type", "refresh_token"),
@@ -341,6 +348,7 @@ impl Center {
             .clone()
             .ok_or_else(|| Error::CenterProtocol("no revocation_endpoint".to_owned()))?;
         self.post_as_client(
+            Endpoint::Revocation,
             endpoint,
             &[("token", token), ("token_type_hint", kind.hint())],
         )
@@ -363,6 +371,7 @@ impl Center {
             .ok_or_else(|| Error::CenterProtocol("no introspection_endpoint".to_owned()))?;
         let answer: Introspection = self
             .post_as_client(
+                Endpoint::Introspection,
                 endpoint,
                 &[("token", access_token), ("token_type_hint", "access_token")],
             )
@@ -387,20 +396,35 @@ impl Center {
         }
     }
 
-    /// POSTs `form` to `endpoint` authenticated as this client (HTTP Basic), through the
-    /// breaker. Returns a 2xx answer; a 4xx is the center's refusal ([`Error::Refused`] with
-    /// its OAuth error), a 5xx or no answer its unavailability.
+    /// Permission from the breaker to call `endpoint`, and the call's timer.
+    ///
+    /// # Errors
+    /// [`Error::CircuitOpen`], counted as a call not made.
+    fn begin(&self, endpoint: Endpoint) -> Result<(Permit<'_>, CenterCall), Error> {
+        match self.breaker.acquire() {
+            Ok(permit) => Ok((permit, CenterCall::start(endpoint))),
+            Err(error) => {
+                metrics::center_call_skipped(endpoint);
+                Err(error)
+            }
+        }
+    }
+
+    /// POSTs `form` to `url`, the center's `endpoint`, authenticated as this client (HTTP
+    /// Basic), through the breaker. Returns a 2xx answer; a 4xx is the center's refusal
+    /// ([`Error::Refused`] with its OAuth error), a 5xx or no answer its unavailability.
     async fn post_as_client(
         &self,
-        endpoint: Url,
+        endpoint: Endpoint,
+        url: Url,
         form: &[(&str, &str)],
     ) -> Result<reqwest::Response, Error> {
-        let permit = self.breaker.acquire()?;
+        let (permit, call) = self.begin(endpoint)?;
         let encode =
             |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
         let sent = self
             .http
-            .post(endpoint.clone())
+            .post(url.clone())
             .basic_auth(
                 encode(&self.client_id),
                 Some(encode(self.client_secret.expose())),
@@ -413,22 +437,26 @@ impl Center {
             Ok(response) if !response.status().is_server_error() => response,
             Ok(response) => {
                 permit.failed();
+                call.finish(Outcome::Unavailable);
                 return Err(unavailable(format!(
                     "{} answered {}",
-                    endpoint.path(),
+                    url.path(),
                     response.status()
                 )));
             }
             Err(error) => {
                 permit.failed();
+                call.finish(Outcome::Unavailable);
                 return Err(Error::CenterUnavailable(Some(Box::new(error))));
             }
         };
         permit.succeeded();
         let status = response.status();
         if status.is_success() {
+            call.finish(Outcome::Ok);
             Ok(response)
         } else {
+            call.finish(Outcome::Refused);
             let error = response
                 .json::<OAuthError>()
                 .await
@@ -448,7 +476,7 @@ impl Center {
             .userinfo_endpoint
             .clone()
             .ok_or_else(|| Error::CenterProtocol("no userinfo_endpoint".to_owned()))?;
-        let permit = self.breaker.acquire()?;
+        let (permit, call) = self.begin(Endpoint::Userinfo)?;
         match self
             .http
             .get(endpoint)
@@ -458,14 +486,17 @@ impl Center {
         {
             Ok(response) if response.status().is_success() => {
                 permit.succeeded();
+                call.finish(Outcome::Ok);
                 Ok(true)
             }
             Ok(response) if response.status().is_client_error() => {
                 permit.succeeded();
+                call.finish(Outcome::Refused);
                 Ok(false)
             }
             Ok(response) => {
                 permit.failed();
+                call.finish(Outcome::Unavailable);
                 Err(unavailable(format!(
                     "userinfo answered {}",
                     response.status()
@@ -473,32 +504,42 @@ impl Center {
             }
             Err(error) => {
                 permit.failed();
+                call.finish(Outcome::Unavailable);
                 Err(Error::CenterUnavailable(Some(Box::new(error))))
             }
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, Error> {
-        let permit = self.breaker.acquire()?;
+    /// GETs `url`, the center's `endpoint`, as JSON through the breaker.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+    ) -> Result<T, Error> {
+        let (permit, call) = self.begin(endpoint)?;
         let response = match self.http.get(url).send().await {
             Ok(response) => response,
             Err(error) => {
                 permit.failed();
+                call.finish(Outcome::Unavailable);
                 return Err(Error::CenterUnavailable(Some(Box::new(error))));
             }
         };
         let status = response.status();
         if !status.is_success() {
             permit.failed();
+            call.finish(Outcome::Unavailable);
             return Err(unavailable(format!("GET {url} answered {status}")));
         }
         match response.json::<T>().await {
             Ok(body) => {
                 permit.succeeded();
+                call.finish(Outcome::Ok);
                 Ok(body)
             }
             Err(error) => {
                 permit.failed();
+                call.finish(Outcome::Malformed);
                 Err(Error::CenterProtocol(format!("GET {url}: {error}")))
             }
         }

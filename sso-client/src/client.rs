@@ -13,6 +13,7 @@ use crate::center::Center;
 use crate::config::SsoConfig;
 use crate::local_sessions::{Backend, LocalSessions};
 use crate::login_state::{LoginCookies, LoginState};
+use crate::metrics;
 use crate::pkce::{s256_challenge, secrets_equal};
 use crate::recheck::Rechecks;
 use crate::tokens::{LEEWAY_SECS, id_token, logout_token};
@@ -224,6 +225,19 @@ impl SsoClient {
         callback: &Callback,
         login_cookie: Option<&str>,
     ) -> Result<SignedIn, Error> {
+        let finished = self.complete_login(callback, login_cookie).await;
+        match &finished {
+            Ok(_) => metrics::signed_in(),
+            Err(error) => metrics::callback_refused(error),
+        }
+        finished
+    }
+
+    async fn complete_login(
+        &self,
+        callback: &Callback,
+        login_cookie: Option<&str>,
+    ) -> Result<SignedIn, Error> {
         let login = match login_cookie {
             Some(value) => self.inner.login.open(value).await,
             None => None,
@@ -334,7 +348,7 @@ impl SsoClient {
     /// # Errors
     /// When the session store fails.
     pub async fn load(&self, key: &SessionKey) -> Result<Option<LocalSession>, Error> {
-        let Some(mut session) = self.inner.sessions.store.load(key).await? else {
+        let Some(mut session) = self.inner.sessions.reader.load(key).await? else {
             return Ok(None);
         };
         let Some(view) = session.record().view(SignedInView::parse) else {
@@ -371,6 +385,7 @@ impl SsoClient {
         let Some(session) = session else {
             return Ok(self.inner.post_logout_redirect_uri.clone());
         };
+        metrics::signed_out();
         let id_token = self.drop_tokens(&session).await?;
         let end_session = match self.inner.center.metadata().await {
             Ok(metadata) => metadata.end_session_endpoint.clone(),
@@ -434,6 +449,14 @@ impl SsoClient {
     /// center failures when the keys cannot be fetched; store failures (after which the same
     /// token is accepted again, so the center's retry succeeds).
     pub async fn back_channel_logout(&self, token: &str) -> Result<(), Error> {
+        let mut replayed = false;
+        let result = self.end_sessions_of(token, &mut replayed).await;
+        metrics::logout_token(&result, replayed);
+        result
+    }
+
+    /// [`Self::back_channel_logout`]; sets `replayed` when the token's `jti` was seen before.
+    async fn end_sessions_of(&self, token: &str, replayed: &mut bool) -> Result<(), Error> {
         let keys = self.inner.center.keys_for(token).await?;
         let now = jsonwebtoken::get_current_timestamp();
         let request = logout_token::verify(
@@ -455,16 +478,22 @@ impl SsoClient {
         let seen = format!("logout-jti:{}", request.jti);
         let window = Duration::from_secs(request.exp.saturating_sub(now) + LEEWAY_SECS);
         if counters.increment(&seen, window).await? > 1 {
+            *replayed = true;
             return Err(Error::InvalidLogoutToken("jti was already used".to_owned()));
         }
         let lifetime = self.inner.expiry.absolute();
-        if let Err(error) = self.inner.sessions.end_tagged(&target, lifetime).await {
-            if let Err(reset) = counters.reset(&seen).await {
-                tracing::warn!(error = %reset, "could not forget a failed logout token");
+        match self.inner.sessions.end_tagged(&target, lifetime).await {
+            Ok(ended) => {
+                metrics::slo_sessions_ended(ended);
+                Ok(())
             }
-            return Err(error.into());
+            Err(error) => {
+                if let Err(reset) = counters.reset(&seen).await {
+                    tracing::warn!(error = %reset, "could not forget a failed logout token");
+                }
+                Err(error.into())
+            }
         }
-        Ok(())
     }
 }
 

@@ -161,6 +161,15 @@
 //! refuses is an answer, and a request its client abandoned (closing or resetting the
 //! connection) counts neither way, so no client can open the circuit for everyone.
 //!
+//! # Metrics
+//!
+//! The SDK records Prometheus series named `sso_client_*` through the `metrics` facade: sign-ins
+//! and refused callbacks, sign-outs, logout tokens and the sessions single logout ended, calls
+//! to the center by endpoint and outcome with their latency, the circuit breaker's state, and
+//! local-session store latency ([`metrics`] lists them). The app installs the recorder and
+//! serves it (`sso_common::metrics::serve`); without one, recording costs next to nothing. The
+//! read every signed-in request makes is not timed.
+//!
 //! # Limitations
 //! - Cookie sessions live in the browser, so single logout cannot delete them: it revokes the
 //!   `sid` in a revocation list, which reaches every node sharing that list at once. A node with
@@ -190,6 +199,7 @@ pub mod config;
 mod error;
 mod local_sessions;
 mod login_state;
+pub mod metrics;
 mod pkce;
 mod principal;
 mod recheck;

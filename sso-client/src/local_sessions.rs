@@ -9,6 +9,7 @@ use session_store::{
     CookieStore, CounterStore, IndexTag, KeyRing, MemoryStore, RedisStore, ReplicatedStore,
     Revocation, RevocationList, SessionIndex, SessionStore,
 };
+use sso_common::metrics::{MeteredStore, StoreMetricNames};
 
 /// The local-session backend of a subsystem.
 ///
@@ -111,7 +112,9 @@ impl LocalSessions {
         }
     }
 
-    /// The backend ready for use with session cookies named `cookie_name`.
+    /// The backend ready for use with session cookies named `cookie_name`. Every store
+    /// operation but the per-request read is timed (`sso_client_store_*`, see
+    /// [`crate::metrics`]).
     pub(crate) fn into_backend(self, cookie_name: &str) -> Backend {
         match self.kind {
             Kind::Indexed {
@@ -120,9 +123,10 @@ impl LocalSessions {
                 counters,
                 backend,
             } => Backend {
-                store,
-                ending: Ending::Delete(index),
-                counters,
+                store: metered(Arc::clone(&store), backend),
+                reader: store,
+                ending: Ending::Delete(metered(index, backend)),
+                counters: metered(counters, backend),
                 vault: None,
                 name: backend,
             },
@@ -132,15 +136,26 @@ impl LocalSessions {
                 vault,
                 revocation,
                 revoker,
-            } => Backend {
-                store: Arc::new(CookieStore::new(cookie_name, *ring).with_revocation(revocation)),
-                ending: Ending::Revoke(revoker, Arc::clone(&vault)),
-                counters,
-                vault: Some(vault),
-                name: "cookie",
-            },
+            } => {
+                let store: Arc<dyn SessionStore> =
+                    Arc::new(CookieStore::new(cookie_name, *ring).with_revocation(revocation));
+                let vault: Arc<dyn SessionIndex> = metered(vault, "cookie");
+                Backend {
+                    store: metered(Arc::clone(&store), "cookie"),
+                    reader: store,
+                    ending: Ending::Revoke(revoker, Arc::clone(&vault)),
+                    counters: metered(counters, "cookie"),
+                    vault: Some(vault),
+                    name: "cookie",
+                }
+            }
         }
     }
+}
+
+/// `store`, timed under `backend`.
+fn metered<S: ?Sized>(store: Arc<S>, backend: &'static str) -> Arc<MeteredStore<S>> {
+    Arc::new(MeteredStore::new(store, backend, StoreMetricNames::CLIENT))
 }
 
 /// Revokes tags in a revocation list, whatever store keeps it.
@@ -166,7 +181,11 @@ enum Ending {
 /// A resolved backend.
 #[derive(Debug)]
 pub(crate) struct Backend {
+    /// The store, timed.
     pub(crate) store: Arc<dyn SessionStore>,
+    /// The same store untimed, for the read every signed-in request makes: timing it would
+    /// cost a measurable share of an in-process read.
+    pub(crate) reader: Arc<dyn SessionStore>,
     pub(crate) counters: Arc<dyn CounterStore>,
     /// Where the tokens of client-side sessions are kept.
     pub(crate) vault: Option<Arc<dyn SessionIndex>>,
@@ -181,24 +200,26 @@ impl Backend {
         matches!(self.ending, Ending::Revoke(..))
     }
 
-    /// Ends every local session tagged `tag`. A revocation lasts `lifetime`, the longest a
-    /// session can live.
+    /// Ends every local session tagged `tag` and returns how many it ended: sessions deleted,
+    /// or for cookie sessions the token records deleted (one per session signed in with
+    /// tokens). A revocation lasts `lifetime`, the longest a session can live.
     pub(crate) async fn end_tagged(
         &self,
         tag: &IndexTag,
         lifetime: Duration,
-    ) -> session_store::Result<()> {
+    ) -> session_store::Result<usize> {
         match &self.ending {
             Ending::Delete(index) => {
                 let deleted = index.delete_by_tag(tag).await?;
                 tracing::info!(tag = tag.as_str(), deleted, "local sessions ended");
+                Ok(deleted)
             }
             Ending::Revoke(list, vault) => {
                 list.revoke_tag(tag, lifetime).await?;
                 let forgotten = vault.delete_by_tag(tag).await?;
                 tracing::info!(tag = tag.as_str(), forgotten, "local sessions revoked");
+                Ok(forgotten)
             }
         }
-        Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //!   loopback address, for HTTP clients that call other parts of an embedded setup.
 //! - [`html`] (feature `testing`): reading server-rendered forms in tests and benchmarks.
 //! - `nginx` (feature `testing`): a throwaway nginx with the forward-auth snippets, and app3.
+//! - `scrape` (feature `testing`): a metrics endpoint scraped and parsed, for tests.
 
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
@@ -19,6 +20,8 @@ pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod nginx;
 mod resolve;
+#[cfg(feature = "testing")]
+pub mod scrape;
 mod secret;
 
 pub use config::ConfigError;

@@ -96,6 +96,50 @@ pub fn serve(listener: std::net::TcpListener) -> std::io::Result<Server> {
     .run())
 }
 
+/// The metrics endpoint `settings` ask for, bound and ready to run ([`serve`]), with the port
+/// it listens on; none when `metrics.listen` is unset.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn serve_configured(settings: &MetricsSettings) -> std::io::Result<Option<(u16, Server)>> {
+    let Some(address) = &settings.listen else {
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(address).map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("cannot listen for metrics on {address}: {error}"),
+        )
+    })?;
+    let port = listener.local_addr()?.port();
+    Ok(Some((port, serve(listener)?)))
+}
+
+/// Runs `main` (an app's server) with the metrics endpoint `metrics` beside it, and stops the
+/// endpoint once `main` ends.
+///
+/// # Errors
+/// `main`'s; a failing metrics endpoint is logged and leaves `main` running.
+pub async fn run_beside(
+    metrics: Option<Server>,
+    main: impl Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()> {
+    let handle = metrics.map(|server| {
+        let handle = server.handle();
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "metrics server failed");
+            }
+        });
+        handle
+    });
+    let result = main.await;
+    if let Some(handle) = handle {
+        handle.stop(true).await;
+    }
+    result
+}
+
 /// The names of a [`MeteredStore`]'s series.
 #[derive(Clone, Copy, Debug)]
 pub struct StoreMetricNames {

@@ -84,8 +84,8 @@ fn redis_config(settings: &Settings) -> anyhow::Result<RedisConfig> {
 /// The store forward-auth sessions are kept in: the center's `store`, or with
 /// `store.forward_auth_cache` on Redis, a second client of the same Redis and key prefix that
 /// keeps the sessions it read in a local cache Redis keeps honest
-/// ([`RedisConfig::with_local_cache`]). Global sessions end theirs through `store`; Redis tells
-/// the cache.
+/// ([`RedisConfig::with_local_cache`]). Global sessions end theirs through this store, so this
+/// node's cache forgets them before the end returns; Redis tells the other nodes' caches.
 fn forward_auth_store(
     settings: &Settings,
     store: &Arc<dyn SharedStore>,
@@ -123,6 +123,7 @@ pub async fn build_state(
     let csrf_secret = ServerSecret::load_or_create(&pool, "csrf", sealer.as_ref()).await?;
     let device_secret = ServerSecret::load_or_create(&pool, "device", sealer.as_ref()).await?;
     let store = crate::metrics::metered_store(store, settings.store.backend);
+    let forward_auth_store = forward_auth_store(&settings, &store)?;
     Ok(AppState {
         issuer: settings.issuer().into(),
         users: UserStore::new(pool.clone()),
@@ -133,7 +134,8 @@ pub async fn build_state(
             clients.clone(),
             expiry,
             slo_wakeup,
-        ),
+        )
+        .with_forward_auth_store(Arc::clone(&forward_auth_store)),
         clients,
         codes: Codes::new(store.clone(), settings.tokens.code_ttl()),
         access_tokens: AccessTokens::new(
@@ -152,12 +154,8 @@ pub async fn build_state(
         outbox: Outbox::new(pool.clone()),
         audit: AuditLog::new(pool.clone(), settings.audit.retention()),
         csrf: Csrf::new(&csrf_secret, &settings.issuer),
-        forward_auth: ForwardAuth::new(
-            &settings.forward_auth,
-            pool.clone(),
-            forward_auth_store(&settings, &store)?,
-        )
-        .await?,
+        forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), forward_auth_store)
+            .await?,
         keys,
         settings: Arc::new(settings),
         pool,
@@ -300,15 +298,11 @@ impl Application {
 
 /// The metrics endpoint on `metrics.listen`, with its port, when it is set.
 fn serve_metrics(settings: &Settings) -> anyhow::Result<Option<(u16, Server)>> {
-    let Some(address) = &settings.metrics.listen else {
-        return Ok(None);
-    };
-    let listener = TcpListener::bind(address)
-        .with_context(|| format!("cannot listen for metrics on {address}"))?;
-    let port = listener.local_addr()?.port();
-    let server = sso_common::metrics::serve(listener)?;
-    crate::metrics::describe();
-    Ok(Some((port, server)))
+    let endpoint = sso_common::metrics::serve_configured(&settings.metrics)?;
+    if endpoint.is_some() {
+        crate::metrics::describe();
+    }
+    Ok(endpoint)
 }
 
 async fn reload_keys(state: AppState) {

@@ -4,6 +4,7 @@
 
 use std::net::TcpListener;
 
+use actix_web::dev::Server;
 use anyhow::Context as _;
 use askama::Template;
 use axum::Router;
@@ -144,6 +145,7 @@ pub struct AxumApplication {
     public_url: Url,
     listener: TcpListener,
     router: Router,
+    metrics: Option<(u16, Server)>,
 }
 
 impl std::fmt::Debug for AxumApplication {
@@ -151,6 +153,7 @@ impl std::fmt::Debug for AxumApplication {
         f.debug_struct("AxumApplication")
             .field("port", &self.port)
             .field("public_url", &self.public_url.as_str())
+            .field("metrics_port", &self.metrics_port())
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +169,7 @@ impl AxumApplication {
         let Bound {
             listener,
             port,
+            metrics,
             public_url,
             sso_config,
             form_action,
@@ -199,12 +203,18 @@ impl AxumApplication {
             public_url,
             listener,
             router,
+            metrics,
         })
     }
 
     /// The port the app listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics endpoint, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The URL browsers use to reach the app.
@@ -218,7 +228,9 @@ impl AxumApplication {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        axum::serve(listener, self.router).await
+        let metrics = self.metrics.map(|(_, server)| server);
+        sso_common::metrics::run_beside(metrics, axum::serve(listener, self.router).into_future())
+            .await
     }
 }
 

@@ -11,6 +11,9 @@
 //!    `DEMO_APP_STORE__BACKEND=redis`. A value that parses as a TOML number or boolean is taken as
 //!    one, anything else as a string.
 //!
+//! `metrics.listen = "127.0.0.1:9465"` (or `DEMO_APP_METRICS__LISTEN`) serves the SDK's
+//! Prometheus series (`sso_client_*`) at `GET /metrics` on a listener of its own; off unless set.
+//!
 //! Unknown keys are errors. Every secret (`sso.client_secret`, `sso.login_cookie_key`,
 //! `store.redis_url`, `store.cookie_key`) has a `_file` variant that reads it from a file;
 //! setting both is an error. Secrets never appear in `Debug` output.
@@ -23,6 +26,7 @@ use sso_client::{CenterSettings, Secret, SessionSettings, SsoConfig};
 pub use sso_common::config::Layered;
 use sso_common::config::{Layers, ReplicationSettings, resolve_secret};
 use sso_common::http::ServerLimits;
+pub use sso_common::metrics::MetricsSettings;
 use url::Url;
 
 /// The command line of both demo apps (`subsystem-demo` on actix-web, `axum-app`).
@@ -86,6 +90,9 @@ pub struct Settings {
     /// Where local sessions live.
     #[serde(default)]
     pub store: StoreSettings,
+    /// The Prometheus endpoint (`metrics.listen`), off by default.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 fn default_name() -> String {
@@ -400,6 +407,7 @@ mod tests {
         assert_eq!(settings.node(), "app1");
         assert_eq!(settings.http.port, 8081);
         assert_eq!(settings.store.backend, StoreBackend::Memory);
+        assert_eq!(settings.metrics.listen, None, "no metrics unless asked");
         let url = settings.public_url(8081).unwrap();
         assert_eq!(url.as_str(), "http://app1.localhost:8081/");
         let sso = settings.sso_config(url);
@@ -452,6 +460,7 @@ mod tests {
             Some(file.path()),
             env(&[
                 ("DEMO_APP_HTTP__PORT", "8082"),
+                ("DEMO_APP_METRICS__LISTEN", "0.0.0.0:9465"),
                 ("DEMO_APP_SSO__ISSUER", "https://sso.example.test"),
                 ("OTHER_VARIABLE", "ignored"),
                 ("DEMO_PASSWORD", "the center's, not ours"),
@@ -461,6 +470,7 @@ mod tests {
         assert_eq!(settings.name, "app2");
         assert_eq!(settings.node(), "app2-b");
         assert_eq!(settings.http.port, 8082);
+        assert_eq!(settings.metrics.listen.as_deref(), Some("0.0.0.0:9465"));
         assert_eq!(settings.store.backend, StoreBackend::Redis);
         assert_eq!(settings.sso.issuer, "https://sso.example.test");
         assert_eq!(

@@ -19,6 +19,7 @@ pub struct Application {
     port: u16,
     public_url: Url,
     server: Server,
+    metrics: Option<(u16, Server)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -26,6 +27,7 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("port", &self.port)
             .field("public_url", &self.public_url.as_str())
+            .field("metrics_port", &self.metrics_port())
             .finish_non_exhaustive()
     }
 }
@@ -35,6 +37,8 @@ impl std::fmt::Debug for Application {
 pub(crate) struct Bound {
     pub(crate) listener: TcpListener,
     pub(crate) port: u16,
+    /// The metrics endpoint (`metrics.listen`) and its port, when it is set.
+    pub(crate) metrics: Option<(u16, Server)>,
     pub(crate) public_url: Url,
     pub(crate) sso_config: sso_client::SsoConfig,
     /// `form-action 'self' {center}`: sign-out forms are answered with a redirect to the
@@ -42,11 +46,11 @@ pub(crate) struct Bound {
     pub(crate) form_action: String,
 }
 
-/// Binds the configured address (port `0` picks a free one) and resolves the app's public URL
-/// and SDK configuration.
+/// Binds the configured address (port `0` picks a free one) and the metrics endpoint, and
+/// resolves the app's public URL and SDK configuration.
 ///
 /// # Errors
-/// When the address cannot be bound or the configuration cannot work.
+/// When an address cannot be bound or the configuration cannot work.
 pub(crate) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
     let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
         .with_context(|| {
@@ -56,6 +60,10 @@ pub(crate) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
             )
         })?;
     let port = listener.local_addr()?.port();
+    let metrics = sso_common::metrics::serve_configured(&settings.metrics)?;
+    if metrics.is_some() {
+        sso_client::metrics::describe();
+    }
     let public_url = settings.public_url(port)?;
     let sso_config = settings.sso_config(public_url.clone());
     let form_action = format!(
@@ -67,6 +75,7 @@ pub(crate) fn bind(settings: &Settings) -> anyhow::Result<Bound> {
     Ok(Bound {
         listener,
         port,
+        metrics,
         public_url,
         sso_config,
         form_action,
@@ -83,6 +92,7 @@ impl Application {
         let Bound {
             listener,
             port,
+            metrics,
             public_url,
             sso_config,
             form_action,
@@ -126,12 +136,18 @@ impl Application {
             port,
             public_url,
             server,
+            metrics,
         })
     }
 
     /// The port the app listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics endpoint, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// The URL browsers use to reach the app.
@@ -144,6 +160,7 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|(_, server)| server);
+        sso_common::metrics::run_beside(metrics, self.server).await
     }
 }

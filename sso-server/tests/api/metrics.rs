@@ -4,71 +4,9 @@
 
 use std::time::Duration;
 
-use prometheus_parse::{Sample, Scrape, Value};
+use sso_common::scrape::Figures;
 
 use crate::helpers::{APP1_CALLBACK, APP1_SECRET, AuthRequest, VERIFIER, spawn_app_with};
-
-/// A parsed scrape of a metrics endpoint.
-struct Figures(Vec<Sample>);
-
-impl Figures {
-    async fn scrape(port: u16) -> Self {
-        let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let content_type = response.headers()["content-type"].to_str().unwrap();
-        assert!(content_type.starts_with("text/plain"), "{content_type}");
-        let text = response.text().await.unwrap();
-        let scrape = Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).unwrap();
-        Self(scrape.samples)
-    }
-
-    /// The value of the counter or gauge `metric` with (at least) `labels`, summed over the
-    /// series that match; 0 when none does.
-    fn value(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
-        self.matching(metric, labels)
-            .map(|sample| match &sample.value {
-                Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-                other => panic!("{metric} is not a single value: {other:?}"),
-            })
-            .sum()
-    }
-
-    /// How many observations the histogram `metric` with `labels` holds.
-    fn observations(&self, metric: &str, labels: &[(&str, &str)]) -> f64 {
-        self.matching(metric, labels)
-            .map(|sample| match &sample.value {
-                Value::Histogram(buckets) => buckets
-                    .iter()
-                    .find(|bucket| bucket.less_than.is_infinite())
-                    .map_or(0.0, |bucket| bucket.count),
-                other => panic!("{metric} is not a histogram: {other:?}"),
-            })
-            .sum()
-    }
-
-    fn matching<'a>(
-        &'a self,
-        metric: &'a str,
-        labels: &'a [(&'a str, &'a str)],
-    ) -> impl Iterator<Item = &'a Sample> {
-        self.0.iter().filter(move |sample| {
-            sample.metric == metric
-                && labels
-                    .iter()
-                    .all(|(name, value)| sample.labels.get(name) == Some(*value))
-        })
-    }
-
-    fn label_values(&self, metric: &str, label: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|sample| sample.metric == metric)
-            .filter_map(|sample| sample.labels.get(label).map(str::to_owned))
-            .collect()
-    }
-}
 
 #[tokio::test]
 async fn the_metrics_endpoint_counts_sign_ins_codes_sessions_and_requests() {
@@ -120,11 +58,7 @@ async fn the_metrics_endpoint_counts_sign_ins_codes_sessions_and_requests() {
 
     let after = Figures::scrape(port).await;
     let moved = |metric: &str, labels: &[(&str, &str)], by: f64| {
-        let delta = after.value(metric, labels) - before.value(metric, labels);
-        assert!(
-            delta >= by,
-            "{metric}{labels:?} moved by {delta}, expected at least {by}"
-        );
+        after.assert_moved(&before, metric, labels, by);
     };
     let sign_ins = "sso_sign_ins_total";
     moved(sign_ins, &[("outcome", "success")], 1.0);
@@ -174,11 +108,7 @@ async fn the_metrics_endpoint_counts_sign_ins_codes_sessions_and_requests() {
     );
 
     let grew = |metric: &str, labels: &[(&str, &str)], by: f64| {
-        let delta = after.observations(metric, labels) - before.observations(metric, labels);
-        assert!(
-            delta >= by,
-            "{metric}{labels:?} observed {delta} more, expected at least {by}"
-        );
+        after.assert_observed(&before, metric, labels, by);
     };
     grew(
         "sso_password_hash_duration_seconds",
