@@ -7,10 +7,14 @@
 #     the compose file's load balancers, into files that `nginx -t` and
 #     `keepalived --config-test` accept;
 #   - every shell script under nginx/, docker/ and ha/ parses (bash -n), and keepalived's check
-#     script is executable.
+#     script is executable;
+#   - the compose demo's Prometheus configuration passes `promtool check config` and scrapes
+#     every center and app node that serves metrics, and the Grafana dashboard parses and queries
+#     only series the code records (ha/metrics_check.py).
 # Prints PASS or FAIL per check, then "N passed, N failed"; exits non-zero when any failed.
 #
-# Needs: nginx, keepalived, openssl, gettext-base (envsubst), python3-yaml, python3-jsonschema.
+# Needs: nginx, keepalived, openssl, gettext-base (envsubst), python3-yaml, python3-jsonschema,
+# prometheus (promtool).
 # Environment: COMPOSE_SPEC_SCHEMA, the schema file to use instead of the copy in
 # ha/compose-spec/.
 set -euo pipefail
@@ -49,12 +53,19 @@ for candidate in /usr/bin/python3 python3; do
 	fi
 done
 compose_check() { "$python" "$repo/ha/compose_check.py" "$@"; }
+metrics_check() { "$python" "$repo/ha/metrics_check.py" "$@"; }
 
 check "running as root (nginx -t binds the listen ports, keepalived vets its scripts as root)" \
 	test "$EUID" -eq 0
 check "compose file matches the Compose Specification schema" \
 	compose_check schema "$compose" "$schema"
 check "compose file references only files that exist" compose_check files "$compose"
+check "promtool check config accepts docker/prometheus/prometheus.yml" \
+	promtool check config "$repo/docker/prometheus/prometheus.yml"
+check "Prometheus scrapes every center and app node that serves metrics" \
+	metrics_check targets "$compose" "$repo/docker/prometheus/prometheus.yml"
+check "the Grafana dashboard parses and queries only series the code records" \
+	metrics_check dashboard "$repo/docker/grafana/dashboards/sso.json" "$repo"
 
 # keepalived checks that the interface exists; any interface but the loopback will do.
 test_interface=""

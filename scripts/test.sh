@@ -17,7 +17,7 @@ set -euo pipefail
 PACKAGES=(
 	redis-server redis-tools postgresql postgresql-client python3 curl
 	chromium chromium-driver
-	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema iproute2
+	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema iproute2 prometheus
 )
 
 usage() {
