@@ -104,14 +104,40 @@ impl Browser {
     }
 
     async fn screenshot(&self, step: &str) -> anyhow::Result<PathBuf> {
-        let png = self.client.screenshot().await?;
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(workspace_target, PathBuf::from);
-        let dir = target.join("e2e-screenshots");
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{}-{step}.png", self.test));
-        std::fs::write(&path, png)?;
+        let path = target_dir()
+            .join("e2e-screenshots")
+            .join(format!("{}-{step}.png", self.test));
+        self.save_screenshot(&path).await?;
         Ok(path.canonicalize().unwrap_or(path))
+    }
+
+    /// Saves a PNG of what the window shows to `path`, creating its directory.
+    ///
+    /// # Errors
+    /// When the browser cannot take it or the file cannot be written.
+    pub async fn save_screenshot(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let png = self.client.screenshot().await?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Sets the window to `width` × `height` pixels; the page is laid out again for it.
+    ///
+    /// # Errors
+    /// When the browser refuses.
+    pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client.set_window_size(width, height).await?;
+        Ok(())
+    }
+
+    /// Runs `script`, the body of a function, in the page and returns what it returns.
+    ///
+    /// # Errors
+    /// When the script throws or the browser fails.
+    pub async fn eval(&self, script: &str) -> anyhow::Result<Value> {
+        Ok(self.client.execute(script, Vec::new()).await?)
     }
 
     /// Opens `url` and waits until the page has loaded (after any redirects).
@@ -288,8 +314,13 @@ impl Browser {
 }
 
 /// Where cargo puts build output for this workspace when `CARGO_TARGET_DIR` is not set.
-fn workspace_target() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+/// The workspace's target directory (`CARGO_TARGET_DIR` when set), where tests keep what they
+/// leave for a reader (screenshots).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    )
 }
 
 /// The text of `element` as written in the page (not as styled: no `text-transform`), with

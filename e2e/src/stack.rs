@@ -25,6 +25,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub const APP3_GROUP: &str = "staff";
 /// A second user, with the same password, who is not in [`APP3_GROUP`] (only with app3).
 pub const OUTSIDER: &str = "bob";
+/// An administrator, with the same password, in the `admin` group: the admin console's user.
+pub const ADMIN: &str = "ada";
 
 /// Where the apps keep their local sessions.
 #[derive(Clone, Debug)]
@@ -90,7 +92,8 @@ impl Backend {
     }
 }
 
-/// The center and the two demo apps, all running, with the demo user and both apps registered.
+/// The center and the two demo apps, all running, with the demo user, the administrator
+/// [`ADMIN`] and both apps registered.
 #[derive(Debug)]
 pub struct Stack {
     /// The center.
@@ -206,7 +209,7 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Starts the center with the demo user; with `app3`, also protecting `app3.localhost` (behind
+/// Starts the center with the demo user and [`ADMIN`]; with `app3`, also protecting `app3.localhost` (behind
 /// an nginx on 127.0.0.1) and adding [`OUTSIDER`].
 async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)> {
     let port = free_port()?;
@@ -242,7 +245,10 @@ async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)>
     .await?;
     let state = application.state().clone();
     tokio::spawn(application.run_until_stopped());
-    let mut users = vec![(USERNAME, DISPLAY_NAME, APP3_GROUP)];
+    let mut users = vec![
+        (USERNAME, DISPLAY_NAME, APP3_GROUP),
+        (ADMIN, "Ada Lovelace", "admin"),
+    ];
     if app3 {
         users.push((OUTSIDER, "Bob Builder", "visitors"));
     }

@@ -1,9 +1,11 @@
 //! The center and two demo apps clicked through in a real headless Chromium: single sign-on and
-//! single logout on every local-session backend, app3 behind nginx forward auth, and the
-//! mistakes and attacks a person meets on the way (a wrong password, a tampered callback).
+//! single logout on every local-session backend, app3 behind nginx forward auth, the admin
+//! console, and the mistakes and attacks a person meets on the way (a wrong password, a
+//! tampered callback).
 
 mod axum;
 mod callback;
+mod console;
 mod forward_auth;
 mod login_form;
 mod single_sign_on;
