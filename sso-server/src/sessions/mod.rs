@@ -58,6 +58,9 @@ pub struct SessionInfo {
 #[derive(Clone, Debug)]
 pub struct GlobalSessions {
     store: Arc<dyn SharedStore>,
+    /// Where forward-auth sessions live: `store`, or a client of the same Redis with a local
+    /// cache, through which their deletion reaches this node's cache at once.
+    forward_auth_store: Arc<dyn SharedStore>,
     registry: registry::Registry,
     expiry: Expiry,
     slo_wakeup: Arc<Notify>,
@@ -78,11 +81,19 @@ impl GlobalSessions {
         slo_wakeup: Arc<Notify>,
     ) -> Self {
         Self {
+            forward_auth_store: Arc::clone(&store),
             store,
             registry: registry::Registry::new(pool, clients),
             expiry,
             slo_wakeup,
         }
+    }
+
+    /// Forward-auth sessions are kept in `store` (see [`Self::forget`]).
+    #[must_use]
+    pub fn with_forward_auth_store(mut self, store: Arc<dyn SharedStore>) -> Self {
+        self.forward_auth_store = store;
+        self
     }
 
     /// Starts a new session for `user`, with a fresh key and a fresh sid.
@@ -186,19 +197,22 @@ impl GlobalSessions {
     }
 
     /// Deletes the store records of the ended session `sid`: its global session, its access
-    /// and refresh tokens and its forward-auth sessions.
+    /// and refresh tokens and its forward-auth sessions. These go through the store they are
+    /// read from, so a local cache of them on this node forgets them before the session's end
+    /// returns (other nodes' caches hear it from Redis).
     async fn forget(&self, sid: &str) {
-        self.forget_tagged(SID_TAG, sid).await;
-        self.forget_tagged(TOKEN_SID_TAG, sid).await;
-        self.forget_tagged(FORWARD_AUTH_SID_TAG, sid).await;
+        self.forget_tagged(&self.store, SID_TAG, sid).await;
+        self.forget_tagged(&self.store, TOKEN_SID_TAG, sid).await;
+        self.forget_tagged(&self.forward_auth_store, FORWARD_AUTH_SID_TAG, sid)
+            .await;
     }
 
     /// Deletes the store records tagged `name`=`value`, of sessions already ended in the
     /// registry. Best effort: a record left behind is refused anyway, because every use of one
     /// checks the registry, and is deleted on that use.
-    async fn forget_tagged(&self, name: &str, value: &str) {
+    async fn forget_tagged(&self, store: &Arc<dyn SharedStore>, name: &str, value: &str) {
         let deleted: anyhow::Result<usize> =
-            async { Ok(self.store.delete_by_tag(&tag(name, value)?).await?) }.await;
+            async { Ok(store.delete_by_tag(&tag(name, value)?).await?) }.await;
         if let Err(error) = deleted {
             tracing::warn!(
                 tag = name,
@@ -229,10 +243,10 @@ impl GlobalSessions {
                 ended += 1;
             }
         }
-        self.forget_tagged(USER_TAG, user_id).await;
+        self.forget_tagged(&self.store, USER_TAG, user_id).await;
         if matches!(reason, EndReason::PasswordChanged | EndReason::UserDisabled) {
             // Offline refresh tokens outlive sessions, not the credentials they were granted on.
-            self.forget_tagged(crate::tokens::OFFLINE_USER_TAG, user_id)
+            self.forget_tagged(&self.store, crate::tokens::OFFLINE_USER_TAG, user_id)
                 .await;
         }
         Ok(ended)
