@@ -47,6 +47,8 @@ struct ErrorPage<'a> {
     message: &'a str,
     /// Whether the reader may use the console (and gets a way back into it).
     back: bool,
+    /// Whether the reader is signed in as someone who may not (and gets a way out).
+    sign_out: bool,
 }
 
 impl ResponseError for ConsoleError {
@@ -92,6 +94,7 @@ impl ResponseError for ConsoleError {
                 title,
                 message: &message,
                 back,
+                sign_out: matches!(self, Self::NotAdmin(_)),
             },
         )
     }
