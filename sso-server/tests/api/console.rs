@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::Response;
-use serde_json::Value;
 use sso_server::audit::{Event, Query, Recorded};
 use sso_server::config::{ClientSettings, SigningAlg};
 use sso_server::domain::{ClientId, Username};
@@ -86,6 +85,15 @@ async fn audited(app: &TestApp, event: Event, username: Option<&str>) -> Vec<Rec
         ..Query::default()
     };
     app.state.audit.list(&query).await.unwrap().events
+}
+
+/// The status of a sign-in at app1 as `username` with `password` in a new browser.
+async fn sign_in_elsewhere(app: &TestApp, username: &str, password: &str) -> u16 {
+    let browser = Center::attach(app.address.clone());
+    let response = browser.get_authorize(&AuthRequest::app1()).await;
+    let login = response.text().await.unwrap();
+    let response = browser.submit_login(&login, username, password).await;
+    response.status().as_u16()
 }
 
 async fn is_disabled(app: &TestApp, username: &str) -> bool {
@@ -307,15 +315,8 @@ async fn a_disabled_user_is_signed_out_and_refused_at_sign_in() {
     let (_, page) = get(&app, "/admin/users/bob").await;
     assert!(page.contains("disabled"));
 
-    let again = Center::attach(app.address.clone());
-    let login = again
-        .get_authorize(&AuthRequest::app1())
-        .await
-        .text()
-        .await
-        .unwrap();
-    let refused = again.submit_login(&login, "bob", PASSWORD).await;
-    assert_eq!(refused.status(), 403, "a disabled user cannot sign in");
+    let refused = sign_in_elsewhere(&app, "bob", PASSWORD).await;
+    assert_eq!(refused, 403, "a disabled user cannot sign in");
 
     let entry = &audited(&app, Event::AdminAction, Some("bob")).await[0];
     assert_eq!(entry.actor.as_deref(), Some("alice"));
@@ -335,7 +336,8 @@ async fn a_disabled_user_is_signed_out_and_refused_at_sign_in() {
     )
     .await;
     assert_eq!(enable.status(), 303);
-    again.login(&AuthRequest::app1(), "bob").await;
+    let enabled = sign_in_elsewhere(&app, "bob", PASSWORD).await;
+    assert_eq!(enabled, 303, "enabled again, bob signs in");
 }
 
 #[tokio::test]
@@ -375,15 +377,10 @@ async fn groups_and_passwords_are_set_from_the_console() {
     )
     .await;
     assert_eq!(response.status(), 303);
-    let bob = Center::attach(app.address.clone());
-    let login = bob
-        .get_authorize(&AuthRequest::app1())
-        .await
-        .text()
-        .await
-        .unwrap();
-    let old = bob.submit_login(&login, "bob", PASSWORD).await;
-    assert_eq!(old.status(), 401, "the old password no longer works");
+    let old = sign_in_elsewhere(&app, "bob", PASSWORD).await;
+    assert_eq!(old, 401, "the old password no longer works");
+    let new = sign_in_elsewhere(&app, "bob", "a brand new password").await;
+    assert_eq!(new, 303, "the new one does");
     let entry = &audited(&app, Event::PasswordChanged, Some("bob")).await[0];
     assert_eq!(entry.actor.as_deref(), Some("alice"));
 }
@@ -586,20 +583,7 @@ async fn ending_a_session_from_the_console_sends_single_logout() {
     let app = console().await;
     let receiver = Receiver::for_app1(&app).await;
     let bob = Center::attach(app.address.clone());
-    let tokens = {
-        let callback = bob.login(&AuthRequest::app1(), "bob").await;
-        let response = bob
-            .exchange(
-                "app1",
-                APP1_SECRET,
-                &callback.code(),
-                APP1_CALLBACK,
-                Some(VERIFIER),
-            )
-            .await;
-        response.json::<Value>().await.unwrap()
-    };
-    let sid = sid_of(&tokens);
+    let sid = sid_of(&bob.login_app1("bob").await);
 
     let (status, page) = get(&app, "/admin/sessions?username=bob").await;
     assert_eq!(status, 200);
