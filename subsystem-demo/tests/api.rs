@@ -1,41 +1,21 @@
 //! The demo app's API (`/api/me`) against the real center: bearer access tokens, JWT ones
 //! verified by signature in the app and opaque ones introspected at the center.
 
-use std::sync::Arc;
+mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use session_store::MemoryStore;
 use sso_server::clients::{NewClient, TokenPolicy};
-use sso_server::config::{AccessTokenFormat, GrantType, Settings};
+use sso_server::config::{AccessTokenFormat, GrantType};
 use sso_server::domain::{ClientId, RedirectUri};
-use sso_server::startup::Application as Center;
 use subsystem_demo::{Application, Layered as _, Settings as DemoSettings};
-use url::Url;
 
 const SECRET: &str = "app1-secret-0123456789abcdef";
 
 /// Starts the center with clients `app1` (JWT access tokens) and `app9` (opaque ones), both
 /// allowed `client_credentials`; returns its URL.
 async fn start_center(dir: &tempfile::TempDir) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut settings = Settings {
-        issuer: Url::parse(&url).unwrap(),
-        ..Settings::default()
-    };
-    settings.http.port = port;
-    let database = format!("sqlite://{}/sso.db?mode=rwc", dir.path().display());
-    let pool = sso_server::db::connect_url(&database, 5).await.unwrap();
-    let center = Center::build_with(settings, pool, Arc::new(MemoryStore::default()))
-        .await
-        .unwrap();
-    let state = center.state().clone();
-    tokio::spawn(center.run_until_stopped());
+    let (url, state) = support::start_center(dir, |_| ()).await;
     for (id, format) in [
         ("app1", AccessTokenFormat::Jwt),
         ("app9", AccessTokenFormat::Opaque),

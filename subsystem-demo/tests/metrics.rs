@@ -4,30 +4,22 @@
 //! parser. Other tests of this binary share the process's recorder, so the assertions are
 //! about series moving by at least what this test did.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use reqwest::redirect::Policy;
-use session_store::MemoryStore;
 use sso_common::html::hidden_input;
 use sso_common::scrape::Figures;
 use sso_server::clients::{NewClient, TokenPolicy};
-use sso_server::config::Settings;
 use sso_server::domain::{ClientId, RedirectUri, Username};
-use sso_server::startup::Application as Center;
+use sso_server::state::AppState;
 use sso_server::users::{NewUser, Password};
 use subsystem_demo::{Application, Layered as _, Settings as DemoSettings};
-use url::Url;
+
+use crate::support::free_port;
 
 const PASSWORD: &str = "correct horse battery staple";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn secret_of(id: &str) -> String {
     format!("{id}-secret-0123456789abcdef")
@@ -35,22 +27,11 @@ fn secret_of(id: &str) -> String {
 
 /// The real center with user `alice`, delivering logout tokens quickly; returns its URL and
 /// keeps its database in `dir`.
-async fn start_center(dir: &tempfile::TempDir) -> (String, sso_server::state::AppState) {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let mut settings = Settings {
-        issuer: Url::parse(&url).unwrap(),
-        ..Settings::default()
-    };
-    settings.http.port = port;
-    settings.slo.poll_interval_ms = 50;
-    let database = format!("sqlite://{}/sso.db?mode=rwc", dir.path().display());
-    let pool = sso_server::db::connect_url(&database, 5).await.unwrap();
-    let center = Center::build_with(settings, pool, Arc::new(MemoryStore::default()))
-        .await
-        .unwrap();
-    let state = center.state().clone();
-    tokio::spawn(center.run_until_stopped());
+async fn start_center(dir: &tempfile::TempDir) -> (String, AppState) {
+    let (url, state) = support::start_center(dir, |settings| {
+        settings.slo.poll_interval_ms = 50;
+    })
+    .await;
     let hash = state.hasher.hash(Password::new(PASSWORD)).await.unwrap();
     let alice = NewUser {
         username: Username::parse("alice").unwrap(),
@@ -63,7 +44,7 @@ async fn start_center(dir: &tempfile::TempDir) -> (String, sso_server::state::Ap
 
 /// A demo app registered as client `id` of the center at `issuer`, serving its metrics on a
 /// free port; returns its URL and metrics port.
-async fn start_app(id: &str, issuer: &str, state: &sso_server::state::AppState) -> (String, u16) {
+async fn start_app(id: &str, issuer: &str, state: &AppState) -> (String, u16) {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let uri = |path: &str| RedirectUri::parse(&format!("{url}{path}")).unwrap();

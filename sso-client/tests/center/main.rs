@@ -7,6 +7,7 @@ mod breaker;
 mod flow;
 mod helpers;
 mod introspection;
+mod metrics;
 mod outage;
 mod slo;
 mod tokens;
