@@ -346,7 +346,7 @@ async fn groups_and_passwords_are_set_from_the_console() {
     let token = csrf_token(&app, "/admin/users/bob").await;
     let response = post(
         &app,
-        "/admin/users/bob/groups",
+        "/admin/users/bob/membership",
         &[("csrf_token", token.as_str()), ("groups", "staff, ops")],
     )
     .await;
@@ -361,7 +361,7 @@ async fn groups_and_passwords_are_set_from_the_console() {
     assert_eq!(names, ["ops", "staff"]);
     let bad = post(
         &app,
-        "/admin/users/bob/groups",
+        "/admin/users/bob/membership",
         &[("csrf_token", token.as_str()), ("groups", "no spaces")],
     )
     .await;

@@ -2,7 +2,7 @@
 //! signed in to the center like anyone else (no token, no scripts).
 //!
 //! - `GET /admin/users?q=…`, `POST /admin/users`: find and add users;
-//!   `GET /admin/users/{username}` and `POST …/disable|enable|password|groups`
+//!   `GET /admin/users/{username}` and `POST …/disable|enable|password|membership`
 //! - `GET /admin/sessions?username=…`: a user's global sessions and the clients in each;
 //!   `POST /admin/sessions/{sid}/end`, `POST /admin/users/{username}/sessions/end`
 //! - `GET /admin/clients`, `POST /admin/clients`, `GET /admin/clients/{id}` and
@@ -59,7 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(users::password_reset)),
         )
         .service(
-            resource("/admin/users/{username}/groups", POST).route(web::post().to(users::groups)),
+            resource("/admin/users/{username}/membership", POST)
+                .route(web::post().to(users::groups)),
         )
         .service(
             resource("/admin/users/{username}/sessions/end", POST)

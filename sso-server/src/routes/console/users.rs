@@ -314,7 +314,7 @@ pub struct GroupsForm {
     groups: String,
 }
 
-/// `POST /admin/users/{username}/groups`: exactly the groups listed.
+/// `POST /admin/users/{username}/membership`: exactly the groups listed.
 pub async fn groups(
     admin: ConsoleAdmin,
     req: HttpRequest,
