@@ -265,3 +265,30 @@ impl<S: CounterStore + ?Sized> CounterStore for MeteredStore<S> {
         self.timed("reset", self.inner.reset(name)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_listen_address_serves_nothing_and_a_bad_one_is_named() {
+        assert!(
+            serve_configured(&MetricsSettings::default())
+                .unwrap()
+                .is_none()
+        );
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = taken.local_addr().unwrap().to_string();
+        let settings = MetricsSettings {
+            listen: Some(address.clone()),
+        };
+        let error = serve_configured(&settings)
+            .err()
+            .expect("the port is taken");
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("cannot listen for metrics on {address}")),
+            "{message}"
+        );
+    }
+}
