@@ -7,12 +7,16 @@
 //! What a client may obtain at `/token` beyond the code exchange, and in which form, is its
 //! [`TokenPolicy`].
 //!
+//! Database clients are also kept in memory as last read ([`ClientRegistry::refresh`] re-reads
+//! them all periodically), and that copy is served while the database is unreachable, so that
+//! signed-in users keep signing in to apps and apps keep exchanging codes.
+//!
 //! Client secrets are stored as SHA-256 digests and compared in constant time. A secret is
 //! expected to be a long random string (the center never invents a weak one), so a fast hash
 //! suffices and keeps `/token` cheap.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
@@ -21,6 +25,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::config::{AccessTokenFormat, ClientSettings, ConfigError, GrantType};
 use crate::crypto::sha256_hex;
+use crate::db::is_unreachable;
 use crate::domain::{ClientId, RedirectUri};
 
 /// A registered client.
@@ -326,6 +331,8 @@ pub struct Listed {
 pub struct ClientRegistry {
     pool: AnyPool,
     configured: Arc<BTreeMap<ClientId, Client>>,
+    /// The database clients as last read, served while the database is unreachable.
+    last_read: Arc<RwLock<BTreeMap<ClientId, Client>>>,
 }
 
 impl ClientRegistry {
@@ -338,6 +345,7 @@ impl ClientRegistry {
         Self {
             pool,
             configured: Arc::new(configured),
+            last_read: Arc::default(),
         }
     }
 
@@ -513,14 +521,62 @@ impl ClientRegistry {
         }
     }
 
-    /// The client with id `id`: the configured one, else the database's.
+    /// The client with id `id`: the configured one, else the database's. While the database
+    /// is unreachable, the database's client as last read.
     ///
     /// # Errors
-    /// When the database fails or a stored client is malformed.
+    /// When the database fails (and, when unreachable, the client was never read), or a stored
+    /// client is malformed.
     pub async fn get(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
         if let Some(client) = self.configured.get(id) {
             return Ok(Some(client.clone()));
         }
+        let loaded = self.load(id).await;
+        let mut last_read = self.last_read.write().expect("client cache lock");
+        match loaded {
+            Ok(Some(client)) => {
+                last_read.insert(id.clone(), client.clone());
+                Ok(Some(client))
+            }
+            Ok(None) => {
+                last_read.remove(id);
+                Ok(None)
+            }
+            Err(error) if is_unreachable(&error) => match last_read.get(id) {
+                Some(client) => Ok(Some(client.clone())),
+                None => Err(error),
+            },
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Re-reads every database client into the copy served while the database is unreachable;
+    /// returns how many there are. On failure the previous copy stays.
+    ///
+    /// # Errors
+    /// When the database fails or a stored client is malformed.
+    pub async fn refresh(&self) -> anyhow::Result<usize> {
+        let rows = sqlx::query("SELECT client_id FROM clients")
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot list clients")?;
+        let mut read = BTreeMap::new();
+        for row in &rows {
+            let id: String = row.try_get("client_id")?;
+            let Some(id) = ClientId::parse(&id) else {
+                continue;
+            };
+            if let Some(client) = self.load(&id).await? {
+                read.insert(id, client);
+            }
+        }
+        let count = read.len();
+        *self.last_read.write().expect("client cache lock") = read;
+        Ok(count)
+    }
+
+    /// The database's client with id `id`.
+    async fn load(&self, id: &ClientId) -> anyhow::Result<Option<Client>> {
         let row = sqlx::query(
             "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, id_token_alg, grant_types, client_credentials_scopes, \

@@ -1,13 +1,39 @@
 //! The SQL database: SQLite (embedded default) or PostgreSQL, through one `sqlx::Any` pool and
 //! one set of migrations.
+//!
+//! A request never waits long for a database that does not answer: taking a connection gives up
+//! after [`ACQUIRE_TIMEOUT`], and such a failure is told apart from others by
+//! [`is_unreachable`], so that callers can serve what they can without it (see the README's
+//! "Without the database").
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 use crate::config::DatabaseSettings;
+
+/// How long a query waits for a connection before the database counts as unreachable.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether `error` says the database could not be reached (no connection, a broken one, or a
+/// closed pool), rather than that it refused or could not do what was asked.
+pub fn is_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<sqlx::Error>().is_some_and(|error| {
+            matches!(
+                error,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        }) || cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
 
 /// Connects to the configured database and brings its schema up to date.
 ///
@@ -34,6 +60,7 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<AnyP
     }
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect(url)
         .await
         .context("cannot connect to the database")?;

@@ -20,7 +20,15 @@ pub trait PageError: std::error::Error {
     fn status(&self) -> StatusCode;
     /// What to tell the user; only called for 4xx statuses.
     fn message(&self, t: &'static Texts) -> &'static str;
+    /// Whether the failure is the database being unreachable: then the page is a 503 asking to
+    /// try again shortly, with `Retry-After`.
+    fn unavailable(&self) -> bool {
+        false
+    }
 }
+
+/// The seconds a client is asked to wait when the database is unreachable.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// A [`PageError`] with the language to show it in.
 pub struct Page<E> {
@@ -52,12 +60,33 @@ impl<E: fmt::Display> fmt::Display for Page<E> {
 
 impl<E: PageError> ResponseError for Page<E> {
     fn status_code(&self) -> StatusCode {
-        self.error.status()
+        if self.error.unavailable() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            self.error.status()
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.error.status();
         let t = texts(self.language);
+        if self.error.unavailable() {
+            log_chain(&self.error);
+            let mut response = web::page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &MessagePage {
+                    lang: self.language.tag(),
+                    t,
+                    title: t.unavailable_title,
+                    message: t.try_again_shortly,
+                },
+            );
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+            return response;
+        }
+        let status = self.error.status();
         let message = if status.is_server_error() {
             log_chain(&self.error);
             t.internal_error

@@ -30,6 +30,8 @@ pub struct Texts {
     pub request_too_large: &'static str,
     pub request_timeout: &'static str,
     pub internal_error: &'static str,
+    pub unavailable_title: &'static str,
+    pub try_again_shortly: &'static str,
 }
 
 const ENGLISH: Texts = Texts {
@@ -58,6 +60,8 @@ const ENGLISH: Texts = Texts {
     request_too_large: "The request is too large.",
     request_timeout: "The request took too long to arrive. Please try again.",
     internal_error: "An internal error occurred. Please try again later.",
+    unavailable_title: "Temporarily unavailable",
+    try_again_shortly: "Signing in is briefly unavailable. Please try again in a few moments.",
 };
 
 const SIMPLIFIED_CHINESE: Texts = Texts {
@@ -86,6 +90,8 @@ const SIMPLIFIED_CHINESE: Texts = Texts {
     request_too_large: "请求过大。",
     request_timeout: "请求传输超时，请重试。",
     internal_error: "发生内部错误，请稍后再试。",
+    unavailable_title: "暂时无法使用",
+    try_again_shortly: "登录暂时无法使用，请稍后再试。",
 };
 
 /// The texts of `language`.

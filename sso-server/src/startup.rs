@@ -36,6 +36,8 @@ use crate::web as webutil;
 
 /// How often audit events past their retention are deleted.
 const AUDIT_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often registry writes kept in the store while the database was unreachable are tried.
+const PENDING_REPLAY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The store the configuration asks for. A Redis store connects on first use, so the center
 /// starts while Redis is down (and `/readyz` says so); a replicated node starts listening for
@@ -273,7 +275,11 @@ impl Application {
                 state.sessions.clone(),
                 state.settings.session.sweep_interval(),
             )),
-            tokio::spawn(reload_keys(state.clone())),
+            tokio::spawn(crate::sessions::pending::run(
+                state.sessions.clone(),
+                PENDING_REPLAY_EVERY,
+            )),
+            tokio::spawn(reload_from_database(state.clone())),
             tokio::spawn(state.audit.clone().run_sweeper(AUDIT_SWEEP_EVERY)),
         ];
         let metrics = self.metrics.map(|(_, server)| {
@@ -305,14 +311,18 @@ fn serve_metrics(settings: &Settings) -> anyhow::Result<Option<(u16, Server)>> {
     Ok(endpoint)
 }
 
-async fn reload_keys(state: AppState) {
+/// Re-reads the signing keys and the database clients every `tokens.key_reload_secs`, so that
+/// the copies in memory, served while the database is unreachable, stay fresh.
+async fn reload_from_database(state: AppState) {
     let mut ticker = tokio::time::interval(state.settings.tokens.key_reload());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
     loop {
         ticker.tick().await;
         if let Err(error) = state.keys.reload().await {
             tracing::error!(error = format!("{error:#}"), "cannot reload signing keys");
+        }
+        if let Err(error) = state.clients.refresh().await {
+            tracing::error!(error = format!("{error:#}"), "cannot reload clients");
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::csrf::Csrf;
+use crate::db::is_unreachable;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
@@ -40,6 +41,15 @@ pub struct AppState {
     pub audit: AuditLog,
     pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
+}
+
+/// A user of a global session, and their groups when already known.
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub user: User,
+    /// The groups kept with the session, when the database could not be asked; `None` when
+    /// they are to be read from the database.
+    pub groups: Option<Vec<String>>,
 }
 
 /// A live access token of either format, and its user (none for a client's own token).
@@ -73,12 +83,42 @@ impl AppState {
         }
         let user = match &live.grant.user_id {
             None => None,
-            Some(id) => match self.users.get(id).await?.filter(|user| !user.disabled) {
-                Some(user) => Some(user),
+            Some(id) => match self
+                .session_user(id, live.grant.sid.as_deref())
+                .await?
+                .filter(|found| !found.user.disabled)
+            {
+                Some(found) => Some(found.user),
                 None => return Ok(None),
             },
         };
         Ok(Some(ActiveToken { live, user }))
+    }
+
+    /// User `user_id`, signed in with global session `sid` if any. While the database is
+    /// unreachable: the user as they were when they signed in to that session, kept with it.
+    ///
+    /// # Errors
+    /// When the store fails, or the database fails and the session does not hold the user.
+    pub async fn session_user(
+        &self,
+        user_id: &str,
+        sid: Option<&str>,
+    ) -> anyhow::Result<Option<SessionUser>> {
+        let error = match self.users.get(user_id).await {
+            Ok(user) => return Ok(user.map(|user| SessionUser { user, groups: None })),
+            Err(error) => error,
+        };
+        let Some(sid) = sid.filter(|_| is_unreachable(&error)) else {
+            return Err(error);
+        };
+        match self.sessions.claims(sid).await? {
+            Some((user, groups)) if user.id == user_id => Ok(Some(SessionUser {
+                user,
+                groups: Some(groups),
+            })),
+            _ => Err(error),
+        }
     }
 
     /// A JWT access token of ours that was not revoked. One that outlives sessions (offline)

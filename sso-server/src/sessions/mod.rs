@@ -8,7 +8,15 @@
 //!   one moves its clients into the single-logout outbox in the same transaction.
 //!
 //! Every end of a session goes through [`GlobalSessions::end`], which triggers single logout.
+//!
+//! While the database is unreachable, a session that exists in the store and was not ended
+//! counts as live; clients joining it and its end are kept in the store ([`pending`]) and
+//! written into the registry when the database answers again, so single logout loses nothing.
+//! The user's claims are kept in the session record at sign-in, so tokens can be issued
+//! without the users table.
 
+pub mod pending;
+pub use pending::Replayed;
 pub mod registry;
 pub mod sweeper;
 
@@ -22,6 +30,7 @@ use tokio::sync::Notify;
 
 use crate::clients::ClientRegistry;
 use crate::crypto::random_id;
+use crate::db::is_unreachable;
 use crate::domain::ClientId;
 use crate::slo::EndReason;
 use crate::users::User;
@@ -62,6 +71,7 @@ pub struct GlobalSessions {
     /// cache, through which their deletion reaches this node's cache at once.
     forward_auth_store: Arc<dyn SharedStore>,
     registry: registry::Registry,
+    pending: pending::Pending,
     expiry: Expiry,
     slo_wakeup: Arc<Notify>,
 }
@@ -82,6 +92,7 @@ impl GlobalSessions {
     ) -> Self {
         Self {
             forward_auth_store: Arc::clone(&store),
+            pending: pending::Pending::new(Arc::clone(&store)),
             store,
             registry: registry::Registry::new(pool, clients),
             expiry,
@@ -96,11 +107,12 @@ impl GlobalSessions {
         self
     }
 
-    /// Starts a new session for `user`, with a fresh key and a fresh sid.
+    /// Starts a new session for `user`, member of `groups`, with a fresh key and a fresh sid.
+    /// The user's claims are kept with it (see [`Self::claims`]).
     ///
     /// # Errors
     /// When the store or the database fails.
-    pub async fn create(&self, user: &User) -> anyhow::Result<GlobalSession> {
+    pub async fn create(&self, user: &User, groups: &[String]) -> anyhow::Result<GlobalSession> {
         let sid = random_id();
         let auth_time = session_store::Timestamp::now().as_secs();
         let mut record = Record::new(self.expiry)
@@ -109,6 +121,8 @@ impl GlobalSessions {
         record.insert("sid", &sid)?;
         record.insert("user_id", &user.id)?;
         record.insert("auth_time", auth_time)?;
+        record.insert("user", user)?;
+        record.insert("groups", groups)?;
         // Store first: the sweeper ends any registered session the store does not hold.
         let session = self.store.create(record).await?;
         self.registry.insert(&sid, &user.id).await?;
@@ -142,7 +156,7 @@ impl GlobalSessions {
             self.store.delete(&key).await?;
             return Ok(None);
         };
-        if !self.registry.exists(&sid).await? {
+        if !self.registry_knows(&sid).await? {
             // Ended elsewhere (the CLI, another replica); the record is a leftover.
             self.store.delete(&key).await?;
             return Ok(None);
@@ -155,31 +169,93 @@ impl GlobalSessions {
         }))
     }
 
-    /// Whether the session `sid` is still live.
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub async fn is_live(&self, sid: &str) -> anyhow::Result<bool> {
-        self.registry.exists(sid).await
+    /// Whether the registry holds session `sid`; without the database, whether it has not
+    /// ended meanwhile.
+    async fn registry_knows(&self, sid: &str) -> anyhow::Result<bool> {
+        match self.registry.exists(sid).await {
+            Err(error) if is_unreachable(&error) => Ok(!self.pending.is_ended(sid).await?),
+            known => known,
+        }
     }
 
-    /// Records that `client` joined session `sid`; `false` when the session has ended.
+    /// Whether the session `sid` is still live. Without the database: whether the store still
+    /// holds it and it has not ended meanwhile.
     ///
     /// # Errors
-    /// When the database fails.
+    /// When the store fails, or the database fails otherwise than by being unreachable.
+    pub async fn is_live(&self, sid: &str) -> anyhow::Result<bool> {
+        match self.registry.exists(sid).await {
+            Err(error) if is_unreachable(&error) => self.live_in_store(sid).await,
+            live => live,
+        }
+    }
+
+    /// Whether the store holds session `sid` and it was not ended while the database was
+    /// unreachable.
+    async fn live_in_store(&self, sid: &str) -> anyhow::Result<bool> {
+        let held = !self
+            .store
+            .list_by_tag(&tag(SID_TAG, sid)?)
+            .await?
+            .is_empty();
+        Ok(held && !self.pending.is_ended(sid).await?)
+    }
+
+    /// Records that `client` joined session `sid`; `false` when the session has ended. Without
+    /// the database the join is kept in the store until it can be recorded.
+    ///
+    /// # Errors
+    /// When the store fails, or the database fails otherwise than by being unreachable.
     pub async fn register_client(&self, sid: &str, client: &ClientId) -> anyhow::Result<bool> {
-        self.registry.add_client(sid, client).await
+        match self.registry.add_client(sid, client).await {
+            Err(error) if is_unreachable(&error) => {
+                if !self.live_in_store(sid).await? {
+                    return Ok(false);
+                }
+                self.pending.join(sid, client).await?;
+                tracing::warn!(
+                    sid,
+                    client = client.as_str(),
+                    "database unreachable; the client's join is kept in the store until it answers"
+                );
+                Ok(true)
+            }
+            joined => joined,
+        }
+    }
+
+    /// The user of session `sid` and their groups, as they were when the user signed in;
+    /// `None` when the store no longer holds the session.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn claims(&self, sid: &str) -> anyhow::Result<Option<(User, Vec<String>)>> {
+        for key in self.store.list_by_tag(&tag(SID_TAG, sid)?).await? {
+            if let Some(session) = self.store.load(&key).await? {
+                let record = session.record();
+                if let (Some(user), Some(groups)) = (record.get("user"), record.get("groups")) {
+                    return Ok(Some((user, groups)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Ends session `sid` and queues single logout for every client registered in it.
     /// Returns `false` when it had already ended.
     ///
+    /// Without the database the end is kept in the store (see [`pending`]) and the session's
+    /// records are deleted at once; its logout is queued when the database answers again.
+    ///
     /// # Errors
-    /// When the store or the database fails.
+    /// When the store fails, or the database fails otherwise than by being unreachable.
     pub async fn end(&self, sid: &str, reason: EndReason) -> anyhow::Result<bool> {
         // The registry first: it decides, once, that the session ended and why. Were the store
         // records deleted first, a sweep in between would take the session for expired.
-        let queued = self.registry.end(sid, reason).await?;
+        let queued = match self.registry.end(sid, reason).await {
+            Err(error) if is_unreachable(&error) => return self.end_pending(sid, reason).await,
+            queued => queued?,
+        };
         self.forget(sid).await;
         if let Some(count) = queued {
             crate::metrics::session_ended(reason);
@@ -194,6 +270,44 @@ impl GlobalSessions {
             }
         }
         Ok(queued.is_some())
+    }
+
+    /// Ends session `sid` without the database: the end is kept in the store first (so it is
+    /// never lost), then the session's records go.
+    async fn end_pending(&self, sid: &str, reason: EndReason) -> anyhow::Result<bool> {
+        if self.pending.is_ended(sid).await? {
+            return Ok(false);
+        }
+        self.pending.end(sid, reason).await?;
+        self.forget(sid).await;
+        crate::metrics::session_ended(reason);
+        tracing::warn!(
+            sid,
+            reason = reason.as_str(),
+            "global session ended while the database is unreachable; its logout is queued when it answers"
+        );
+        Ok(true)
+    }
+
+    /// Writes what was kept while the database was unreachable into the registry (see
+    /// [`pending`]), and wakes single logout for the deliveries that queued.
+    ///
+    /// # Errors
+    /// When the store or the database fails; the rest is tried again on the next call.
+    pub async fn replay_pending(&self) -> anyhow::Result<Replayed> {
+        let replayed = self.pending.replay(&self.registry).await?;
+        if replayed != Replayed::default() {
+            tracing::info!(
+                joins = replayed.joins,
+                ends = replayed.ends,
+                deliveries = replayed.deliveries,
+                "registry writes kept while the database was unreachable are recorded"
+            );
+        }
+        if replayed.deliveries > 0 {
+            self.slo_wakeup.notify_one();
+        }
+        Ok(replayed)
     }
 
     /// Deletes the store records of the ended session `sid`: its global session, its access
@@ -265,6 +379,8 @@ impl GlobalSessions {
     /// # Errors
     /// When the store or the database fails.
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
+        // Pending joins first, so that a session ended here gets logout to every client.
+        self.replay_pending().await?;
         let mut ended = 0;
         for sid in self.registry.all_sids().await? {
             let alive = !self

@@ -36,4 +36,17 @@ impl EndReason {
             Self::UserDisabled => "user_disabled",
         }
     }
+
+    /// The reason [`Self::as_str`] names.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Logout,
+            Self::Expired,
+            Self::AdminKill,
+            Self::PasswordChanged,
+            Self::UserDisabled,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == text)
+    }
 }

@@ -9,7 +9,7 @@ pub use groups::GroupName;
 pub use password::{Password, PasswordHasher};
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row as _};
 
 use crate::crypto::random_id;
@@ -17,7 +17,7 @@ use crate::db::now_ms;
 use crate::domain::Username;
 
 /// A user as the rest of the center sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Stable identifier; the `sub` of tokens.
     pub id: String,

@@ -22,6 +22,7 @@ mod login_limits;
 mod logout;
 mod metrics;
 mod negative;
+mod no_database;
 mod receiver;
 mod redis;
 mod redis_cluster;

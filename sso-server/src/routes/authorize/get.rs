@@ -37,6 +37,10 @@ impl PageError for AuthorizeError {
         }
     }
 
+    fn unavailable(&self) -> bool {
+        matches!(self, Self::Unexpected(error) if crate::db::is_unreachable(error))
+    }
+
     fn message(&self, t: &'static Texts) -> &'static str {
         match self {
             Self::UnknownClient => t.unknown_client,

@@ -46,6 +46,11 @@ impl PageError for LoginError {
         StatusCode::INTERNAL_SERVER_ERROR
     }
 
+    fn unavailable(&self) -> bool {
+        let Self::Unexpected(error) = self;
+        crate::db::is_unreachable(error)
+    }
+
     fn message(&self, t: &'static Texts) -> &'static str {
         t.internal_error
     }
@@ -216,7 +221,14 @@ async fn handle(
     {
         state.sessions.end(&previous.sid, EndReason::Logout).await?;
     }
-    let session = state.sessions.create(&user).await?;
+    let groups: Vec<String> = state
+        .users
+        .groups(&user.id)
+        .await?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let session = state.sessions.create(&user, &groups).await?;
     let latest = match form.form_id.as_deref().and_then(FormId::parse) {
         Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
         None => true,

@@ -61,6 +61,10 @@ impl PageError for LogoutError {
         }
     }
 
+    fn unavailable(&self) -> bool {
+        matches!(self, Self::Unexpected(error) if crate::db::is_unreachable(error))
+    }
+
     fn message(&self, t: &'static Texts) -> &'static str {
         match self {
             Self::BadHint => t.bad_request,

@@ -17,7 +17,7 @@ use crate::clients::Client;
 use crate::config::GrantType;
 use crate::domain::CodeVerifier;
 use crate::metrics::{self, Code};
-use crate::state::AppState;
+use crate::state::{AppState, SessionUser};
 use crate::tokens::access::grant_id;
 use crate::tokens::{AccessGrant, RefreshGrant, has_scope};
 
@@ -88,11 +88,10 @@ async fn redeem(
     {
         return Err(TokenError::InvalidGrant("the session has ended"));
     }
-    let user = state
-        .users
-        .get(&grant.user_id)
+    let SessionUser { user, groups } = state
+        .session_user(&grant.user_id, Some(&grant.sid))
         .await?
-        .filter(|user| !user.disabled)
+        .filter(|found| !found.user.disabled)
         .ok_or(TokenError::InvalidGrant("the user is not active"))?;
     let refreshable = client.tokens.allows(GrantType::RefreshToken);
     let offline = refreshable && client.tokens.offline_access;
@@ -147,7 +146,7 @@ async fn redeem(
         auth_time: grant.auth_time,
         nonce: grant.nonce,
     };
-    let id_token = id_token(state, client, user, authentication, &scope).await?;
+    let id_token = id_token(state, client, user, groups, authentication, &scope).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -180,7 +180,8 @@ pub(super) struct Authentication {
     pub(super) nonce: Option<String>,
 }
 
-/// A signed id token for `user` at `client`, with the claims `scope` grants.
+/// A signed id token for `user` at `client`, with the claims `scope` grants; the groups are
+/// `known_groups` when given, else read from the database.
 ///
 /// # Errors
 /// When the database fails or signing fails.
@@ -188,14 +189,17 @@ pub(super) async fn id_token(
     state: &AppState,
     client: &Client,
     user: User,
+    known_groups: Option<Vec<String>>,
     authentication: Authentication,
     scope: &str,
 ) -> anyhow::Result<String> {
-    let groups = if grants_groups(scope) {
-        let groups = state.users.groups(&user.id).await?;
-        Some(groups.into_iter().map(String::from).collect())
-    } else {
-        None
+    let groups = match known_groups {
+        _ if !grants_groups(scope) => None,
+        Some(groups) => Some(groups),
+        None => {
+            let groups = state.users.groups(&user.id).await?;
+            Some(groups.into_iter().map(String::from).collect())
+        }
     };
     let now = jsonwebtoken::get_current_timestamp();
     let claims = IdTokenClaims {

@@ -93,7 +93,7 @@ pub(super) async fn refresh(
             auth_time: grant.auth_time,
             nonce: None,
         };
-        Some(id_token(state, client, user, authentication, &scope).await?)
+        Some(id_token(state, client, user, None, authentication, &scope).await?)
     } else {
         None
     };
