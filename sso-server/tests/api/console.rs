@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::Response;
-use sso_server::audit::{Event, Query, Recorded};
+use sso_server::audit::{Entry, Event, Query, Recorded};
 use sso_server::config::{ClientSettings, SigningAlg};
 use sso_server::domain::{ClientId, Username};
 use sso_server::users::{GroupChange, GroupName};
@@ -338,6 +338,41 @@ async fn a_disabled_user_is_signed_out_and_refused_at_sign_in() {
     assert_eq!(enable.status(), 303);
     let enabled = sign_in_elsewhere(&app, "bob", PASSWORD).await;
     assert_eq!(enabled, 303, "enabled again, bob signs in");
+}
+
+#[tokio::test]
+async fn the_audit_log_is_read_a_page_at_a_time_and_wrong_methods_get_a_page() {
+    let app = console().await;
+    for n in 0..55 {
+        let entry = Entry::new(Event::AdminAction).user("pager").with("n", n);
+        app.state.audit.record(entry).await;
+    }
+    let (status, first) = get(&app, "/admin/audit-log?username=pager").await;
+    assert_eq!(status, 200);
+    assert_eq!(first.matches("data-label=\"Time (UTC)\"").count(), 50);
+    assert!(first.contains("{&#34;n&#34;:54}"), "newest first");
+    let next = first
+        .split("href=\"")
+        .find_map(|rest| rest.strip_prefix("/admin/audit-log?"))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the next page")
+        .replace("&#38;", "&");
+    let (status, second) = get(&app, &format!("/admin/audit-log?{next}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(second.matches("data-label=\"Time (UTC)\"").count(), 5);
+    assert!(second.contains("{&#34;n&#34;:0}"));
+    assert!(!second.contains("id=\"next-page\""), "the last page");
+    assert_eq!(get(&app, "/admin/audit-log?after=garbage").await.0, 400);
+
+    let wrong = app
+        .browser
+        .get(app.url("/admin/users/bob/disable"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert_eq!(wrong.headers()["allow"], "POST");
+    assert!(wrong.text().await.unwrap().contains("<h1"));
 }
 
 #[tokio::test]

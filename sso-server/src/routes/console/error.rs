@@ -31,6 +31,9 @@ pub enum ConsoleError {
     ReadOnly(String),
     #[error("{0}")]
     NotFound(String),
+    /// A console path asked with a method it does not take.
+    #[error("this page does not take that request")]
+    MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -58,6 +61,7 @@ impl ResponseError for ConsoleError {
             Self::Off | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NotAdmin(_) | Self::Csrf | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,7 +78,7 @@ impl ResponseError for ConsoleError {
             Self::NotAdmin(_) => "Administrators only",
             Self::Csrf => "Form refused",
             Self::ReadOnly(_) => "Read-only",
-            Self::BadRequest(_) => "Cannot do that",
+            Self::BadRequest(_) | Self::MethodNotAllowed => "Cannot do that",
             Self::Unexpected(error) => {
                 crate::error::log_chain(error.as_ref());
                 "Something went wrong"

@@ -26,15 +26,15 @@ pub mod sessions;
 pub mod users;
 
 use actix_web::cookie::Cookie;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use askama::Template;
 
 pub use access::ConsoleAdmin;
 pub use error::ConsoleError;
 
 use crate::i18n::Texts;
-use crate::routes::{GET, GET_POST, POST, resource};
+use crate::routes::{GET, GET_POST, POST};
 use crate::state::AppState;
 use crate::web as webutil;
 
@@ -88,6 +88,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/admin/deliveries/{id}/retry", POST).route(web::post().to(deliveries::retry)),
         )
         .service(resource("/admin/audit-log", GET).route(web::get().to(audit::list)));
+}
+
+/// A console path: another method than `allow` gets a 405 page with `Allow` (the center's
+/// other `/admin/` paths answer the admin API's JSON).
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = ConsoleError::MethodNotAllowed.error_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
 }
 
 /// `GET /admin`: the users page.
