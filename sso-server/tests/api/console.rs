@@ -137,6 +137,35 @@ fn urlencode(text: &str) -> String {
 }
 
 #[tokio::test]
+async fn console_pages_keep_the_centers_strict_content_security_policy() {
+    let app = console().await;
+    for path in [
+        "/admin/users",
+        "/admin/users/bob",
+        "/admin/sessions?username=bob",
+        "/admin/clients",
+        "/admin/clients/app1",
+        "/admin/deliveries",
+        "/admin/audit-log",
+    ] {
+        let response = app.browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers["content-security-policy"],
+            sso_server::web::CSP,
+            "{path}"
+        );
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        let page = response.text().await.unwrap();
+        assert!(
+            !page.contains("<script") && !page.contains("style="),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_signed_in_user_outside_the_admin_group_gets_a_readable_403() {
     let app = spawn_app().await;
     sign_in(&app, "bob").await;
