@@ -17,8 +17,9 @@ use crate::config::DatabaseSettings;
 /// How long a query waits for a connection before the database counts as unreachable.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Whether `error` says the database could not be reached (no connection, a broken one, or a
-/// closed pool), rather than that it refused or could not do what was asked.
+/// Whether `error` says the database could not be reached (no connection, or a broken one),
+/// rather than that it refused or could not do what was asked. A pool closed by the center
+/// itself (shutting down) is not an outage.
 pub fn is_unreachable(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.downcast_ref::<sqlx::Error>().is_some_and(|error| {
@@ -28,8 +29,6 @@ pub fn is_unreachable(error: &anyhow::Error) -> bool {
                     | sqlx::Error::Tls(_)
                     | sqlx::Error::Protocol(_)
                     | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
             )
         }) || cause.downcast_ref::<std::io::Error>().is_some()
     })

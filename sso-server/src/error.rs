@@ -80,10 +80,7 @@ impl<E: PageError> ResponseError for Page<E> {
                     message: t.try_again_shortly,
                 },
             );
-            response.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from(RETRY_AFTER_SECS),
-            );
+            retry_after(&mut response);
             return response;
         }
         let status = self.error.status();
@@ -103,6 +100,14 @@ impl<E: PageError> ResponseError for Page<E> {
             },
         )
     }
+}
+
+/// Asks the client to come back in [`RETRY_AFTER_SECS`].
+fn retry_after(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(RETRY_AFTER_SECS),
+    );
 }
 
 /// Logs an error with its sources.
@@ -144,9 +149,20 @@ pub fn oauth_error(
 }
 
 /// The response for an unexpected failure of an OAuth endpoint: logged, then a bare
-/// `server_error`.
+/// `server_error`; a 503 `temporarily_unavailable` with `Retry-After` when the database is
+/// unreachable.
 pub fn oauth_server_error(error: &anyhow::Error) -> HttpResponse {
     log_chain(error.as_ref());
+    if crate::db::is_unreachable(error) {
+        let mut response = oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again shortly",
+            None,
+        );
+        retry_after(&mut response);
+        return response;
+    }
     oauth_error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "server_error",

@@ -57,6 +57,9 @@ pub struct SessionUser {
 pub struct ActiveToken {
     pub live: LiveToken,
     pub user: Option<User>,
+    /// The user's groups, when kept with the session because the database could not be
+    /// asked (see [`SessionUser`]).
+    pub groups: Option<Vec<String>>,
 }
 
 impl AppState {
@@ -81,18 +84,18 @@ impl AppState {
         {
             return Ok(None);
         }
-        let user = match &live.grant.user_id {
-            None => None,
+        let (user, groups) = match &live.grant.user_id {
+            None => (None, None),
             Some(id) => match self
                 .session_user(id, live.grant.sid.as_deref())
                 .await?
                 .filter(|found| !found.user.disabled)
             {
-                Some(found) => Some(found.user),
+                Some(found) => (Some(found.user), found.groups),
                 None => return Ok(None),
             },
         };
-        Ok(Some(ActiveToken { live, user }))
+        Ok(Some(ActiveToken { live, user, groups }))
     }
 
     /// User `user_id`, signed in with global session `sid` if any. While the database is

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sso_server::domain::Username;
+use sso_server::users::{GroupChange, GroupName};
 use url::Url;
 
 use crate::helpers::*;
@@ -125,11 +127,19 @@ async fn center_behind_a_cable() -> (TestApp, Cable, Receiver, Receiver) {
     (app, cable, one, two)
 }
 
-/// Silent sign-in of the browser's session at app2, and the code exchange.
+/// Silent sign-in of the browser's session at app2 with the groups scope, and the code
+/// exchange.
 async fn silent_sign_in_to_app2(app: &TestApp) -> reqwest::Response {
-    let callback = app
-        .follow(app.get_authorize(&AuthRequest::app2()).await)
-        .await;
+    let query = AuthRequest::app2()
+        .query()
+        .replace("openid+profile+email", "openid+profile+groups");
+    let authorize = app
+        .browser
+        .get(app.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+        .unwrap();
+    let callback = app.follow(authorize).await;
     app.exchange(
         "app2",
         APP2_SECRET,
@@ -154,6 +164,13 @@ async fn wait_for_tokens(receiver: &Receiver, within: Duration) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn signed_in_users_sign_in_to_apps_and_sign_out_while_the_database_is_cut() {
     let (app, cable, one, two) = center_behind_a_cable().await;
+    let staff = GroupName::parse_list("staff").unwrap();
+    let alice = Username::parse("alice").unwrap();
+    app.state
+        .users
+        .change_groups(&alice, &GroupChange::Add(staff))
+        .await
+        .unwrap();
     let tokens = app.login_app1("alice").await;
     let sid = sid_of(&tokens);
     let id_token = tokens["id_token"].as_str().unwrap().to_owned();
@@ -174,8 +191,21 @@ async fn signed_in_users_sign_in_to_apps_and_sign_out_while_the_database_is_cut(
     assert_eq!(app2_claims["sid"], sid.as_str());
     assert_eq!(app2_claims["name"], "Alice Liddell");
     assert_eq!(app2_claims["aud"], "app2");
+    assert_eq!(app2_claims["groups"], serde_json::json!(["staff"]));
     let access_token = app2_tokens["access_token"].as_str().unwrap();
-    assert_eq!(app.userinfo(access_token).await.status(), 200);
+    let userinfo = app.userinfo(access_token).await;
+    assert_eq!(userinfo.status(), 200);
+    let userinfo: serde_json::Value = userinfo.json().await.unwrap();
+    assert_eq!(userinfo["groups"], serde_json::json!(["staff"]));
+
+    // A client the center never read cannot be served: the token endpoint asks to retry.
+    let unknown = app
+        .exchange("app3", APP2_SECRET, "code", APP2_CALLBACK, None)
+        .await;
+    assert_eq!(unknown.status(), 503);
+    assert_eq!(unknown.headers()["retry-after"], "5");
+    let unknown: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(unknown["error"], "temporarily_unavailable");
 
     // A new password sign-in, from another browser, is asked to try again shortly.
     let other = Center::attach(app.url(""));

@@ -77,7 +77,7 @@ pub async fn introspect(
         .ok_or(ClientAuthError::InvalidRequest("token is missing"))?;
     let mut response = HttpResponse::Ok();
     webutil::no_store(&mut response);
-    let Some(ActiveToken { live, user }) = state.active_token(token).await? else {
+    let Some(ActiveToken { live, user, .. }) = state.active_token(token).await? else {
         return Ok(response.json(serde_json::json!({ "active": false })));
     };
     let grant = live.grant;

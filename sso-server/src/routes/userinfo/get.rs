@@ -73,15 +73,18 @@ pub async fn userinfo(
     let Some(ActiveToken {
         live,
         user: Some(user),
+        groups: known_groups,
     }) = state.active_token(token).await?
     else {
         return Err(UserinfoError::InvalidToken);
     };
-    let groups = if grants_groups(&live.grant.scope) {
-        let groups = state.users.groups(&user.id).await?;
-        Some(groups.into_iter().map(String::from).collect())
-    } else {
-        None
+    let groups = match known_groups {
+        _ if !grants_groups(&live.grant.scope) => None,
+        Some(groups) => Some(groups),
+        None => {
+            let groups = state.users.groups(&user.id).await?;
+            Some(groups.into_iter().map(String::from).collect())
+        }
     };
     Ok(webutil::no_store(&mut HttpResponse::Ok()).json(UserInfo {
         sub: user.id,
