@@ -12,7 +12,8 @@ const PORTAL_CALLBACK: &str = "https://portal.localhost/auth/callback";
 const KIOSK_CALLBACK: &str = "http://kiosk.localhost:8090/callback";
 const KIOSK_HOME: &str = "http://kiosk.localhost:8090/";
 
-fn configured(id: &str, callback: &str) -> ClientSettings {
+/// The settings of a public client `id` with one redirect URI, as the configuration gives them.
+pub(crate) fn configured(id: &str, callback: &str) -> ClientSettings {
     ClientSettings {
         id: id.to_owned(),
         name: Some(format!("Configured {id}")),

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use reqwest::Response;
 use sso_server::audit::{Entry, Event, Query, Recorded};
-use sso_server::config::{ClientSettings, SigningAlg};
 use sso_server::domain::{ClientId, Username};
 use sso_server::users::{GroupChange, GroupName};
 
+use crate::configured_clients::configured;
 use crate::helpers::*;
 use crate::receiver::Receiver;
 
@@ -570,21 +570,9 @@ async fn an_admin_registers_a_client_and_changes_its_uris() {
 #[tokio::test]
 async fn clients_of_the_configuration_file_are_read_only() {
     let app = spawn_app_with(|settings| {
-        settings.clients.push(ClientSettings {
-            id: "portal".to_owned(),
-            name: None,
-            secret: Some(sso_server::config::Secret::new("portal-secret-0123456789")),
-            secret_file: None,
-            secret_sha256: None,
-            redirect_uris: vec!["https://portal.localhost/cb".to_owned()],
-            post_logout_redirect_uris: Vec::new(),
-            backchannel_logout_uri: None,
-            id_token_alg: SigningAlg::Rs256,
-            grant_types: ClientSettings::default_grant_types(),
-            client_credentials_scopes: Vec::new(),
-            access_token_format: Default::default(),
-            offline_access: false,
-        });
+        let mut portal = configured("portal", "https://portal.localhost/cb");
+        portal.secret = Some(sso_server::config::Secret::new("portal-secret-0123456789"));
+        settings.clients.push(portal);
     })
     .await;
     make_admin(&app, "alice").await;
