@@ -2,7 +2,9 @@
 # Runs the session-store benchmarks against a real Redis (the local one, or a
 # throwaway redis-server when none is reachable; REDIS_URL overrides both).
 #
-# Usage: scripts/bench.sh [BENCH_ARGS...]
+# Usage: scripts/bench.sh [scale] [BENCH_ARGS...]
+#   scale       the stores at one million live sessions (benches/scale.rs) instead of the
+#               per-operation figures (benches/store.rs)
 #   BENCH_ARGS are passed to the bench binary, after `--`.
 set -euo pipefail
 
@@ -17,5 +19,10 @@ ensure_redis
 ensure_redis_cluster
 printf '==> REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2
 
-printf '==> cargo bench -p session-store --bench store -- %s\n' "$*" >&2
-cargo bench -p session-store --bench store -- "$@"
+bench=store
+if [[ ${1:-} == scale ]]; then
+	bench=scale
+	shift
+fi
+printf '==> cargo bench -p session-store --bench %s -- %s\n' "$bench" "$*" >&2
+cargo bench -p session-store --bench "$bench" -- "$@"
