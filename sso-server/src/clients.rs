@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::config::{AccessTokenFormat, ClientSettings, ConfigError, GrantType};
 use crate::crypto::sha256_hex;
-use crate::db::is_unreachable;
+use crate::db::Reachability;
 use crate::domain::{ClientId, RedirectUri};
 
 /// A registered client.
@@ -333,6 +333,7 @@ pub struct ClientRegistry {
     configured: Arc<BTreeMap<ClientId, Client>>,
     /// The database clients as last read, served while the database is unreachable.
     last_read: Arc<RwLock<BTreeMap<ClientId, Client>>>,
+    database: Reachability,
 }
 
 impl ClientRegistry {
@@ -346,7 +347,15 @@ impl ClientRegistry {
             pool,
             configured: Arc::new(configured),
             last_read: Arc::default(),
+            database: Reachability::default(),
         }
+    }
+
+    /// The same registry, skipping the database while `database` says it is unreachable.
+    #[must_use]
+    pub fn with_reachability(mut self, database: Reachability) -> Self {
+        self.database = database;
+        self
     }
 
     /// The clients of the configuration and the clients in `pool`.
@@ -531,22 +540,19 @@ impl ClientRegistry {
         if let Some(client) = self.configured.get(id) {
             return Ok(Some(client.clone()));
         }
-        let loaded = self.load(id).await;
+        let loaded = self.database.reach(self.load(id)).await;
         let mut last_read = self.last_read.write().expect("client cache lock");
         match loaded {
-            Ok(Some(client)) => {
+            Ok(Ok(Some(client))) => {
                 last_read.insert(id.clone(), client.clone());
                 Ok(Some(client))
             }
-            Ok(None) => {
+            Ok(Ok(None)) => {
                 last_read.remove(id);
                 Ok(None)
             }
-            Err(error) if is_unreachable(&error) => match last_read.get(id) {
-                Some(client) => Ok(Some(client.clone())),
-                None => Err(error),
-            },
-            Err(error) => Err(error),
+            Ok(Err(error)) => Err(error),
+            Err(unreachable) => last_read.get(id).cloned().map(Some).ok_or(unreachable),
         }
     }
 

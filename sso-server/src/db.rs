@@ -4,8 +4,12 @@
 //! A request never waits long for a database that does not answer: taking a connection gives up
 //! after [`ACQUIRE_TIMEOUT`], and such a failure is told apart from others by
 //! [`is_unreachable`], so that callers can serve what they can without it (see the README's
-//! "Without the database").
+//! "Without the database"). Once one call found it unreachable, [`Reachability`] has the
+//! others skip it until a probe gets an answer again, so that they do not each wait.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -31,7 +35,67 @@ pub fn is_unreachable(error: &anyhow::Error) -> bool {
                     | sqlx::Error::PoolTimedOut
             )
         }) || cause.downcast_ref::<std::io::Error>().is_some()
+            || cause.downcast_ref::<Unreachable>().is_some()
     })
+}
+
+/// The database is known to be unreachable, so it was not asked.
+#[derive(Debug, thiserror::Error)]
+#[error("the database is unreachable")]
+pub struct Unreachable;
+
+/// Whether the database answers, as last found; shared by the parts of the center that can do
+/// without it. Starts as reachable.
+#[derive(Clone, Debug, Default)]
+pub struct Reachability {
+    down: Arc<AtomicBool>,
+}
+
+impl Reachability {
+    /// Whether the last attempt found the database unreachable, and no probe has reached it since.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// The result of `work`, or the error saying the database is unreachable: known to be down
+    /// (then `work` is not run) or found so by `work`.
+    ///
+    /// # Errors
+    /// The unreachable database, as an error to log or to return.
+    pub async fn reach<T>(
+        &self,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> Result<anyhow::Result<T>, anyhow::Error> {
+        if self.is_down() {
+            return Err(Unreachable.into());
+        }
+        match work.await {
+            Err(error) if is_unreachable(&error) => {
+                if !self.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "database unreachable; serving what does not need it"
+                    );
+                }
+                Err(error)
+            }
+            done => Ok(done),
+        }
+    }
+
+    /// While the database is found unreachable, probes it every `interval` and marks it
+    /// reachable once it answers; runs until the task is dropped.
+    pub async fn watch(self, pool: AnyPool, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if self.is_down() && sqlx::query("SELECT 1").execute(&pool).await.is_ok() {
+                self.down.store(false, Ordering::Relaxed);
+                tracing::info!("database reachable again");
+            }
+        }
+    }
 }
 
 /// Connects to the configured database and brings its schema up to date.

@@ -20,6 +20,7 @@ use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
 use crate::csrf::Csrf;
+use crate::db::Reachability;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::keys::sealing::KeySealer;
@@ -36,6 +37,8 @@ use crate::web as webutil;
 
 /// How often audit events past their retention are deleted.
 const AUDIT_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often an unreachable database is probed.
+const DATABASE_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often registry writes kept in the store while the database was unreachable are tried.
 const PENDING_REPLAY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -76,7 +79,11 @@ fn redis_config(settings: &Settings) -> anyhow::Result<RedisConfig> {
             .context("store.redis_url is not set")?;
         RedisConfig::new(url.expose())
     } else {
-        RedisConfig::sentinel(store.sentinels.clone(), store.sentinel_service.clone())
+        let config = RedisConfig::sentinel(store.sentinels.clone(), store.sentinel_service.clone());
+        match &store.redis_password {
+            Some(password) => config.with_server_password(password.expose()),
+            None => config,
+        }
     };
     Ok(config
         .with_prefix(store.prefix.clone())
@@ -116,7 +123,9 @@ pub async fn build_state(
         settings.session.idle_timeout(),
         settings.session.absolute_timeout(),
     );
-    let clients = ClientRegistry::with_configured(pool.clone(), &settings.clients)?;
+    let database = Reachability::default();
+    let clients = ClientRegistry::with_configured(pool.clone(), &settings.clients)?
+        .with_reachability(database.clone());
     let sealer = settings
         .tokens
         .key_encryption_key
@@ -133,6 +142,7 @@ pub async fn build_state(
         sessions: GlobalSessions::new(
             store.clone(),
             pool.clone(),
+            database.clone(),
             clients.clone(),
             expiry,
             slo_wakeup,
@@ -161,6 +171,7 @@ pub async fn build_state(
         keys,
         settings: Arc::new(settings),
         pool,
+        database,
         store,
     })
 }
@@ -280,6 +291,12 @@ impl Application {
                 PENDING_REPLAY_EVERY,
             )),
             tokio::spawn(reload_from_database(state.clone())),
+            tokio::spawn(
+                state
+                    .database
+                    .clone()
+                    .watch(state.pool.clone(), DATABASE_PROBE_EVERY),
+            ),
             tokio::spawn(state.audit.clone().run_sweeper(AUDIT_SWEEP_EVERY)),
         ];
         let metrics = self.metrics.map(|(_, server)| {

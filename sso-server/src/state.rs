@@ -10,7 +10,7 @@ use crate::authorization_code::Codes;
 use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::csrf::Csrf;
-use crate::db::is_unreachable;
+use crate::db::Reachability;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
@@ -26,6 +26,8 @@ pub struct AppState {
     /// The issuer without a trailing slash.
     pub issuer: Arc<str>,
     pub pool: AnyPool,
+    /// Whether `pool` answers, as last found.
+    pub database: Reachability,
     pub store: Arc<dyn SharedStore>,
     pub users: UserStore,
     pub hasher: PasswordHasher,
@@ -108,11 +110,11 @@ impl AppState {
         user_id: &str,
         sid: Option<&str>,
     ) -> anyhow::Result<Option<SessionUser>> {
-        let error = match self.users.get(user_id).await {
-            Ok(user) => return Ok(user.map(|user| SessionUser { user, groups: None })),
+        let error = match self.database.reach(self.users.get(user_id)).await {
+            Ok(found) => return Ok(found?.map(|user| SessionUser { user, groups: None })),
             Err(error) => error,
         };
-        let Some(sid) = sid.filter(|_| is_unreachable(&error)) else {
+        let Some(sid) = sid else {
             return Err(error);
         };
         match self.sessions.claims(sid).await? {

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use crate::clients::ClientRegistry;
 use crate::crypto::random_id;
-use crate::db::is_unreachable;
+use crate::db::Reachability;
 use crate::domain::ClientId;
 use crate::slo::EndReason;
 use crate::users::User;
@@ -72,6 +72,7 @@ pub struct GlobalSessions {
     forward_auth_store: Arc<dyn SharedStore>,
     registry: registry::Registry,
     pending: pending::Pending,
+    database: Reachability,
     expiry: Expiry,
     slo_wakeup: Arc<Notify>,
 }
@@ -81,11 +82,12 @@ fn tag(name: &str, value: &str) -> anyhow::Result<IndexTag> {
 }
 
 impl GlobalSessions {
-    /// Sessions kept in `store` and `pool`, single logout to `clients`; `slo_wakeup` is
-    /// notified when deliveries are queued.
+    /// Sessions kept in `store` and `pool` (as reachable as `database` says), single logout to
+    /// `clients`; `slo_wakeup` is notified when deliveries are queued.
     pub fn new(
         store: Arc<dyn SharedStore>,
         pool: AnyPool,
+        database: Reachability,
         clients: ClientRegistry,
         expiry: Expiry,
         slo_wakeup: Arc<Notify>,
@@ -93,6 +95,7 @@ impl GlobalSessions {
         Self {
             forward_auth_store: Arc::clone(&store),
             pending: pending::Pending::new(Arc::clone(&store)),
+            database,
             store,
             registry: registry::Registry::new(pool, clients),
             expiry,
@@ -172,9 +175,9 @@ impl GlobalSessions {
     /// Whether the registry holds session `sid`; without the database, whether it has not
     /// ended meanwhile.
     async fn registry_knows(&self, sid: &str) -> anyhow::Result<bool> {
-        match self.registry.exists(sid).await {
-            Err(error) if is_unreachable(&error) => Ok(!self.pending.is_ended(sid).await?),
-            known => known,
+        match self.database.reach(self.registry.exists(sid)).await {
+            Ok(known) => known,
+            Err(_) => Ok(!self.pending.is_ended(sid).await?),
         }
     }
 
@@ -184,9 +187,9 @@ impl GlobalSessions {
     /// # Errors
     /// When the store fails, or the database fails otherwise than by being unreachable.
     pub async fn is_live(&self, sid: &str) -> anyhow::Result<bool> {
-        match self.registry.exists(sid).await {
-            Err(error) if is_unreachable(&error) => self.live_in_store(sid).await,
-            live => live,
+        match self.database.reach(self.registry.exists(sid)).await {
+            Ok(live) => live,
+            Err(_) => self.live_in_store(sid).await,
         }
     }
 
@@ -207,8 +210,13 @@ impl GlobalSessions {
     /// # Errors
     /// When the store fails, or the database fails otherwise than by being unreachable.
     pub async fn register_client(&self, sid: &str, client: &ClientId) -> anyhow::Result<bool> {
-        match self.registry.add_client(sid, client).await {
-            Err(error) if is_unreachable(&error) => {
+        match self
+            .database
+            .reach(self.registry.add_client(sid, client))
+            .await
+        {
+            Ok(joined) => joined,
+            Err(_) => {
                 if !self.live_in_store(sid).await? {
                     return Ok(false);
                 }
@@ -220,7 +228,6 @@ impl GlobalSessions {
                 );
                 Ok(true)
             }
-            joined => joined,
         }
     }
 
@@ -252,9 +259,9 @@ impl GlobalSessions {
     pub async fn end(&self, sid: &str, reason: EndReason) -> anyhow::Result<bool> {
         // The registry first: it decides, once, that the session ended and why. Were the store
         // records deleted first, a sweep in between would take the session for expired.
-        let queued = match self.registry.end(sid, reason).await {
-            Err(error) if is_unreachable(&error) => return self.end_pending(sid, reason).await,
-            queued => queued?,
+        let queued = match self.database.reach(self.registry.end(sid, reason)).await {
+            Ok(queued) => queued?,
+            Err(_) => return self.end_pending(sid, reason).await,
         };
         self.forget(sid).await;
         if let Some(count) = queued {
@@ -293,9 +300,13 @@ impl GlobalSessions {
     /// [`pending`]), and wakes single logout for the deliveries that queued.
     ///
     /// # Errors
-    /// When the store or the database fails; the rest is tried again on the next call.
+    /// When the store or the database fails, or the database is known to be unreachable; the
+    /// rest is tried again on the next call.
     pub async fn replay_pending(&self) -> anyhow::Result<Replayed> {
-        let replayed = self.pending.replay(&self.registry).await?;
+        let replayed = self
+            .database
+            .reach(self.pending.replay(&self.registry))
+            .await??;
         if replayed != Replayed::default() {
             tracing::info!(
                 joins = replayed.joins,
@@ -379,7 +390,8 @@ impl GlobalSessions {
     /// # Errors
     /// When the store or the database fails.
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
-        // Pending joins first, so that a session ended here gets logout to every client.
+        // Pending joins first, so that a session ended here gets logout to every client; and
+        // nothing is ended here while joins may still be pending.
         self.replay_pending().await?;
         let mut ended = 0;
         for sid in self.registry.all_sids().await? {

@@ -145,11 +145,14 @@ pub async fn run(sessions: GlobalSessions, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = sessions.replay_pending().await {
-            tracing::warn!(
+        match sessions.replay_pending().await {
+            Ok(_) => {}
+            // Said once, when the database was found unreachable.
+            Err(error) if crate::db::is_unreachable(&error) => {}
+            Err(error) => tracing::warn!(
                 error = format!("{error:#}"),
                 "registry writes kept in the store wait for the database"
-            );
+            ),
         }
     }
 }

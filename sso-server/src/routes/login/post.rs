@@ -104,6 +104,11 @@ async fn handle(
     form: LoginForm,
     state: &AppState,
 ) -> Result<HttpResponse, LoginError> {
+    // A sign-in needs the users table and records a session in the registry: without the
+    // database it cannot happen, and the user is asked at once to try again shortly.
+    if state.database.is_down() {
+        return Err(LoginError::Unexpected(crate::db::Unreachable.into()));
+    }
     let return_to = return_query(&form.return_to);
     let name = client_name(state, return_to).await?;
     let retry = |status, error: fn(&Texts) -> &'static str, username: &str| {
