@@ -83,14 +83,24 @@ impl Reachability {
         }
     }
 
-    /// While the database is found unreachable, probes it every `interval` and marks it
-    /// reachable once it answers; runs until the task is dropped.
+    /// Probes the database every `interval`: finds it unreachable before a request has to
+    /// wait for it, and reachable again once it answers. Runs until the task is dropped.
     pub async fn watch(self, pool: AnyPool, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if self.is_down() && sqlx::query("SELECT 1").execute(&pool).await.is_ok() {
+            let answered = async {
+                sqlx::query("SELECT 1")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+                    .map_err(anyhow::Error::from)
+            };
+            if !self.is_down() {
+                // Marks it down when unreachable; any other failure is for the requests to meet.
+                let _found = self.reach(answered).await;
+            } else if answered.await.is_ok() {
                 self.down.store(false, Ordering::Relaxed);
                 tracing::info!("database reachable again");
             }
