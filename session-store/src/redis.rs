@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, ServerErrorKind};
 
 use self::cache::{Cache, Tracker};
@@ -56,6 +56,22 @@ pub struct RedisConfig {
     prefix: String,
     timeout: Duration,
     local_cache: bool,
+    /// [`RedisConfig::with_server_password`] was given for a URL or a cluster.
+    misplaced_password: bool,
+}
+
+/// A client asking the Sentinels for the primary of `service`, authenticating to it with
+/// `password` when given.
+fn sentinel_client(
+    sentinels: Vec<String>,
+    service: String,
+    password: &Option<String>,
+) -> redis::RedisResult<SentinelClient> {
+    let node = password.as_ref().map(|password| {
+        SentinelNodeConnectionInfo::default()
+            .set_redis_connection_info(redis::RedisConnectionInfo::default().set_password(password))
+    });
+    SentinelClient::build(sentinels, service, node, SentinelServerType::Master)
 }
 
 #[derive(Clone)]
@@ -64,6 +80,8 @@ enum Target {
     Sentinel {
         sentinels: Vec<String>,
         service: String,
+        /// The password of the servers the Sentinels name (their own is in their URLs).
+        password: Option<String>,
     },
     Cluster(Vec<String>),
 }
@@ -73,11 +91,20 @@ impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Url(_) => f.write_str("Url(…)"),
-            Self::Sentinel { sentinels, service } => f
-                .debug_struct("Sentinel")
-                .field("sentinels", &sentinels.len())
-                .field("service", service)
-                .finish(),
+            Self::Sentinel {
+                sentinels,
+                service,
+                password,
+            } => {
+                let mut shown = f.debug_struct("Sentinel");
+                shown
+                    .field("sentinels", &sentinels.len())
+                    .field("service", service);
+                if password.is_some() {
+                    shown.field("password", &"…");
+                }
+                shown.finish()
+            }
             Self::Cluster(nodes) => f.debug_tuple("Cluster").field(&nodes.len()).finish(),
         }
     }
@@ -89,12 +116,28 @@ impl RedisConfig {
         Self::with_target(Target::Url(url.into()))
     }
 
-    /// The primary of `service` as reported by the Sentinels at `sentinel_urls`.
+    /// The primary of `service` as reported by the Sentinels at `sentinel_urls`
+    /// (`redis://[:password@]host:port`, the Sentinels' own password if they have one). When
+    /// the servers they name require a password (`requirepass`), give it with
+    /// [`Self::with_server_password`].
     pub fn sentinel(sentinel_urls: Vec<String>, service: impl Into<String>) -> Self {
         Self::with_target(Target::Sentinel {
             sentinels: sentinel_urls,
             service: service.into(),
+            password: None,
         })
+    }
+
+    /// The password of the Redis servers the Sentinels name, for a configuration made with
+    /// [`Self::sentinel`]; elsewhere a password belongs in the URLs, and [`RedisStore::new`]
+    /// refuses a configuration that gives one here.
+    #[must_use]
+    pub fn with_server_password(mut self, password: impl Into<String>) -> Self {
+        match &mut self.target {
+            Target::Sentinel { password: kept, .. } => *kept = Some(password.into()),
+            Target::Url(_) | Target::Cluster(_) => self.misplaced_password = true,
+        }
+        self
     }
 
     /// The Redis Cluster that any of `node_urls` belongs to (`redis://[:password@]host:port`;
@@ -114,6 +157,7 @@ impl RedisConfig {
             prefix: "session:".to_owned(),
             timeout: Duration::from_secs(2),
             local_cache: false,
+            misplaced_password: false,
         }
     }
 
@@ -200,23 +244,34 @@ impl RedisStore {
     pub fn new(config: RedisConfig) -> Result<Self> {
         let invalid = |error: RedisError| Error::Config(format!("redis: {error}"));
         // The local cache follows the primary through Sentinel with a client of its own.
+        if config.misplaced_password {
+            return Err(Error::Config(
+                "redis: a server password goes in the URL unless the servers are found through \
+                 Sentinel"
+                    .to_owned(),
+            ));
+        }
         let sentinel_for_cache = match (&config.target, config.local_cache) {
-            (Target::Sentinel { sentinels, service }, true) => Some(
-                SentinelClient::build(
-                    sentinels.clone(),
-                    service.clone(),
-                    None,
-                    SentinelServerType::Master,
-                )
-                .map_err(invalid)?,
+            (
+                Target::Sentinel {
+                    sentinels,
+                    service,
+                    password,
+                },
+                true,
+            ) => Some(
+                sentinel_client(sentinels.clone(), service.clone(), password).map_err(invalid)?,
             ),
             _ => None,
         };
         let dialer = match config.target {
             Target::Url(url) => Dialer::Direct(Client::open(url).map_err(invalid)?),
-            Target::Sentinel { sentinels, service } => Dialer::Sentinel(Box::new(
-                SentinelClient::build(sentinels, service, None, SentinelServerType::Master)
-                    .map_err(invalid)?,
+            Target::Sentinel {
+                sentinels,
+                service,
+                password,
+            } => Dialer::Sentinel(Box::new(
+                sentinel_client(sentinels, service, &password).map_err(invalid)?,
             )),
             Target::Cluster(nodes) => {
                 if nodes.is_empty() {

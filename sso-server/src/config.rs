@@ -187,6 +187,10 @@ pub struct StoreSettings {
     /// `redis_url`.
     pub sentinels: Vec<String>,
     pub sentinel_service: String,
+    /// The password of the Redis servers the Sentinels name (their `requirepass`), with
+    /// `sentinels` only: with `redis_url` or `cluster_nodes` it goes in the URLs.
+    pub redis_password: Option<Secret>,
+    pub redis_password_file: Option<PathBuf>,
     /// Redis Cluster node URLs (`redis://[:password@]host:port`; one reachable node is enough,
     /// the others are learnt from it). When set, the cluster is used instead of `redis_url`;
     /// every command goes to a primary. `prefix` must then hold no braces.
@@ -199,8 +203,9 @@ pub struct StoreSettings {
     /// that Redis keeps honest (client-side caching invalidations): `GET /forward-auth/verify`
     /// then answers without asking Redis, and a logout on any replica still ends the session
     /// everywhere as soon as Redis's invalidation arrives; while the invalidations are not
-    /// received, every check asks Redis. Needs Redis 6 or later reached by `redis_url` (not
-    /// Sentinel nor a cluster). No effect on the other backends, which read in-process anyway.
+    /// received, every check asks Redis. Needs Redis 6 or later reached by `redis_url` or
+    /// `sentinels` (not a cluster). No effect on the other backends, which read in-process
+    /// anyway.
     pub forward_auth_cache: bool,
     /// This replica's node id in the replicated store (unique per replica).
     pub node_id: String,
@@ -216,6 +221,8 @@ impl Default for StoreSettings {
             redis_url_file: None,
             sentinels: Vec::new(),
             sentinel_service: "mymaster".to_owned(),
+            redis_password: None,
+            redis_password_file: None,
             cluster_nodes: Vec::new(),
             prefix: "sso:".to_owned(),
             timeout_ms: 2_000,
@@ -697,6 +704,11 @@ impl Layered for Settings {
             self.store.redis_url_file.take(),
         )?;
         resolve_secret(
+            "store.redis_password",
+            &mut self.store.redis_password,
+            self.store.redis_password_file.take(),
+        )?;
+        resolve_secret(
             "admin.token",
             &mut self.admin.token,
             self.admin.token_file.take(),
@@ -750,6 +762,12 @@ impl Layered for Settings {
             return invalid(
                 "store.backend = \"redis\" needs store.redis_url, store.sentinels or \
                  store.cluster_nodes",
+            );
+        }
+        if self.store.redis_password.is_some() && self.store.sentinels.is_empty() {
+            return invalid(
+                "store.redis_password is for the servers found through store.sentinels; with \
+                 store.redis_url or store.cluster_nodes the password goes in the URLs",
             );
         }
         if !self.store.cluster_nodes.is_empty() {
@@ -988,6 +1006,41 @@ mod tests {
         assert!(
             !format!("{settings:?}").contains("6379"),
             "the URL is a secret"
+        );
+    }
+
+    #[test]
+    fn the_password_of_servers_found_through_sentinel_is_a_secret_for_sentinels_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("redis-password");
+        std::fs::write(&file, "s3cret-pass\n").unwrap();
+        let sentinels = ("SSO_STORE__SENTINELS", r#"["redis://127.0.0.1:26379"]"#);
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "redis"),
+                sentinels,
+                ("SSO_STORE__REDIS_PASSWORD_FILE", file.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.store.redis_password.as_ref().map(Secret::expose),
+            Some("s3cret-pass")
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
+
+        let with_url = Settings::load_from(
+            None,
+            env(&[
+                ("SSO_STORE__BACKEND", "redis"),
+                ("SSO_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+                ("SSO_STORE__REDIS_PASSWORD", "s3cret-pass"),
+            ]),
+        );
+        assert!(
+            with_url.is_err_and(|error| error.to_string().contains("store.redis_password")),
+            "a password beside a URL is refused"
         );
     }
 

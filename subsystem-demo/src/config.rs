@@ -231,6 +231,11 @@ pub struct StoreSettings {
     pub sentinels: Vec<String>,
     /// The name the Sentinels monitor the primary under; default `mymaster`.
     pub sentinel_service: Option<String>,
+    /// The password of the Redis servers the Sentinels name (their `requirepass`); with
+    /// `redis_url` the password goes in the URL.
+    pub redis_password: Option<Secret>,
+    /// A file holding that password.
+    pub redis_password_file: Option<PathBuf>,
     /// Key sealing cookie sessions (32 bytes, standard base64).
     pub cookie_key: Option<Secret>,
     /// A file holding the cookie key.
@@ -256,7 +261,11 @@ impl StoreSettings {
                 .map(|url| RedisConfig::new(url.expose()));
         }
         let service = self.sentinel_service.as_deref().unwrap_or("mymaster");
-        Some(RedisConfig::sentinel(self.sentinels.clone(), service))
+        let config = RedisConfig::sentinel(self.sentinels.clone(), service);
+        Some(match &self.redis_password {
+            Some(password) => config.with_server_password(password.expose()),
+            None => config,
+        })
     }
 }
 
@@ -283,6 +292,11 @@ impl Layered for Settings {
             "store.redis_url",
             &mut store.redis_url,
             store.redis_url_file.take(),
+        )?;
+        resolve_secret(
+            "store.redis_password",
+            &mut store.redis_password,
+            store.redis_password_file.take(),
         )?;
         resolve_secret(
             "store.cookie_key",
@@ -312,6 +326,12 @@ impl Layered for Settings {
         }
         if self.store.redis_url.is_some() && !self.store.sentinels.is_empty() {
             return invalid("store.redis_url and store.sentinels exclude each other");
+        }
+        if self.store.redis_password.is_some() && self.store.sentinels.is_empty() {
+            return invalid(
+                "store.redis_password is for the servers found through store.sentinels; with \
+                 store.redis_url it goes in the URL",
+            );
         }
         let redis = self.store.redis().is_some();
         if self.store.local_cache && !redis {
@@ -572,6 +592,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(both.to_string().contains("exclude each other"), "{both}");
+
+        let with_password = Settings::load_from(
+            None,
+            env(&[
+                SECRET,
+                SENTINELS,
+                ("DEMO_APP_STORE__REDIS_PASSWORD", "s3cret-pass"),
+            ]),
+        )
+        .unwrap();
+        let redis = format!("{:?}", with_password.store.redis().unwrap());
+        assert!(
+            redis.contains("password") && !redis.contains("s3cret"),
+            "{redis}"
+        );
+        let beside_a_url = Settings::load_from(
+            None,
+            env(&[
+                SECRET,
+                ("DEMO_APP_STORE__REDIS_URL", "redis://127.0.0.1:6379"),
+                ("DEMO_APP_STORE__REDIS_PASSWORD", "s3cret-pass"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            beside_a_url.to_string().contains("store.redis_password"),
+            "{beside_a_url}"
+        );
     }
 
     #[test]

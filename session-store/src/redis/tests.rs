@@ -164,10 +164,18 @@ fn malformed_urls_are_configuration_errors() {
 struct RedisProcess {
     child: Child,
     port: u16,
+    /// Sent with `AUTH` before every command, for a server with `requirepass`.
+    password: Option<String>,
 }
 
 impl RedisProcess {
     fn start(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        Self::start_with_password(dir, port, extra, None)
+    }
+
+    /// A server started with `extra`, where `password` is its `requirepass` (passed in
+    /// `extra` by the caller) when given.
+    fn start_with_password(dir: &Path, port: u16, extra: &[&str], password: Option<&str>) -> Self {
         let server = std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".into());
         let child = Command::new(server)
             .args(extra)
@@ -178,7 +186,11 @@ impl RedisProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (scripts/test.sh installs it)");
-        let process = Self { child, port };
+        let process = Self {
+            child,
+            port,
+            password: password.map(str::to_owned),
+        };
         process.wait_until(|reply| reply.starts_with("+PONG"), "PING");
         process
     }
@@ -187,6 +199,14 @@ impl RedisProcess {
     fn command(&self, command: &str) -> std::io::Result<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        if let Some(password) = &self.password {
+            stream.write_all(format!("AUTH {password}\r\n").as_bytes())?;
+            let mut ok = [0u8; 5];
+            stream.read_exact(&mut ok)?;
+            if &ok != b"+OK\r\n" {
+                return Err(std::io::Error::other("AUTH refused"));
+            }
+        }
         stream.write_all(format!("{command}\r\n").as_bytes())?;
         let mut reply = vec![0u8; 16 * 1024];
         let read = stream.read(&mut reply)?;
@@ -277,13 +297,27 @@ struct SentinelSet {
 
 impl SentinelSet {
     fn start() -> Self {
+        Self::start_with_password(None)
+    }
+
+    /// The set with `password` required by the primary and the replica (and given to the
+    /// replica and the Sentinel to reach them).
+    fn start_with_password(password: Option<&str>) -> Self {
         let dirs = [temp_dir(), temp_dir(), temp_dir()];
         let (primary_port, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
-        let primary = RedisProcess::start(dirs[0].path(), primary_port, &[]);
-        let replica = RedisProcess::start(
+        let auth: Vec<&str> = password
+            .map(|password| vec!["--requirepass", password, "--masterauth", password])
+            .unwrap_or_default();
+        let primary =
+            RedisProcess::start_with_password(dirs[0].path(), primary_port, &auth, password);
+        let primary_port_text = primary_port.to_string();
+        let mut replica_args = vec!["--replicaof", "127.0.0.1", primary_port_text.as_str()];
+        replica_args.extend(&auth);
+        let replica = RedisProcess::start_with_password(
             dirs[1].path(),
             replica_port,
-            &["--replicaof", "127.0.0.1", &primary_port.to_string()],
+            &replica_args,
+            password,
         );
         replica.wait_until(
             |info| info.contains("master_link_status:up"),
@@ -295,7 +329,10 @@ impl SentinelSet {
             format!(
                 "sentinel monitor sso 127.0.0.1 {primary_port} 1\n\
                  sentinel down-after-milliseconds sso 1000\n\
-                 sentinel failover-timeout sso 5000\n"
+                 sentinel failover-timeout sso 5000\n{}",
+                password.map_or(String::new(), |password| format!(
+                    "sentinel auth-pass sso {password}\n"
+                ))
             ),
         )
         .unwrap();
@@ -313,6 +350,48 @@ impl SentinelSet {
             _dirs: dirs,
         }
     }
+}
+
+/// Servers that require a password are reached through Sentinel with
+/// [`RedisConfig::with_server_password`], the local cache's tracking connection included;
+/// without it every operation fails, and a password meant for a URL is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_found_through_sentinel_are_reached_with_their_password() {
+    let set = SentinelSet::start_with_password(Some("s3cret-pass"));
+    let sentinels = vec![format!("redis://127.0.0.1:{}", set.sentinel_port)];
+    let config = || {
+        RedisConfig::sentinel(sentinels.clone(), "sso")
+            .with_prefix(unique_prefix())
+            .with_timeout(Duration::from_secs(1))
+    };
+
+    let store = RedisStore::new(
+        config()
+            .with_server_password("s3cret-pass")
+            .with_local_cache(true),
+    )
+    .unwrap();
+    let shown = format!("{:?}", config().with_server_password("s3cret-pass"));
+    assert!(!shown.contains("s3cret-pass"), "{shown}");
+    let created = store.create(Record::new(expiry())).await.unwrap();
+    assert!(store.load(created.key()).await.unwrap().is_some());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.cached_sessions() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the cache never tracked the primary"
+        );
+        store.load(created.key()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let without = RedisStore::new(config()).unwrap();
+    assert!(without.create(Record::new(expiry())).await.is_err());
+    assert!(without.load(created.key()).await.is_err());
+    assert!(matches!(
+        RedisStore::new(RedisConfig::new("redis://127.0.0.1:1").with_server_password("x")),
+        Err(Error::Config(_))
+    ));
 }
 
 #[tokio::test]
