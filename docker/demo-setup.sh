@@ -7,8 +7,8 @@
 #
 # DIR/tls/      ca.pem, server.pem, server.key (nginx/make-certs.sh)
 # DIR/secrets/  postgres-password, redis-password, demo-password, key-encryption-key,
-#               appN-client-secret, appN-login-cookie-key; redis-url and database-url built from the passwords
-# DIR/redis/    redis.conf (requirepass)
+#               appN-client-secret, appN-login-cookie-key; database-url built from its password
+# DIR/redis/    redis.conf (requirepass, and masterauth: the replica may become the primary)
 set -euo pipefail
 
 if (($# != 1)); then
@@ -53,6 +53,5 @@ done
 # Hex passwords need no escaping in a URL or in redis.conf.
 redis_password=$(<"$dir/secrets/redis-password")
 postgres_password=$(<"$dir/secrets/postgres-password")
-printf 'redis://:%s@redis:6379\n' "$redis_password" >"$dir/secrets/redis-url"
 printf 'postgres://sso:%s@postgres:5432/sso\n' "$postgres_password" >"$dir/secrets/database-url"
-printf 'requirepass %s\n' "$redis_password" >"$dir/redis/redis.conf"
+printf 'requirepass %s\nmasterauth %s\n' "$redis_password" "$redis_password" >"$dir/redis/redis.conf"
