@@ -105,6 +105,12 @@ ensure_packages() {
 		_SVC_APT_UPDATED=1
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	# The checks need only promtool from the prometheus package; a server its installation
+	# started is not ours to keep running.
+	if [[ " ${missing[*]} " == *" prometheus "* ]] && pgrep -x prometheus >/dev/null; then
+		_svc_log "stopping the Prometheus server the package started (only promtool is used)"
+		service prometheus stop >/dev/null 2>&1 || pkill -x prometheus || true
+	fi
 }
 
 # ---------------------------------------------------------------- Redis
