@@ -19,6 +19,9 @@
 #   11 forward auth: signed in at app1, app3 (nginx auth_request) greets the user, no password
 #   12 forward auth: logout on app2 signs app3 out (target: within 0.5 s)
 #   13 forward auth: a signed-in user outside app3's allowed group gets the 403 page
+#   14 PostgreSQL stops for a few seconds: signed-in users keep their pages and sign in to the
+#      other app silently, a new password sign-in is asked to try again, a logout ends the
+#      center session at once and reaches the other app once PostgreSQL is back
 # It prints PASS or FAIL per scenario with what it measured, then "N passed, N failed", and
 # exits non-zero when any failed. Everything it starts, every namespace and every temporary
 # file is removed on exit, whether the scenarios passed or not.
@@ -198,6 +201,7 @@ run_scenario "11 forward auth: SSO from app1 to app3 without a password" scenari
 run_scenario "12 forward auth: logout on app2 signs app3 out within 0.5 s" \
 	scenario_app3_single_logout
 run_scenario "13 forward auth: a user outside app3's group gets 403" scenario_app3_forbidden
+run_scenario "14 PostgreSQL stops for a few seconds" scenario_database_down
 
 log "switching the apps to the replicated session store"
 use_app_backend replicated

@@ -695,3 +695,59 @@ scenario_app3_forbidden() {
 seconds3() {
 	awk -v from="$1" -v to="$2" 'BEGIN { printf "%.3f", to - from }'
 }
+
+# ------------------------------------------------------------------ 14: PostgreSQL stops
+
+# stop_pg: stops the suite's PostgreSQL (fast shutdown: its sessions are cut at once).
+stop_pg() {
+	(cd "$RUN/pg" && runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$RUN/pg/data" stop \
+		-m fast -s)
+}
+
+# profile_is NAME APP WHAT: `profile` of APP says WHAT first ("ok" or "lost").
+profile_is() {
+	[[ $(profile "$1" "$2") == "$3"* ]]
+}
+
+# PostgreSQL stops for a few seconds. Meanwhile a signed-in user's pages on app1 and app2 work,
+# silent sign-in to app2 works, a new password sign-in gets the try-again page, and a logout
+# ends the center session at once; once PostgreSQL is back the logout reaches app1.
+scenario_database_down() {
+	local t0 t1 t2 worked=()
+	# Whatever happens, the next scenarios find PostgreSQL running.
+	trap 'stop_loops; service_alive pg || start_pg' EXIT
+	new_browser nodb "${CLIENT_SOURCES[3]}"
+	new_browser nodb-new "${CLIENT_SOURCES[4]}"
+	sign_in nodb app1
+	t0=$EPOCHREALTIME
+	stop_pg
+	# The centers probe the database every second: let them find it gone before users do.
+	sleep 4
+	profile_is nodb app1 ok || fail "app1's page failed without the database"
+	worked+=("app1 page")
+	sso_to nodb app2
+	worked+=("silent sign-in to app2")
+	profile_is nodb app2 ok || fail "app2's page failed without the database"
+	worked+=("app2 page")
+	browse nodb-new --location "https://app1.$DOMAIN/profile"
+	on_login_form nodb-new || fail "no sign-in form for a new user (HTTP $STATUS at $EFFECTIVE)"
+	submit_login nodb-new alice
+	[[ $STATUS == 503 ]] || fail "a new password sign-in got HTTP $STATUS, not 503"
+	grep -q 'try again' "$(body_of nodb-new)" || fail "the 503 is not the try-again page"
+	worked+=("new password sign-in: 503 try-again page")
+	browse nodb "https://app2.$DOMAIN/profile"
+	browse nodb --location --data-urlencode "csrf_token=$(form_value csrf_token "$(body_of nodb)")" \
+		"https://app2.$DOMAIN/auth/logout"
+	[[ $STATUS == 200 && $EFFECTIVE == "https://app2.$DOMAIN/" ]] ||
+		fail "logout did not come back to app2's home (HTTP $STATUS at $EFFECTIVE)"
+	browse nodb --location "https://app2.$DOMAIN/profile"
+	on_login_form nodb || fail "after the logout app2 signed in again (HTTP $STATUS at $EFFECTIVE)"
+	worked+=("logout: center session ended at once")
+	t1=$EPOCHREALTIME
+	start_pg
+	wait_until 15 "app1 to receive the logout" profile_is nodb app1 lost ||
+		fail "app1 still signed in 15 s after PostgreSQL came back"
+	t2=$EPOCHREALTIME
+	worked+=("logout delivered to app1 $(seconds "$t1" "$t2") s after PostgreSQL came back")
+	measure "PostgreSQL down $(seconds "$t0" "$t1") s; worked: $(IFS=';'; printf '%s' "${worked[*]}" | sed 's/;/; /g')"
+}

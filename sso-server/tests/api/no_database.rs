@@ -139,7 +139,11 @@ async fn silent_sign_in_to_app2(app: &TestApp) -> reqwest::Response {
         .send()
         .await
         .unwrap();
-    let callback = app.follow(authorize).await;
+    exchange_at_app2(app, &app.follow(authorize).await).await
+}
+
+/// App2's exchange of the code on `callback`.
+async fn exchange_at_app2(app: &TestApp, callback: &Callback) -> reqwest::Response {
     app.exchange(
         "app2",
         APP2_SECRET,
@@ -266,15 +270,7 @@ async fn a_session_ended_while_the_database_is_cut_cannot_be_joined() {
             .unwrap()
     );
     assert!(!app.state.sessions.is_live(&sid).await.unwrap());
-    let exchanged = app
-        .exchange(
-            "app2",
-            APP2_SECRET,
-            &callback.code(),
-            APP2_CALLBACK,
-            Some(VERIFIER),
-        )
-        .await;
+    let exchanged = exchange_at_app2(&app, &callback).await;
     assert_eq!(exchanged.status(), 400, "the code of an ended session");
     cable.restore();
 
