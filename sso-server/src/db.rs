@@ -164,3 +164,43 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_database_out_of_reach_is_unreachable() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let unreachable = [
+            anyhow::Error::from(sqlx::Error::Io(refused)).context("cannot load user"),
+            anyhow::Error::from(sqlx::Error::PoolTimedOut),
+            anyhow::Error::from(Unreachable),
+        ];
+        assert!(unreachable.iter().all(is_unreachable));
+        let answered = [
+            anyhow::Error::from(sqlx::Error::RowNotFound),
+            anyhow::Error::from(sqlx::Error::PoolClosed),
+            anyhow::anyhow!("client app1: bad redirect_uris"),
+        ];
+        assert!(!answered.iter().any(is_unreachable));
+    }
+
+    #[tokio::test]
+    async fn a_database_found_unreachable_is_skipped_until_found_again() {
+        let database = Reachability::default();
+        let refused = || async { Err::<(), _>(anyhow::Error::from(sqlx::Error::PoolTimedOut)) };
+        assert!(database.reach(async { Ok(1) }).await.is_ok());
+        assert!(database.reach(refused()).await.is_err());
+        assert!(database.is_down());
+        let mut asked = false;
+        let skipped = database
+            .reach(async {
+                asked = true;
+                Ok(())
+            })
+            .await;
+        assert!(skipped.is_err_and(|error| is_unreachable(&error)));
+        assert!(!asked, "a database known down is not asked");
+    }
+}

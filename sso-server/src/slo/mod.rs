@@ -50,3 +50,23 @@ impl EndReason {
         .find(|reason| reason.as_str() == text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EndReason;
+
+    #[test]
+    fn every_reason_parses_back_from_its_name() {
+        for reason in [
+            EndReason::Logout,
+            EndReason::Expired,
+            EndReason::AdminKill,
+            EndReason::PasswordChanged,
+            EndReason::UserDisabled,
+        ] {
+            assert_eq!(EndReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(EndReason::parse("Logout"), None);
+        assert_eq!(EndReason::parse(""), None);
+    }
+}
