@@ -21,6 +21,9 @@ use crate::config::DatabaseSettings;
 /// How long a query waits for a connection before the database counts as unreachable.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long the center waits for the database when it starts.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Whether `error` says the database could not be reached (no connection, or a broken one),
 /// rather than that it refused or could not do what was asked. A pool closed by the center
 /// itself (shutting down) is not an outage.
@@ -131,12 +134,28 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<AnyP
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create database directory {}", dir.display()))?;
     }
-    let pool = AnyPoolOptions::new()
-        .max_connections(max_connections.max(1))
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect(url)
-        .await
-        .context("cannot connect to the database")?;
+    // At start a database server may still be coming up: it is given STARTUP_PATIENCE, while a
+    // request later never waits longer than ACQUIRE_TIMEOUT. A SQLite file is there or not.
+    let deadline = tokio::time::Instant::now() + STARTUP_PATIENCE;
+    let pool = loop {
+        let connected = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .context("cannot connect to the database");
+        match connected {
+            Err(error)
+                if is_unreachable(&error)
+                    && !url.starts_with("sqlite:")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = format!("{error:#}"), "waiting for the database");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            connected => break connected?,
+        }
+    };
     if url.starts_with("sqlite:") {
         // Write-ahead logging lets readers (every page view) proceed while a login or a logout
         // writes; the setting is stored in the database file.

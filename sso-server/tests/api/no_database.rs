@@ -87,28 +87,35 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
     });
 }
 
-/// A center on a fresh PostgreSQL database reached through a cable, with receivers for the
-/// logout tokens of app1 and app2.
-async fn center_behind_a_cable() -> (TestApp, Cable, Receiver, Receiver) {
+/// A fresh PostgreSQL database; its URL.
+async fn new_postgres_database() -> Url {
     sqlx::any::install_default_drivers();
-    let base = Url::parse(&postgres_url()).unwrap();
+    let mut url = Url::parse(&postgres_url()).unwrap();
     let name = format!("sso_test_nodb_{}", rand::random::<u32>());
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(base.as_str())
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url.as_str())
         .await
         .expect("PostgreSQL must answer on DATABASE_URL or 127.0.0.1:5432");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
         .unwrap();
-    let target = format!(
-        "{}:{}",
-        base.host_str().unwrap(),
-        base.port().unwrap_or(5432)
-    );
-    let cable = Cable::to(target);
-    let mut url = base.clone();
-    url.set_port(Some(cable.port)).unwrap();
     url.set_path(&name);
+    url
+}
+
+/// A cable to the server of `url`, and `url` through it.
+fn through_a_cable(url: &Url) -> (Cable, Url) {
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let cable = Cable::to(target);
+    let mut through = url.clone();
+    through.set_port(Some(cable.port)).unwrap();
+    (cable, through)
+}
+
+/// A center on a fresh PostgreSQL database reached through a cable, with receivers for the
+/// logout tokens of app1 and app2.
+async fn center_behind_a_cable() -> (TestApp, Cable, Receiver, Receiver) {
+    let (cable, url) = through_a_cable(&new_postgres_database().await);
     let app = start(
         test_settings(),
         url.as_str(),
@@ -283,4 +290,20 @@ async fn a_session_ended_while_the_database_is_cut_cannot_be_joined() {
     assert!(!app.state.database.is_down());
     assert!(!app.state.sessions.is_live(&sid).await.unwrap());
     assert!(two.received().is_empty(), "app2 never joined");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_center_waits_for_a_database_that_comes_up_after_it_starts() {
+    let (cable, url) = through_a_cable(&new_postgres_database().await);
+    cable.cut();
+    let connecting =
+        tokio::spawn(async move { sso_server::db::connect_url(url.as_str(), 2).await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!connecting.is_finished(), "the center gave up at once");
+    cable.restore();
+    let pool = connecting
+        .await
+        .unwrap()
+        .expect("connected once the database answers");
+    sqlx::query("SELECT 1").execute(&pool).await.unwrap();
 }
