@@ -245,17 +245,7 @@ pub async fn disable(
     form: web::Form<CsrfOnly>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let name = target(&admin, &req, &state, form.csrf_token.as_deref(), &path).await?;
-    if name.as_str() == admin.user.username {
-        return Err(ConsoleError::BadRequest(
-            "you cannot disable your own account here".to_owned(),
-        ));
-    }
-    let actor = &admin.user.username;
-    done(
-        &name,
-        admin::set_disabled(&state, actor, &name, true).await?,
-    )
+    set_disabled(&admin, &req, &path, &form, &state, true).await
 }
 
 /// `POST /admin/users/{username}/enable`
@@ -266,11 +256,28 @@ pub async fn enable(
     form: web::Form<CsrfOnly>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let name = target(&admin, &req, &state, form.csrf_token.as_deref(), &path).await?;
+    set_disabled(&admin, &req, &path, &form, &state, false).await
+}
+
+/// Disables or enables the user named in the path; an administrator cannot disable themselves.
+async fn set_disabled(
+    admin: &ConsoleAdmin,
+    req: &HttpRequest,
+    username: &str,
+    form: &CsrfOnly,
+    state: &AppState,
+    disabled: bool,
+) -> Result<HttpResponse, ConsoleError> {
+    let name = target(admin, req, state, form.csrf_token.as_deref(), username).await?;
+    if disabled && name.as_str() == admin.user.username {
+        return Err(ConsoleError::BadRequest(
+            "you cannot disable your own account here".to_owned(),
+        ));
+    }
     let actor = &admin.user.username;
     done(
         &name,
-        admin::set_disabled(&state, actor, &name, false).await?,
+        admin::set_disabled(state, actor, &name, disabled).await?,
     )
 }
 
