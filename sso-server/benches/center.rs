@@ -605,7 +605,11 @@ async fn slo_fan_out(bench: &Arc<Bench>, receivers: usize) -> Duration {
         .await
         .expect("db")
         .expect("alice");
-    let session = state.sessions.create(&alice, &[]).await.expect("session");
+    let session = state
+        .sessions
+        .create(&alice, &[], &Default::default())
+        .await
+        .expect("session");
     for n in 0..receivers {
         let id = format!("rp{n}");
         register(state, &id, Some(format!("http://127.0.0.1:{port}/r/{n}"))).await;

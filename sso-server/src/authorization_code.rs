@@ -24,6 +24,9 @@ pub struct CodeGrant {
     pub sid: String,
     pub user_id: String,
     pub auth_time: u64,
+    /// How the user authenticated (RFC 8176); codes issued before this was kept carry none.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// Issues and redeems codes.

@@ -32,6 +32,7 @@ pub mod csrf;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod factors;
 pub mod forward_auth;
 pub mod i18n;
 pub mod keys;

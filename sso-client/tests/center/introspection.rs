@@ -18,7 +18,11 @@ async fn access_token(center: &Center, client_id: &str) -> (String, String) {
         .await
         .unwrap()
         .unwrap();
-    let session = state.sessions.create(&alice, &[]).await.unwrap();
+    let session = state
+        .sessions
+        .create(&alice, &[], &Default::default())
+        .await
+        .unwrap();
     let grant = AccessGrant {
         user_id: Some(alice.id),
         client_id: client_id.to_owned(),

@@ -50,8 +50,48 @@ pub struct GlobalSession {
     /// The session id given to clients (`sid` claim); unrelated to the key.
     pub sid: String,
     pub user_id: String,
-    /// When the user authenticated, seconds since the epoch.
+    /// When the user last authenticated (the latest step), seconds since the epoch.
     pub auth_time: u64,
+    /// How the user authenticated: RFC 8176 `amr` values (see [`crate::factors::Amr`]).
+    pub amr: Vec<String>,
+}
+
+impl GlobalSession {
+    /// Whether the user gave a second factor (or a passkey, which is two in one).
+    pub fn has_second_factor(&self) -> bool {
+        crate::factors::is_multi_factor(&self.amr)
+    }
+}
+
+/// How a session's user authenticated, and from where.
+#[derive(Clone, Debug, Default)]
+pub struct SignIn {
+    /// RFC 8176 `amr` values, in the order the steps were taken.
+    pub amr: Vec<String>,
+    /// The client's address, as [`crate::web::client_ip`] tells it.
+    pub ip: Option<String>,
+    /// The browser's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+impl SignIn {
+    /// A sign-in by `amr`, from the browser that sent `req`.
+    pub fn from_request(
+        req: &actix_web::HttpRequest,
+        trusted_proxies: &[std::net::IpAddr],
+        amr: Vec<String>,
+    ) -> Self {
+        let user_agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(512).collect());
+        Self {
+            amr,
+            ip: Some(crate::web::client_ip(req, trusted_proxies).to_string()),
+            user_agent,
+        }
+    }
 }
 
 /// A session as an operator sees it.
@@ -75,6 +115,14 @@ pub struct GlobalSessions {
     database: Reachability,
     expiry: Expiry,
     slo_wakeup: Arc<Notify>,
+}
+
+/// The `amr` of a session record; records written before sessions kept it were all
+/// password sign-ins.
+fn stored_amr(record: &Record) -> Vec<String> {
+    record
+        .get::<Vec<String>>("amr")
+        .unwrap_or_else(|| vec![crate::factors::Amr::Password.as_str().to_owned()])
 }
 
 fn tag(name: &str, value: &str) -> anyhow::Result<IndexTag> {
@@ -110,12 +158,17 @@ impl GlobalSessions {
         self
     }
 
-    /// Starts a new session for `user`, member of `groups`, with a fresh key and a fresh sid.
-    /// The user's claims are kept with it (see [`Self::claims`]).
+    /// Starts a new session for `user`, member of `groups`, signed in as `sign_in` tells, with
+    /// a fresh key and a fresh sid. The user's claims are kept with it (see [`Self::claims`]).
     ///
     /// # Errors
     /// When the store or the database fails.
-    pub async fn create(&self, user: &User, groups: &[String]) -> anyhow::Result<GlobalSession> {
+    pub async fn create(
+        &self,
+        user: &User,
+        groups: &[String],
+        sign_in: &SignIn,
+    ) -> anyhow::Result<GlobalSession> {
         let sid = random_id();
         let auth_time = session_store::Timestamp::now().as_secs();
         let mut record = Record::new(self.expiry)
@@ -124,6 +177,7 @@ impl GlobalSessions {
         record.insert("sid", &sid)?;
         record.insert("user_id", &user.id)?;
         record.insert("auth_time", auth_time)?;
+        record.insert("amr", &sign_in.amr)?;
         record.insert("user", user)?;
         record.insert("groups", groups)?;
         // Store first: the sweeper ends any registered session the store does not hold.
@@ -135,7 +189,50 @@ impl GlobalSessions {
             sid,
             user_id: user.id.clone(),
             auth_time,
+            amr: sign_in.amr.clone(),
         })
+    }
+
+    /// Records a further authentication step in the live session behind `key` (a step-up):
+    /// `amr` is added to its methods, and `auth_time` becomes now. Returns the upgraded session,
+    /// or `None` when it has ended meanwhile.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn add_step(
+        &self,
+        key: &SessionKey,
+        amr: &[String],
+    ) -> anyhow::Result<Option<GlobalSession>> {
+        let Some(mut session) = self.store.load(key).await? else {
+            return Ok(None);
+        };
+        let record = session.record_mut();
+        let mut methods = stored_amr(record);
+        for method in amr {
+            if !methods.contains(method) {
+                methods.push(method.clone());
+            }
+        }
+        crate::factors::complete_amr(&mut methods);
+        let auth_time = session_store::Timestamp::now().as_secs();
+        record.insert("amr", &methods)?;
+        record.insert("auth_time", auth_time)?;
+        let (Some(sid), Some(user_id)) =
+            (record.get::<String>("sid"), record.get::<String>("user_id"))
+        else {
+            return Ok(None);
+        };
+        if !self.store.update(&mut session).await? {
+            return Ok(None);
+        }
+        Ok(Some(GlobalSession {
+            key: session.key().clone(),
+            sid,
+            user_id,
+            auth_time,
+            amr: methods,
+        }))
     }
 
     /// The live session behind a cookie value, if any. Loading counts as activity.
@@ -164,11 +261,13 @@ impl GlobalSessions {
             self.store.delete(&key).await?;
             return Ok(None);
         }
+        let amr = stored_amr(record);
         Ok(Some(GlobalSession {
             key,
             sid,
             user_id,
             auth_time,
+            amr,
         }))
     }
 

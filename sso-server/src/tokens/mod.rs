@@ -39,6 +39,13 @@ pub struct IdTokenClaims {
     pub exp: u64,
     pub iat: u64,
     pub auth_time: u64,
+    /// How the user authenticated (RFC 8176 values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The authentication context class the methods in `amr` satisfy
+    /// (see [`crate::factors::ACR_VALUES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     pub sid: String,

@@ -53,6 +53,8 @@ pub struct RefreshGrant {
     /// Everything granted; a refresh may ask for less, never more.
     pub scope: String,
     pub auth_time: u64,
+    /// How the user authenticated at the original sign-in (RFC 8176).
+    pub amr: Vec<String>,
     /// Granted `offline_access`: the family outlives the global session.
     pub offline: bool,
 }
@@ -108,6 +110,10 @@ fn grant_of(record: &Record) -> Option<RefreshGrant> {
         sid: record.get("sid")?,
         scope: record.get("scope")?,
         auth_time: record.get("auth_time")?,
+        // Families granted before the methods were kept: password sign-ins.
+        amr: record
+            .get("amr")
+            .unwrap_or_else(|| vec![crate::factors::Amr::Password.as_str().to_owned()]),
         offline: record.get("offline")?,
     })
 }
@@ -160,6 +166,7 @@ impl RefreshTokens {
         record.insert("sid", &grant.sid)?;
         record.insert("scope", &grant.scope)?;
         record.insert("auth_time", grant.auth_time)?;
+        record.insert("amr", &grant.amr)?;
         record.insert("offline", grant.offline)?;
         record.insert("current", sha256_hex(&secret))?;
         record.insert("claim", claim.as_str())?;

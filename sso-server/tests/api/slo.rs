@@ -183,7 +183,12 @@ async fn sessions_ended_at_the_same_time_all_end_and_all_reach_their_client() {
     let app1 = ClientId::parse("app1").unwrap();
     let mut sids = Vec::new();
     for _ in 0..SESSIONS {
-        let session = app.state.sessions.create(&alice, &[]).await.unwrap();
+        let session = app
+            .state
+            .sessions
+            .create(&alice, &[], &Default::default())
+            .await
+            .unwrap();
         assert!(
             app.state
                 .sessions
@@ -306,7 +311,11 @@ async fn queued_deliveries_survive_a_restart_of_the_center() {
             })
             .await
             .unwrap();
-        let session = state.sessions.create(&user, &[]).await.unwrap();
+        let session = state
+            .sessions
+            .create(&user, &[], &Default::default())
+            .await
+            .unwrap();
         let app1 = ClientId::parse("app1").unwrap();
         assert!(
             state

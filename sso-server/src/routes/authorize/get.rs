@@ -170,6 +170,7 @@ async fn handle(
         sid: session.sid,
         user_id: session.user_id,
         auth_time: session.auth_time,
+        amr: session.amr,
     };
     let code = state.codes.issue(&grant).await?;
     crate::metrics::code(crate::metrics::Code::Issued);

@@ -16,6 +16,7 @@ use crate::i18n::Texts;
 use crate::metrics::{self, SignIn};
 use crate::routes::login::form::FormId;
 use crate::routes::login::get::render_login;
+use crate::sessions::SignIn as SessionSignIn;
 use crate::slo::EndReason;
 use crate::state::AppState;
 use crate::throttle::device::DEVICE_COOKIE;
@@ -233,7 +234,12 @@ async fn handle(
         .into_iter()
         .map(String::from)
         .collect();
-    let session = state.sessions.create(&user, &groups).await?;
+    let sign_in = SessionSignIn::from_request(
+        req,
+        &state.settings.login.trusted_proxies,
+        crate::factors::amr(&[crate::factors::Amr::Password]),
+    );
+    let session = state.sessions.create(&user, &groups, &sign_in).await?;
     let latest = match form.form_id.as_deref().and_then(FormId::parse) {
         Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
         None => true,

@@ -117,6 +117,7 @@ async fn redeem(
                     sid: grant.sid.clone(),
                     scope: scope.clone(),
                     auth_time: grant.auth_time,
+                    amr: grant.amr.clone(),
                     offline: has_scope(&scope, OFFLINE_ACCESS),
                 })
                 .await?,
@@ -144,6 +145,7 @@ async fn redeem(
     let authentication = Authentication {
         sid: grant.sid,
         auth_time: grant.auth_time,
+        amr: grant.amr,
         nonce: grant.nonce,
     };
     let id_token = id_token(state, client, user, groups, authentication, &scope).await?;

@@ -177,6 +177,7 @@ pub(super) async fn access_token(
 pub(super) struct Authentication {
     pub(super) sid: String,
     pub(super) auth_time: u64,
+    pub(super) amr: Vec<String>,
     pub(super) nonce: Option<String>,
 }
 
@@ -209,6 +210,9 @@ pub(super) async fn id_token(
         exp: now + state.settings.tokens.id_token_ttl().as_secs(),
         iat: now,
         auth_time: authentication.auth_time,
+        acr: (!authentication.amr.is_empty())
+            .then(|| crate::factors::acr(&authentication.amr).to_owned()),
+        amr: authentication.amr,
         nonce: authentication.nonce,
         sid: authentication.sid,
         name: user.name,

@@ -91,6 +91,7 @@ pub(super) async fn refresh(
         let authentication = Authentication {
             sid: grant.sid,
             auth_time: grant.auth_time,
+            amr: grant.amr,
             nonce: None,
         };
         Some(id_token(state, client, user, None, authentication, &scope).await?)
