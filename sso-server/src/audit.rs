@@ -32,6 +32,18 @@ pub enum Event {
     ClientChanged,
     /// A refresh token was presented again after its rotation: its family was revoked.
     RefreshTokenReuse,
+    /// A second factor was given (`method`: totp, recovery_code, passkey).
+    SecondFactorSucceeded,
+    /// A second factor was refused (`reason`: wrong_code, replayed, limited, malformed, ...).
+    SecondFactorFailed,
+    /// A recovery code was used (`left`: how many remain).
+    RecoveryCodeUsed,
+    /// A factor was enrolled (`kind`: totp, passkey, recovery_codes).
+    FactorEnrolled,
+    /// A factor was removed by its user (`kind`).
+    FactorRemoved,
+    /// An administrator reset a user's factors.
+    FactorsReset,
 }
 
 impl Event {
@@ -45,11 +57,17 @@ impl Event {
             Self::PasswordChanged => "password_changed",
             Self::ClientChanged => "client_changed",
             Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::SecondFactorSucceeded => "second_factor_succeeded",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::FactorEnrolled => "factor_enrolled",
+            Self::FactorRemoved => "factor_removed",
+            Self::FactorsReset => "factors_reset",
         }
     }
 
     /// Every event, for validating queries.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 13] = [
         Self::SignInSucceeded,
         Self::SignInFailed,
         Self::SessionEnded,
@@ -57,6 +75,12 @@ impl Event {
         Self::PasswordChanged,
         Self::ClientChanged,
         Self::RefreshTokenReuse,
+        Self::SecondFactorSucceeded,
+        Self::SecondFactorFailed,
+        Self::RecoveryCodeUsed,
+        Self::FactorEnrolled,
+        Self::FactorRemoved,
+        Self::FactorsReset,
     ];
 
     /// The event named `name`.

@@ -27,6 +27,7 @@ use crate::config::{AccessTokenFormat, ClientSettings, ConfigError, GrantType};
 use crate::crypto::sha256_hex;
 use crate::db::Reachability;
 use crate::domain::{ClientId, RedirectUri};
+use crate::factors::MfaPolicy;
 
 /// A registered client.
 #[derive(Clone, Debug)]
@@ -41,7 +42,7 @@ pub struct Client {
     pub tokens: TokenPolicy,
 }
 
-/// What a client may obtain at `/token`, and in which form.
+/// What a client may obtain at `/token`, in which form, and on what sign-in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenPolicy {
     grant_types: Vec<GrantType>,
@@ -50,6 +51,9 @@ pub struct TokenPolicy {
     pub access_token_format: AccessTokenFormat,
     /// Whether it may be granted `offline_access`.
     pub offline_access: bool,
+    /// Whether its codes need a session that gave a second factor; `None`: the center's
+    /// default (`login.mfa`).
+    pub mfa: Option<MfaPolicy>,
 }
 
 impl Default for TokenPolicy {
@@ -61,6 +65,7 @@ impl Default for TokenPolicy {
             client_credentials_scopes: Vec::new(),
             access_token_format: AccessTokenFormat::Opaque,
             offline_access: false,
+            mfa: None,
         }
     }
 }
@@ -106,7 +111,15 @@ impl TokenPolicy {
             client_credentials_scopes,
             access_token_format,
             offline_access,
+            mfa: None,
         })
+    }
+
+    /// The policy with second factors as `mfa` says (`None`: the center's default).
+    #[must_use]
+    pub fn with_mfa(mut self, mfa: Option<MfaPolicy>) -> Self {
+        self.mfa = mfa;
+        self
     }
 
     /// Whether the client may use `grant` at `/token`.
@@ -300,7 +313,8 @@ fn configured_client(entry: &ClientSettings) -> Result<Client, String> {
         entry.client_credentials_scopes.clone(),
         entry.access_token_format,
         entry.offline_access,
-    )?;
+    )?
+    .with_mfa(entry.mfa);
     check_grants(
         &tokens,
         secret_hash.is_some(),
@@ -399,8 +413,8 @@ impl ClientRegistry {
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, \
              post_logout_redirect_uris, backchannel_logout_uri, id_token_alg, grant_types, \
-             client_credentials_scopes, access_token_format, offline_access) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             client_credentials_scopes, access_token_format, offline_access, mfa) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(client.id.as_str())
         .bind(&client.name)
@@ -421,6 +435,7 @@ impl ClientRegistry {
         .bind(client.tokens.client_credentials_scopes.join(" "))
         .bind(client.tokens.access_token_format.as_str())
         .bind(i64::from(client.tokens.offline_access))
+        .bind(client.tokens.mfa.map(MfaPolicy::as_str))
         .execute(&mut *tx)
         .await?;
         tx.commit().await.context("cannot register client")
@@ -586,7 +601,7 @@ impl ClientRegistry {
         let row = sqlx::query(
             "SELECT client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
              backchannel_logout_uri, id_token_alg, grant_types, client_credentials_scopes, \
-             access_token_format, offline_access FROM clients WHERE client_id = $1",
+             access_token_format, offline_access, mfa FROM clients WHERE client_id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
@@ -617,13 +632,22 @@ impl ClientRegistry {
             other => anyhow::bail!("client {id}: unknown access_token_format {other:?}"),
         };
         let offline_access = row.try_get::<i64, _>("offline_access")? != 0;
+        let mfa: Option<String> = row.try_get("mfa")?;
+        let mfa = match mfa.as_deref() {
+            None => None,
+            Some(name) => Some(
+                MfaPolicy::parse(name)
+                    .with_context(|| format!("client {id}: unknown mfa policy {name:?}"))?,
+            ),
+        };
         let tokens = TokenPolicy::new(
             grant_types,
             words("client_credentials_scopes")?,
             access_token_format,
             offline_access,
         )
-        .map_err(|why| anyhow::anyhow!("client {id}: {why}"))?;
+        .map_err(|why| anyhow::anyhow!("client {id}: {why}"))?
+        .with_mfa(mfa);
         Ok(Some(Client {
             id: id.clone(),
             name: row.try_get("name")?,

@@ -376,6 +376,10 @@ pub struct LoginSettings {
     pub window_secs: u64,
     /// Peers whose `X-Forwarded-For` is believed (the load balancers).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whether clients without a policy of their own require a second factor
+    /// (`"optional"` or `"required"`; default optional). With `"required"`, users cannot
+    /// remove their last factor either.
+    pub mfa: crate::factors::MfaPolicy,
 }
 
 impl Default for LoginSettings {
@@ -387,6 +391,7 @@ impl Default for LoginSettings {
             max_attempts_per_ip: 50,
             window_secs: 15 * 60,
             trusted_proxies: Vec::new(),
+            mfa: crate::factors::MfaPolicy::Optional,
         }
     }
 }
@@ -642,6 +647,9 @@ pub struct ClientSettings {
     /// Whether scope `offline_access` is granted: refresh tokens that outlive the sign-in.
     #[serde(default)]
     pub offline_access: bool,
+    /// `"required"`: its users give a second factor; `"optional"`; unset: `login.mfa`.
+    #[serde(default)]
+    pub mfa: Option<crate::factors::MfaPolicy>,
 }
 
 impl ClientSettings {

@@ -21,6 +21,7 @@ use crate::clients::ClientRegistry;
 use crate::config::{Settings, StoreBackend};
 use crate::csrf::Csrf;
 use crate::db::Reachability;
+use crate::factors::Factors;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::keys::sealing::KeySealer;
@@ -168,6 +169,17 @@ pub async fn build_state(
         csrf: Csrf::new(&csrf_secret, &settings.issuer),
         forward_auth: ForwardAuth::new(&settings.forward_auth, pool.clone(), forward_auth_store)
             .await?,
+        factors: Factors::new(
+            pool.clone(),
+            store.clone(),
+            settings
+                .tokens
+                .key_encryption_key
+                .as_ref()
+                .map(KeySealer::new),
+            settings.issuer.host_str().unwrap_or("SSO").to_owned(),
+            settings.login.mfa,
+        ),
         keys,
         settings: Arc::new(settings),
         pool,

@@ -11,6 +11,7 @@ use crate::clients::ClientRegistry;
 use crate::config::Settings;
 use crate::csrf::Csrf;
 use crate::db::Reachability;
+use crate::factors::Factors;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
+    pub factors: Factors,
 }
 
 /// A user of a global session, and their groups when already known.

@@ -100,6 +100,9 @@ pub struct SessionInfo {
     pub sid: String,
     pub user_id: String,
     pub created_at: i64,
+    /// Where it was started from, when recorded (see [`SignIn`]).
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
     pub clients: Vec<String>,
 }
 
@@ -182,7 +185,7 @@ impl GlobalSessions {
         record.insert("groups", groups)?;
         // Store first: the sweeper ends any registered session the store does not hold.
         let session = self.store.create(record).await?;
-        self.registry.insert(&sid, &user.id).await?;
+        self.registry.insert(&sid, &user.id, sign_in).await?;
         crate::metrics::session_started();
         Ok(GlobalSession {
             key: session.key().clone(),
@@ -194,21 +197,28 @@ impl GlobalSessions {
     }
 
     /// Records a further authentication step in the live session behind `key` (a step-up):
-    /// `amr` is added to its methods, and `auth_time` becomes now. Returns the upgraded session,
-    /// or `None` when it has ended meanwhile.
+    /// `amr` is added to its methods and `auth_time` becomes now. The session keeps its `sid`
+    /// (every client's session goes on) under a fresh key, as a session's privileges never
+    /// change under a cookie value that existed before. Returns the upgraded session, or
+    /// `None` when it has ended meanwhile.
     ///
     /// # Errors
-    /// When the store fails.
+    /// When the store or the database fails.
     pub async fn add_step(
         &self,
         key: &SessionKey,
         amr: &[String],
     ) -> anyhow::Result<Option<GlobalSession>> {
-        let Some(mut session) = self.store.load(key).await? else {
+        let Some(session) = self.store.load(key).await? else {
             return Ok(None);
         };
-        let record = session.record_mut();
-        let mut methods = stored_amr(record);
+        let mut record = session.into_record();
+        let (Some(sid), Some(user_id)) =
+            (record.get::<String>("sid"), record.get::<String>("user_id"))
+        else {
+            return Ok(None);
+        };
+        let mut methods = stored_amr(&record);
         for method in amr {
             if !methods.contains(method) {
                 methods.push(method.clone());
@@ -218,16 +228,15 @@ impl GlobalSessions {
         let auth_time = session_store::Timestamp::now().as_secs();
         record.insert("amr", &methods)?;
         record.insert("auth_time", auth_time)?;
-        let (Some(sid), Some(user_id)) =
-            (record.get::<String>("sid"), record.get::<String>("user_id"))
-        else {
-            return Ok(None);
-        };
-        if !self.store.update(&mut session).await? {
+        let upgraded = self.store.create(record).await?;
+        self.store.delete(key).await?;
+        if !self.registry_knows(&sid).await? {
+            // Ended while it was being upgraded: the new record must not outlive it.
+            self.store.delete(upgraded.key()).await?;
             return Ok(None);
         }
         Ok(Some(GlobalSession {
-            key: session.key().clone(),
+            key: upgraded.key().clone(),
             sid,
             user_id,
             auth_time,

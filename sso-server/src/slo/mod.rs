@@ -23,6 +23,8 @@ pub enum EndReason {
     PasswordChanged,
     /// The user was disabled.
     UserDisabled,
+    /// The user's second factors were removed or reset.
+    FactorsChanged,
 }
 
 impl EndReason {
@@ -34,6 +36,7 @@ impl EndReason {
             Self::AdminKill => "admin_kill",
             Self::PasswordChanged => "password_changed",
             Self::UserDisabled => "user_disabled",
+            Self::FactorsChanged => "factors_changed",
         }
     }
 
@@ -45,6 +48,7 @@ impl EndReason {
             Self::AdminKill,
             Self::PasswordChanged,
             Self::UserDisabled,
+            Self::FactorsChanged,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == text)

@@ -28,6 +28,7 @@ pub(crate) fn configured(id: &str, callback: &str) -> ClientSettings {
         client_credentials_scopes: Vec::new(),
         access_token_format: Default::default(),
         offline_access: false,
+        mfa: None,
     }
 }
 

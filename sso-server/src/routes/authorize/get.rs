@@ -13,7 +13,9 @@ use crate::authorization_code::CodeGrant;
 use crate::clients::Client;
 use crate::domain::{ClientId, CodeChallenge, RedirectUri};
 use crate::error::{Page, PageError};
+use crate::factors;
 use crate::i18n::Texts;
+use crate::routes::login::factor::step_up_location;
 use crate::routes::login::get::render_login;
 use crate::state::AppState;
 use crate::web as webutil;
@@ -135,6 +137,16 @@ async fn handle(
     {
         return Ok(reply.error("invalid_request", "state or nonce is too long"));
     }
+    let max_age = match query.max_age.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(seconds)) => Some(seconds),
+        Some(Err(_)) => {
+            return Ok(reply.error("invalid_request", "max_age must be a number of seconds"));
+        }
+    };
+    if query.acr_values.as_ref().is_some_and(|v| v.len() > 512) {
+        return Ok(reply.error("invalid_request", "acr_values is too long"));
+    }
     let prompt = query.prompt.as_deref().unwrap_or("");
     let prompts: Vec<&str> = prompt.split(' ').filter(|p| !p.is_empty()).collect();
     if prompts.contains(&"none") && prompts.len() > 1 {
@@ -144,8 +156,13 @@ async fn handle(
         Some(cookie) => state.sessions.current(cookie.value()).await?,
         None => None,
     };
+    // A session older than `max_age` signs in again (OpenID Connect Core §3.1.2.1).
+    let now = session_store::Timestamp::now().as_secs();
+    let too_old = |session: &crate::sessions::GlobalSession| {
+        max_age.is_some_and(|max_age| now.saturating_sub(session.auth_time) > max_age)
+    };
     let session = match session {
-        Some(session) if !prompts.contains(&"login") => session,
+        Some(session) if !prompts.contains(&"login") && !too_old(&session) => session,
         _ if prompts.contains(&"none") => {
             return Ok(reply.error("login_required", "the user is not signed in"));
         }
@@ -161,6 +178,26 @@ async fn handle(
             ));
         }
     };
+    // A client that requires a second factor, or a request that asks for one, needs a
+    // session that gave one: the user gives it now (a step-up), or enrolls first when the
+    // client requires one and they have none. A request that only asks for it, of a user
+    // without a factor, gets what the session has (`acr` says which).
+    let required = state.factors.required(client.tokens.mfa);
+    if (required || factors::asks_for_mfa(query.acr_values.as_deref()))
+        && !session.has_second_factor()
+    {
+        let enrolled = state.factors.has_any(&session.user_id).await?;
+        if enrolled || required {
+            if prompts.contains(&"none") {
+                return Ok(reply.error(
+                    "interaction_required",
+                    "a second factor is required to continue",
+                ));
+            }
+            let return_to = query.return_query();
+            return Ok(webutil::see_other(&step_up_location(&return_to)));
+        }
+    }
     let grant = CodeGrant {
         client_id: client.id.as_str().to_owned(),
         redirect_uri: redirect_uri.as_str().to_owned(),

@@ -16,6 +16,11 @@ pub struct AuthorizeQuery {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
+    /// Requested authentication context classes, space-separated, most preferred first.
+    pub acr_values: Option<String>,
+    /// The longest time since the user last authenticated, in seconds, as text (checked by
+    /// the handler).
+    pub max_age: Option<String>,
 }
 
 impl AuthorizeQuery {
@@ -33,6 +38,8 @@ impl AuthorizeQuery {
             ("nonce", &self.nonce),
             ("code_challenge", &self.code_challenge),
             ("code_challenge_method", &self.code_challenge_method),
+            ("acr_values", &self.acr_values),
+            ("max_age", &self.max_age),
         ] {
             if let Some(value) = value {
                 query.append_pair(name, value);

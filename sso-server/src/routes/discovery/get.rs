@@ -38,8 +38,9 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid",
-                "name", "email", "preferred_username", "groups"
+                "amr", "acr", "name", "email", "preferred_username", "groups"
             ],
+            "acr_values_supported": crate::factors::ACR_VALUES,
             "prompt_values_supported": ["none", "login"],
             "backchannel_logout_supported": true,
             "backchannel_logout_session_supported": true,

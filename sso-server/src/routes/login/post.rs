@@ -10,14 +10,14 @@ use serde::Deserialize;
 
 use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
-use crate::domain::{ClientId, Username};
+use crate::domain::Username;
 use crate::error::{Page, PageError};
+use crate::factors::Amr;
 use crate::i18n::Texts;
 use crate::metrics::{self, SignIn};
+use crate::routes::login::finish;
 use crate::routes::login::form::FormId;
 use crate::routes::login::get::render_login;
-use crate::sessions::SignIn as SessionSignIn;
-use crate::slo::EndReason;
 use crate::state::AppState;
 use crate::throttle::device::DEVICE_COOKIE;
 use crate::users::Password;
@@ -76,25 +76,8 @@ pub async fn login(
         .map_err(|error| Page::new(&req, error))
 }
 
-/// The authorization query to resume; only ever appended to `/authorize?`, and rejected
-/// unless it is plain query text.
-fn return_query(text: &str) -> &str {
-    let plain = text.len() <= 8192
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'#' | b'"' | b'<' | b'>' | b'\\'));
-    if plain { text } else { "" }
-}
-
-/// The client a sign-in is for, named in the authorization request it returns to.
-fn client_id_of(return_to: &str) -> Option<ClientId> {
-    url::form_urlencoded::parse(return_to.as_bytes())
-        .find(|(name, _)| name == "client_id")
-        .and_then(|(_, value)| ClientId::parse(&value))
-}
-
 async fn client_name(state: &AppState, return_to: &str) -> anyhow::Result<Option<String>> {
-    Ok(match client_id_of(return_to) {
+    Ok(match finish::client_id_of(return_to) {
         Some(id) => state.clients.get(&id).await?.map(|client| client.name),
         None => None,
     })
@@ -110,7 +93,7 @@ async fn handle(
     if state.database.is_down() {
         return Err(LoginError::Unexpected(crate::db::Unreachable.into()));
     }
-    let return_to = return_query(&form.return_to);
+    let return_to = finish::return_query(&form.return_to);
     let name = client_name(state, return_to).await?;
     let retry = |status, error: fn(&Texts) -> &'static str, username: &str| {
         render_login(
@@ -145,7 +128,7 @@ async fn handle(
         let mut entry = Entry::new(event)
             .user(&form.username.chars().take(64).collect::<String>())
             .from_address(Some(&ip), agent);
-        if let Some(client) = client_id_of(return_to) {
+        if let Some(client) = finish::client_id_of(return_to) {
             entry = entry.client(client.as_str());
         }
         if let Some(outcome) = outcome {
@@ -220,62 +203,19 @@ async fn handle(
         ));
     }
     let device = state.throttle.succeeded(admitted, username).await?;
-    let cookie_name = &state.settings.session.cookie_name;
-    // A login never reuses a session id: the previous session, if any, ends here.
-    if let Some(previous) = req.cookie(cookie_name)
-        && let Some(previous) = state.sessions.current(previous.value()).await?
-    {
-        state.sessions.end(&previous.sid, EndReason::Logout).await?;
-    }
-    let groups: Vec<String> = state
-        .users
-        .groups(&user.id)
-        .await?
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let sign_in = SessionSignIn::from_request(
+    let form_id = form.form_id.as_deref().and_then(FormId::parse);
+    let (session, latest) = finish::begin(
         req,
-        &state.settings.login.trusted_proxies,
-        crate::factors::amr(&[crate::factors::Amr::Password]),
-    );
-    let session = state.sessions.create(&user, &groups, &sign_in).await?;
-    let latest = match form.form_id.as_deref().and_then(FormId::parse) {
-        Some(id) => crate::routes::login::form::settle(state, &id, &session).await?,
-        None => true,
-    };
-    metrics::sign_in(SignIn::Success);
-    let entry = audit(Event::SignInSucceeded, None).with("sid", session.sid.as_str());
-    state.audit.record(entry).await;
-    tracing::info!(
-        %ip,
-        username = user.username,
-        sid = session.sid,
-        superseded = !latest,
-        "login succeeded"
-    );
-    let location = if return_to.is_empty() {
-        "/login/done".to_owned()
-    } else if let Some(path) = webutil::local_path(return_to) {
-        path.to_owned()
-    } else {
-        format!("/authorize?{return_to}")
-    };
-    let mut response = webutil::see_other(&location);
-    let set = |response: &mut HttpResponse, cookie| {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| anyhow::anyhow!("cannot set cookie: {e}"))
-    };
-    set(&mut response, device)?;
-    // A superseded session has ended: its cookie must not replace the latest one's.
-    if latest {
-        let cookie = webutil::cookie(
-            cookie_name,
-            session.key.as_str().to_owned(),
-            actix_web::cookie::SameSite::Lax,
-        );
-        set(&mut response, cookie)?;
-    }
+        state,
+        &user,
+        &[Amr::Password],
+        form_id.as_ref(),
+        return_to,
+    )
+    .await?;
+    let mut response = finish::respond(state, &session, latest, return_to)?;
+    response
+        .add_cookie(&device)
+        .map_err(|e| anyhow::anyhow!("cannot set cookie: {e}"))?;
     Ok(response)
 }
