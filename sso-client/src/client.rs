@@ -17,7 +17,7 @@ use crate::metrics;
 use crate::pkce::{s256_challenge, secrets_equal};
 use crate::recheck::Rechecks;
 use crate::tokens::{LEEWAY_SECS, id_token, logout_token};
-use crate::{Error, Principal, ReturnTo};
+use crate::{Error, LoginOptions, Principal, ReturnTo};
 
 mod vault;
 
@@ -127,6 +127,19 @@ pub struct SignedIn {
     pub principal: Principal,
     /// Where the user wanted to go.
     pub return_to: ReturnTo,
+    /// What the sign-in asked of the center; the center may have given less (see
+    /// [`SignedIn::unmet_acr_values`]).
+    pub options: LoginOptions,
+}
+
+impl SignedIn {
+    /// The `acr_values` the sign-in asked for when the principal meets none of them (the
+    /// center signed the user in without the second factor asked for, say).
+    pub fn unmet_acr_values(&self) -> Option<&str> {
+        self.options
+            .requested_acr_values()
+            .filter(|values| !self.principal.meets_acr_values(values))
+    }
 }
 
 /// A live local session.
@@ -187,8 +200,22 @@ impl SsoClient {
     /// [`Error::CenterUnavailable`] or [`Error::CircuitOpen`] when the center's endpoints
     /// cannot be discovered.
     pub async fn start_login(&self, return_to: ReturnTo) -> Result<LoginRedirect, Error> {
+        self.start_login_with(return_to, LoginOptions::default())
+            .await
+    }
+
+    /// Starts a sign-in that asks the center for `options` (a second factor, a recent or a
+    /// fresh authentication) and returns to `return_to`.
+    ///
+    /// # Errors
+    /// As [`SsoClient::start_login`].
+    pub async fn start_login_with(
+        &self,
+        return_to: ReturnTo,
+        options: LoginOptions,
+    ) -> Result<LoginRedirect, Error> {
         let metadata = self.inner.center.live_metadata().await?;
-        let login = LoginState::new(return_to);
+        let login = LoginState::with_options(return_to, options);
         let mut url = metadata.authorization_endpoint.clone();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -199,6 +226,9 @@ impl SsoClient {
             .append_pair("nonce", &login.nonce)
             .append_pair("code_challenge", &s256_challenge(&login.verifier))
             .append_pair("code_challenge_method", "S256");
+        for (name, value) in login.options.parameters() {
+            url.query_pairs_mut().append_pair(name, &value);
+        }
         let cookie_value = self.inner.login.seal(&login).await?;
         Ok(LoginRedirect { url, cookie_value })
     }
@@ -287,6 +317,7 @@ impl SsoClient {
             key,
             principal,
             return_to: login.return_to,
+            options: login.options,
         })
     }
 
@@ -545,6 +576,126 @@ mod tests {
         assert!(alice.in_group("admins"));
         assert!(alice.verify_csrf("61cMDAvjdIn_-my1ctd5FPeULGztRWdQ7Wc3CwG-zuE"));
         assert!(!session.key_changed);
+        assert_eq!(alice.acr(), None, "the first release knew no acr");
+        assert!(alice.amr().is_empty());
+        assert!(!alice.has_second_factor());
+    }
+
+    /// A local session as the release before second factors stored it (captured from Redis),
+    /// with its timestamps moved to now: the claims and CSRF token under `signed_in`, no `acr`
+    /// or `amr` among the claims.
+    fn second_layout(now_ms: u64) -> String {
+        r#"{"v":1,"data":{"access_token":"at-0c1d2e3f","checked_at":CHECKED,"id_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2ln","signed_in":{"claims":{"aud":"app1","auth_time":1764500000,"email":"bob@example.test","exp":4000000000,"iat":1764500000,"iss":"https://sso.example.test","name":"Bob Ross","nonce":"bm9uY2Utb2YtYm9i","sid":"5d2f0c6a8e1b4f7a9c3d2e1f0a9b8c7d","sub":"2b7e1516-28ae-4d2a-abf7-158809cf4f3c"},"csrf_token":"0yN3vA2kQ7uR9xWm4Hc8JdLp1Ts6Fe5Gb-Zq_Ki3Uo0"}},"tags":["sid:5d2f0c6a8e1b4f7a9c3d2e1f0a9b8c7d","user:2b7e1516-28ae-4d2a-abf7-158809cf4f3c"],"created":CREATED,"idle":1800000,"abs":ABS,"exp":EXP}"#
+            .replace("CHECKED", &(now_ms / 1000).to_string())
+            .replace("CREATED", &now_ms.to_string())
+            .replace("ABS", &(now_ms + 28_800_000).to_string())
+            .replace("EXP", &(now_ms + 1_800_000).to_string())
+    }
+
+    /// Every backend a local session can live in, each with a client reading it and the store
+    /// a session is written to directly (for cookie sessions, a sealer with the client's key).
+    fn every_backend() -> Vec<(
+        &'static str,
+        SsoClient,
+        Arc<dyn session_store::SessionStore>,
+    )> {
+        let config = || {
+            SsoConfig::new(
+                "http://127.0.0.1:9",
+                "app1",
+                Secret::new("secret"),
+                "http://app1.localhost:8081".parse().unwrap(),
+            )
+        };
+        let memory = MemoryStore::default();
+        let redis_url = std::env::var("REDIS_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+        let prefix = format!("sso-client-migration-{}:", crate::pkce::random_token());
+        let redis = session_store::RedisStore::new(
+            session_store::RedisConfig::new(redis_url).with_prefix(prefix),
+        )
+        .unwrap();
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let replication = session_store::ReplicationConfig::new(
+            "a",
+            listen,
+            Vec::new(),
+            b"single-node-replication-secret-0123456789".to_vec(),
+        );
+        let replicated = session_store::ReplicatedStore::start(replication).unwrap();
+        let cookie_key = session_store::KeyRing::generate_key();
+        let ring = || session_store::KeyRing::new("k1", &cookie_key).unwrap();
+        let sealer = session_store::CookieStore::new(&config().cookie.name, ring());
+        let client_on = |sessions| SsoClient::new(config(), sessions).unwrap();
+        vec![
+            (
+                "memory",
+                client_on(LocalSessions::memory(memory.clone())),
+                Arc::new(memory) as Arc<dyn session_store::SessionStore>,
+            ),
+            (
+                "redis",
+                client_on(LocalSessions::redis(redis.clone())),
+                Arc::new(redis),
+            ),
+            (
+                "replicated",
+                client_on(LocalSessions::replicated(replicated.clone())),
+                Arc::new(replicated),
+            ),
+            (
+                "cookie",
+                client_on(LocalSessions::cookie(ring(), MemoryStore::default())),
+                Arc::new(sealer),
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn sessions_stored_before_second_factors_load_without_them_on_every_backend() {
+        for (backend, client, store) in every_backend() {
+            let bytes = second_layout(Timestamp::now().as_millis());
+            let record = session_store::record::decode(bytes.as_bytes()).expect("decodes");
+            let key = store.create(record).await.unwrap().key().clone();
+
+            let session = client.load(&key).await.unwrap();
+            let bob = session.expect(backend).principal;
+            assert_eq!(
+                bob.sub(),
+                "2b7e1516-28ae-4d2a-abf7-158809cf4f3c",
+                "{backend}"
+            );
+            assert_eq!(bob.display_name(), "Bob Ross");
+            assert_eq!(bob.auth_time(), Some(1_764_500_000));
+            assert!(bob.verify_csrf("0yN3vA2kQ7uR9xWm4Hc8JdLp1Ts6Fe5Gb-Zq_Ki3Uo0"));
+            assert_eq!(bob.acr(), None, "{backend}");
+            assert!(bob.amr().is_empty(), "{backend}");
+            assert!(!bob.has_second_factor(), "{backend}");
+        }
+    }
+
+    #[tokio::test]
+    async fn new_sessions_keep_acr_and_amr_on_every_backend() {
+        for (backend, client, _) in every_backend() {
+            let claims = serde_json::json!({"sub": "carol", "sid": "s-9",
+                "acr": crate::ACR_MFA, "amr": ["pwd", "otp", "mfa"], "auth_time": 1_764_500_100});
+            let (key, principal) = client
+                .insert_session(claims.as_object().unwrap().clone(), "id.token.x", None)
+                .await
+                .unwrap();
+            let loaded = client.load(&key).await.unwrap().expect(backend).principal;
+            assert_eq!(loaded, principal, "{backend}");
+            assert_eq!(loaded.acr(), Some(crate::ACR_MFA), "{backend}");
+            assert_eq!(loaded.amr(), ["pwd", "otp", "mfa"], "{backend}");
+            assert!(loaded.has_second_factor(), "{backend}");
+            let again = client.load(&key).await.unwrap().unwrap().principal;
+            assert!(
+                std::ptr::eq(loaded.amr(), again.amr()) || backend == "redis",
+                "{backend}: a session read again shares the parsed principal"
+            );
+        }
     }
 
     #[tokio::test]

@@ -204,6 +204,7 @@ mod pkce;
 mod principal;
 mod recheck;
 mod return_to;
+mod step_up;
 mod tokens;
 #[cfg(any(feature = "actix", feature = "axum"))]
 mod web;
@@ -217,4 +218,5 @@ pub use error::Error;
 pub use local_sessions::LocalSessions;
 pub use principal::Principal;
 pub use return_to::{NotSameOrigin, ReturnTo};
+pub use step_up::{ACR_MFA, ACR_PASSWORD, LoginOptions, MultiFactor, StepUpRequired};
 pub use tokens::access_token::AccessToken;

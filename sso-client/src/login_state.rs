@@ -9,7 +9,7 @@ use session_store::{CookieStore, Expiry, KeyRing, Record, SessionKey, SessionSto
 
 use crate::config::Secret;
 use crate::pkce::random_token;
-use crate::{Error, ReturnTo};
+use crate::{Error, LoginOptions, ReturnTo};
 
 /// How long a sign-in may take, from the redirect to the center until the callback.
 pub(crate) const LOGIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -23,24 +23,34 @@ pub(crate) struct LoginState {
     pub(crate) nonce: String,
     pub(crate) verifier: String,
     pub(crate) return_to: ReturnTo,
+    /// What the sign-in asked of the center beyond the user's identity.
+    pub(crate) options: LoginOptions,
 }
 
 impl fmt::Debug for LoginState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoginState")
             .field("return_to", &self.return_to)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
 impl LoginState {
     /// Fresh random values for a sign-in that returns to `return_to`.
+    #[cfg(test)]
     pub(crate) fn new(return_to: ReturnTo) -> Self {
+        Self::with_options(return_to, LoginOptions::default())
+    }
+
+    /// Fresh random values for a sign-in that asks for `options` and returns to `return_to`.
+    pub(crate) fn with_options(return_to: ReturnTo, options: LoginOptions) -> Self {
         Self {
             state: random_token(),
             nonce: random_token(),
             verifier: random_token(),
             return_to,
+            options,
         }
     }
 }
@@ -82,12 +92,16 @@ impl LoginCookies {
         record.insert("nonce", &login.nonce)?;
         record.insert("verifier", &login.verifier)?;
         record.insert("return_to", &login.return_to)?;
+        if !login.options.is_plain() {
+            record.insert("options", &login.options)?;
+        }
         let session = self.store.create(record).await?;
         Ok(session.key().as_str().to_owned())
     }
 
     /// The sign-in sealed in `value`, or `None` when it was not sealed by this subsystem for
-    /// this cookie, was tampered with, or has expired.
+    /// this cookie, was tampered with, or has expired. A sign-in sealed without options (as
+    /// every sign-in was before they existed) asks for none.
     pub(crate) async fn open(&self, value: &str) -> Option<LoginState> {
         let key = SessionKey::parse(value)?;
         let session = self.store.load(&key).await.ok()??;
@@ -97,6 +111,7 @@ impl LoginCookies {
             nonce: record.get("nonce")?,
             verifier: record.get("verifier")?,
             return_to: record.get("return_to")?,
+            options: record.get("options").unwrap_or_default(),
         })
     }
 }
@@ -122,6 +137,29 @@ mod tests {
         assert!(!sealed.contains(&login.nonce));
         let other_node = cookies(&key);
         assert_eq!(other_node.open(&sealed).await, Some(login));
+    }
+
+    #[tokio::test]
+    async fn sign_in_options_round_trip_and_cookies_without_them_ask_for_none() {
+        let key = KeyRing::generate_key();
+        let options = LoginOptions::default().second_factor().max_age(120);
+        let login = LoginState::with_options(ReturnTo::parse("/sensitive").unwrap(), options);
+        let sealed = cookies(&key).seal(&login).await.unwrap();
+        let opened = cookies(&key).open(&sealed).await.unwrap();
+        assert_eq!(opened.options.requested_acr_values(), Some(crate::ACR_MFA));
+        assert_eq!(opened, login);
+
+        // A sign-in cookie sealed by the previous release: no options field.
+        let store = CookieStore::new("app_login", KeyRing::new(KEY_ID, &key).unwrap());
+        let mut record = Record::new(Expiry::new(LOGIN_LIFETIME, LOGIN_LIFETIME));
+        record.insert("state", "s").unwrap();
+        record.insert("nonce", "n").unwrap();
+        record.insert("verifier", "v").unwrap();
+        record.insert("return_to", "/reports").unwrap();
+        let previous = store.create(record).await.unwrap();
+        let opened = cookies(&key).open(previous.key().as_str()).await.unwrap();
+        assert_eq!(opened.return_to.as_str(), "/reports");
+        assert_eq!(opened.options, LoginOptions::default());
     }
 
     #[tokio::test]

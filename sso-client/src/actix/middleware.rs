@@ -16,7 +16,8 @@ use super::{cookies, pages};
 use session_store::SessionKey;
 
 use crate::web::request::{self, SdkRoute};
-use crate::{ReturnTo, SsoClient};
+use crate::web::step_up;
+use crate::{ReturnTo, SsoClient, StepUpRequired};
 
 /// Protects an actix-web app with single sign-on; see the crate documentation.
 ///
@@ -126,29 +127,30 @@ where
     };
 
     if route == Some(SdkRoute::Login) {
-        let response = routes::login(&client, req.request(), session.is_some()).await;
+        let principal = session.as_ref().map(|session| &session.principal);
+        let response = routes::login(&client, req.request(), principal).await;
         return reply(req, response);
     }
 
     if let Some(session) = session {
         req.extensions_mut().insert(session.principal);
-        let mut response = service.call(req).await?;
+        let mut response = step_up(&client, service.call(req).await?);
         if session.key_changed {
             add_cookie(
                 response.response_mut(),
                 &cookies::session(&client, session.key.as_str()),
             );
         }
-        return Ok(response.map_into_left_body());
+        return Ok(response);
     }
 
     let stale_cookie = req.cookie(&client.config().cookie.name).is_some();
     if client.config().is_public(req.path()) {
-        let mut response = service.call(req).await?;
+        let mut response = step_up(&client, service.call(req).await?);
         if stale_cookie {
             add_cookie(response.response_mut(), &cookies::session_removal(&client));
         }
-        return Ok(response.map_into_left_body());
+        return Ok(response);
     }
 
     let is_get = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -166,6 +168,24 @@ where
         add_cookie(&mut response, &cookies::session_removal(&client));
     }
     reply(req, response)
+}
+
+/// The app's `response`, unless a route refused it for want of a second factor: then the
+/// refusal as only the SDK can complete it (a redirect to its sign-in route).
+fn step_up<B>(client: &SsoClient, response: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
+    let refused = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<StepUpRequired>())
+        .filter(|step_up| step_up::needs_client(step_up))
+        .map(|step_up| step_up::reply(client, step_up));
+    match refused {
+        Some(reply) => {
+            let answer = pages::respond(client, reply);
+            response.into_response(answer).map_into_right_body()
+        }
+        None => response.map_into_left_body(),
+    }
 }
 
 /// The session key the request presents in the cookie `name`.

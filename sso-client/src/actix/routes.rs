@@ -9,7 +9,7 @@ use session_store::SessionKey;
 use super::pages::{respond, without_cookies};
 use crate::web::routes::{self as neutral, UnreadForm};
 pub(crate) use crate::web::routes::{BackChannelForm, LogoutForm};
-use crate::{ReturnTo, SsoClient};
+use crate::{LoginOptions, Principal, ReturnTo, SsoClient};
 
 /// The session key the request presents, if it looks like one.
 pub(crate) fn presented_key(client: &SsoClient, req: &HttpRequest) -> Option<SessionKey> {
@@ -19,11 +19,18 @@ pub(crate) fn presented_key(client: &SsoClient, req: &HttpRequest) -> Option<Ses
 
 /// Sends the browser to the center, or shows why it cannot go there now.
 pub(crate) async fn start_login(client: &SsoClient, return_to: ReturnTo) -> HttpResponse {
-    respond(client, neutral::start_login(client, return_to).await)
+    respond(
+        client,
+        neutral::start_login(client, return_to, LoginOptions::default()).await,
+    )
 }
 
 /// `GET {login}?return_to=/path`: start a sign-in explicitly.
-pub(crate) async fn login(client: &SsoClient, req: &HttpRequest, signed_in: bool) -> HttpResponse {
+pub(crate) async fn login(
+    client: &SsoClient,
+    req: &HttpRequest,
+    signed_in: Option<&Principal>,
+) -> HttpResponse {
     respond(
         client,
         neutral::login(client, req.query_string(), signed_in).await,

@@ -13,11 +13,12 @@ use session_store::SessionKey;
 use tower::{Layer, Service};
 
 use super::reply::{add_cookie, respond};
-use crate::SsoClient;
 use crate::web::cookies::SetCookie;
 use crate::web::request::{self, SdkRoute};
 use crate::web::routes::{self, FORM_LIMIT, UnreadForm};
+use crate::web::step_up;
 use crate::web::{Reply, pages};
+use crate::{LoginOptions, SsoClient, StepUpRequired};
 
 /// Protects an axum app (or any tower service taking `Request<Body>`) with single sign-on;
 /// see the crate documentation.
@@ -138,13 +139,14 @@ where
     if login {
         let (parts, _) = req.into_parts();
         let query = parts.uri.query().unwrap_or("");
-        let reply = Box::pin(routes::login(&client, query, session.is_some())).await;
+        let principal = session.as_ref().map(|session| &session.principal);
+        let reply = Box::pin(routes::login(&client, query, principal)).await;
         return Ok(respond(&client, reply));
     }
 
     if let Some(session) = session {
         req.extensions_mut().insert(session.principal);
-        let mut response = inner.call(req).await?;
+        let mut response = step_up(&client, inner.call(req).await?);
         if session.key_changed {
             let cookie = SetCookie::Session(session.key.as_str().to_owned());
             add_cookie(&client, response.headers_mut(), &cookie);
@@ -155,7 +157,7 @@ where
     let stale_cookie =
         request::cookie_value(cookie_headers(&req), &client.config().cookie.name).is_some();
     if client.config().is_public(req.uri().path()) {
-        let mut response = inner.call(req).await?;
+        let mut response = step_up(&client, inner.call(req).await?);
         if stale_cookie {
             add_cookie(&client, response.headers_mut(), &SetCookie::SessionRemoval);
         }
@@ -173,7 +175,12 @@ where
             .path_and_query()
             .map(http::uri::PathAndQuery::as_str);
         let return_to = request::return_to_of(target);
-        Box::pin(routes::start_login(&client, return_to)).await
+        Box::pin(routes::start_login(
+            &client,
+            return_to,
+            LoginOptions::default(),
+        ))
+        .await
     } else {
         pages::unauthenticated_json()
     };
@@ -181,6 +188,15 @@ where
         reply = reply.with_cookie(SetCookie::SessionRemoval);
     }
     Ok(respond(&client, reply))
+}
+
+/// The app's `response`, unless a route refused it for want of a second factor: then the
+/// refusal as only the SDK can complete it (a redirect to its sign-in route).
+fn step_up(client: &SsoClient, mut response: Response) -> Response {
+    match response.extensions_mut().remove::<StepUpRequired>() {
+        Some(refused) => respond(client, step_up::reply(client, &refused)),
+        None => response,
+    }
 }
 
 /// `GET {callback}`: finish the sign-in.

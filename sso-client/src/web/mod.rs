@@ -7,6 +7,7 @@ pub(crate) mod pages;
 pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod routes;
+pub(crate) mod step_up;
 
 pub(crate) use reply::Reply;
 

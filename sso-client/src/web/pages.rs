@@ -85,6 +85,36 @@ pub(crate) fn sign_in_failed(retry_href: &str) -> Reply {
     )
 }
 
+/// `403`: the page asked for a second factor, and the sign-in ended without one.
+pub(crate) fn second_factor_required(home_href: &str) -> Reply {
+    page(
+        403,
+        &Page {
+            title: "Second factor required",
+            message: "This page is only shown after you confirm your identity with a second \
+                      factor, such as a code from your authenticator app or a passkey. The \
+                      sign-in service did not confirm one, so the page stays closed. You are \
+                      still signed in to the rest of the site; set up a second factor at the \
+                      sign-in service, or ask your administrator for help.",
+            action_href: home_href,
+            action_label: "Back to the site",
+        },
+    )
+}
+
+/// `403` with a JSON body, for API requests whose session lacks the second factor their
+/// route requires (RFC 9470's error code).
+pub(crate) fn insufficient_authentication_json(acr_values: &str) -> Reply {
+    Reply::json(
+        403,
+        &serde_json::json!({
+            "error": "insufficient_user_authentication",
+            "message": "a second factor is required",
+            "acr_values": acr_values,
+        }),
+    )
+}
+
 /// `400`: a sign-out form without this session's CSRF token.
 pub(crate) fn sign_out_refused(home_href: &str) -> Reply {
     page(

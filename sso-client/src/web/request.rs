@@ -6,15 +6,16 @@ use session_store::SessionKey;
 #[cfg(feature = "axum")]
 pub(crate) use sso_common::http::cookie_value;
 
-use crate::ReturnTo;
 use crate::config::Paths;
+use crate::{LoginOptions, ReturnTo};
 
 /// One of the routes the SDK answers itself ([`Paths`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SdkRoute {
     /// `GET`: the center sends the browser back with the code.
     Callback,
-    /// `GET ?return_to=`: start a sign-in explicitly.
+    /// `GET ?return_to=` (and `acr_values`, `max_age`, `prompt=login`): start a sign-in
+    /// explicitly.
     Login,
     /// `POST` with the CSRF token: sign out.
     Logout,
@@ -76,7 +77,6 @@ pub(crate) fn wants_html(accept: Option<&[u8]>) -> bool {
     !accept.contains("application/json") || accept.contains("text/html")
 }
 
-#[cfg(feature = "axum")]
 /// Where a browser asking for `path_and_query` returns after signing in: there, when it is a
 /// same-origin path, else the home page.
 pub(crate) fn return_to_of(path_and_query: Option<&str>) -> ReturnTo {
@@ -85,19 +85,42 @@ pub(crate) fn return_to_of(path_and_query: Option<&str>) -> ReturnTo {
         .unwrap_or_else(ReturnTo::root)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct LoginQuery {
     return_to: Option<String>,
+    acr_values: Option<String>,
+    // Text, so that a malformed value is ignored rather than spoiling the whole query.
+    max_age: Option<String>,
+    prompt: Option<String>,
 }
 
 /// The `return_to` of a sign-in link's `query`; a path that is not on this site (or none)
 /// becomes the home page.
+#[cfg(test)]
 pub(crate) fn login_return_to(query: &str) -> ReturnTo {
-    serde_urlencoded::from_str::<LoginQuery>(query)
-        .ok()
-        .and_then(|query| query.return_to)
+    login_request(query).0
+}
+
+/// What a sign-in link's `query` asks for: where to return (`return_to`; a path that is not on
+/// this site, or none, becomes the home page) and the options of the sign-in (`acr_values`,
+/// `max_age`, `prompt=login`; malformed values and other prompts are ignored).
+pub(crate) fn login_request(query: &str) -> (ReturnTo, LoginOptions) {
+    let query = serde_urlencoded::from_str::<LoginQuery>(query).unwrap_or_default();
+    let return_to = query
+        .return_to
         .and_then(|text| ReturnTo::parse(&text).ok())
-        .unwrap_or_else(ReturnTo::root)
+        .unwrap_or_else(ReturnTo::root);
+    let mut options = LoginOptions::default();
+    if let Some(values) = &query.acr_values {
+        options = options.acr_values(values);
+    }
+    if let Some(secs) = query.max_age.and_then(|secs| secs.parse().ok()) {
+        options = options.max_age(secs);
+    }
+    if query.prompt.as_deref() == Some("login") {
+        options = options.prompt_login();
+    }
+    (return_to, options)
 }
 
 #[cfg(test)]
@@ -180,6 +203,30 @@ mod tests {
         assert!(wants_html(Some(b"text/html,application/xhtml+xml")));
         assert!(!wants_html(Some(b"application/json")));
         assert!(wants_html(Some(b"application/json, text/html")));
+    }
+
+    #[test]
+    fn sign_in_links_carry_their_options() {
+        let (return_to, options) = login_request(
+            "return_to=%2Fsensitive&acr_values=urn%3Asso%3Aacr%3Amfa&max_age=300&prompt=login",
+        );
+        assert_eq!(return_to.as_str(), "/sensitive");
+        assert_eq!(
+            options,
+            LoginOptions::default()
+                .second_factor()
+                .max_age(300)
+                .prompt_login()
+        );
+        let (return_to, options) =
+            login_request("return_to=%2Fa&max_age=soon&prompt=none&acr_values=a%0Ab");
+        assert_eq!(
+            return_to.as_str(),
+            "/a",
+            "bad options do not spoil the path"
+        );
+        assert_eq!(options, LoginOptions::default());
+        assert_eq!(login_request("return_to=/b&return_to=/c").0.as_str(), "/");
     }
 
     #[test]

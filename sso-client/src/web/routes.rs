@@ -7,8 +7,8 @@ use session_store::SessionKey;
 use super::Reply;
 use super::cookies::SetCookie;
 use super::pages;
-use super::request::login_return_to;
-use crate::{Callback, Error, ReturnTo, SsoClient};
+use super::request::login_request;
+use crate::{Callback, Error, LoginOptions, Principal, ReturnTo, SsoClient};
 
 #[cfg(feature = "axum")]
 /// The most a form posted to the SDK may weigh, as actix-web's default form limit.
@@ -67,17 +67,28 @@ fn home(client: &SsoClient) -> &str {
     &client.config().paths.after_logout
 }
 
-fn login_href(client: &SsoClient, return_to: &ReturnTo) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("return_to", return_to.as_str())
-        .finish();
-    format!("{}?{query}", client.config().paths.login)
+/// The SDK's sign-in route for a sign-in that asks for `options` and returns to `return_to`.
+pub(crate) fn login_href(
+    client: &SsoClient,
+    return_to: &ReturnTo,
+    options: &LoginOptions,
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("return_to", return_to.as_str());
+    for (name, value) in options.parameters() {
+        query.append_pair(name, &value);
+    }
+    format!("{}?{}", client.config().paths.login, query.finish())
 }
 
 /// Sends the browser to the center, or shows why it cannot go there now.
-pub(crate) async fn start_login(client: &SsoClient, return_to: ReturnTo) -> Reply {
-    let retry = login_href(client, &return_to);
-    match client.start_login(return_to).await {
+pub(crate) async fn start_login(
+    client: &SsoClient,
+    return_to: ReturnTo,
+    options: LoginOptions,
+) -> Reply {
+    let retry = login_href(client, &return_to, &options);
+    match client.start_login_with(return_to, options).await {
         Ok(login) => Reply::redirect(302, login.url.as_str())
             .with_cookie(SetCookie::Login(login.cookie_value)),
         Err(error) if error.is_center_unavailable() => {
@@ -92,13 +103,16 @@ pub(crate) async fn start_login(client: &SsoClient, return_to: ReturnTo) -> Repl
 }
 
 /// `GET {login}?return_to=/path` (`query`): start a sign-in explicitly. A return path that is
-/// not on this site is replaced by the home page.
-pub(crate) async fn login(client: &SsoClient, query: &str, signed_in: bool) -> Reply {
-    let return_to = login_return_to(query);
-    if signed_in {
+/// not on this site is replaced by the home page. A user `signed_in` already goes straight
+/// there, unless the query asks for more than their sign-in has (`acr_values` it does not
+/// meet, an authentication more recent than `max_age`, or `prompt=login`).
+pub(crate) async fn login(client: &SsoClient, query: &str, signed_in: Option<&Principal>) -> Reply {
+    let (return_to, options) = login_request(query);
+    let now = jsonwebtoken::get_current_timestamp();
+    if signed_in.is_some_and(|principal| options.met_by(principal, now)) {
         return Reply::redirect(303, return_to.as_str());
     }
-    start_login(client, return_to).await
+    start_login(client, return_to, options).await
 }
 
 /// `GET {callback}` with `query`, the sign-in cookie's value and the session key the browser
@@ -117,11 +131,22 @@ pub(crate) async fn callback(
             {
                 tracing::warn!(%error, "could not delete the session replaced at sign-in");
             }
-            Reply::redirect(303, signed_in.return_to.as_str())
-                .with_cookie(SetCookie::Session(signed_in.key.as_str().to_owned()))
+            let session = SetCookie::Session(signed_in.key.as_str().to_owned());
+            // Never back to the page that asked for the level: it would ask again, in circles.
+            if let Some(unmet) = signed_in.unmet_acr_values() {
+                tracing::warn!(
+                    sub = signed_in.principal.sub(),
+                    acr_values = unmet,
+                    acr = signed_in.principal.acr(),
+                    "signed in without the authentication level asked for"
+                );
+                pages::second_factor_required(home(client)).with_cookie(session)
+            } else {
+                Reply::redirect(303, signed_in.return_to.as_str()).with_cookie(session)
+            }
         }
         Err(error) => {
-            let retry = login_href(client, &ReturnTo::root());
+            let retry = login_href(client, &ReturnTo::root(), &LoginOptions::default());
             match error {
                 Error::InvalidState | Error::Refused(_) | Error::InvalidIdToken(_) => {
                     tracing::warn!(%error, "sign-in refused");
