@@ -8,6 +8,8 @@ pub(crate) mod reply;
 pub(crate) mod request;
 pub(crate) mod routes;
 pub(crate) mod step_up;
+#[cfg(all(test, feature = "actix", feature = "axum"))]
+mod step_up_tests;
 
 pub(crate) use reply::Reply;
 
