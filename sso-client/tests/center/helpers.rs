@@ -6,7 +6,7 @@ use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use session_store::{KeyRing, MemoryStore, RedisConfig, RedisStore};
 use sso_client::actix::SsoMiddleware;
-use sso_client::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
+use sso_client::{LocalSessions, MultiFactor, Principal, Secret, SsoClient, SsoConfig};
 use sso_server::clients::{NewClient, TokenPolicy};
 use sso_server::config::Settings;
 use sso_server::domain::{ClientId, RedirectUri, Username};
@@ -122,7 +122,8 @@ impl Center {
     }
 }
 
-/// An app protected by the SDK: `/` is public, `/me` answers with the principal as JSON.
+/// An app protected by the SDK: `/` is public, `/me` answers with the principal as JSON, and
+/// `/sensitive`, which requires a second factor, with how the user authenticated.
 pub(crate) struct TestApp {
     pub(crate) url: String,
     pub(crate) client: SsoClient,
@@ -137,6 +138,18 @@ async fn me(user: Principal) -> HttpResponse {
         "sub": user.sub(), "name": user.name(), "email": user.email(), "sid": user.sid(),
         "csrf_token": user.csrf_token(), "claims": user.claims(),
     }))
+}
+
+/// What `/sensitive` shows: who, and how they authenticated.
+pub(crate) fn factors_of(user: &Principal) -> Value {
+    json!({
+        "sub": user.sub(), "sid": user.sid(), "acr": user.acr(), "amr": user.amr(),
+        "auth_time": user.auth_time(),
+    })
+}
+
+async fn sensitive(user: MultiFactor) -> HttpResponse {
+    HttpResponse::Ok().json(factors_of(&user))
 }
 
 /// The SDK configuration of client `id` at `app_url`.
@@ -231,6 +244,7 @@ pub(crate) fn serve(config: SsoConfig, sessions: LocalSessions, port: u16) -> Te
             .wrap(SsoMiddleware::new(shared.clone()))
             .route("/", web::get().to(home))
             .route("/me", web::get().to(me))
+            .route("/sensitive", web::get().to(sensitive))
     })
     .workers(1)
     .bind(("127.0.0.1", port))

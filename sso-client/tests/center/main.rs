@@ -10,4 +10,5 @@ mod introspection;
 mod metrics;
 mod outage;
 mod slo;
+mod step_up;
 mod tokens;
