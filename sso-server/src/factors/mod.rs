@@ -455,7 +455,23 @@ impl Factors {
             .bind(user_id)
             .execute(&self.pool)
             .await?;
+        self.forget_recovery_codes_without_factor(user_id).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes the user's recovery codes once no factor is left for them to back up (they
+    /// would otherwise be a second factor of their own).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn forget_recovery_codes_without_factor(&self, user_id: &str) -> anyhow::Result<()> {
+        if !self.has_any(user_id).await? {
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Replaces the user's recovery codes with [`recovery::COUNT`] fresh ones, returned to be

@@ -1,11 +1,13 @@
 //! The HTTP endpoints, one module per area and one file per verb.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod authorize;
 pub mod client_auth;
 pub mod console;
 pub mod discovery;
+pub mod factors;
 pub mod forward_auth;
 pub mod health;
 pub mod introspect;
@@ -42,6 +44,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(login::post::login)),
     )
     .service(resource("/login/done", GET).route(web::get().to(login::get::done)))
+    .service(
+        resource("/login/factor", GET_POST)
+            .route(web::get().to(login::factor::factor_form))
+            .route(web::post().to(login::factor::submit_factor)),
+    )
     .service(resource("/token", POST).route(web::post().to(token::post::token)))
     .service(resource("/introspect", POST).route(web::post().to(introspect::post::introspect)))
     .service(resource("/revoke", POST).route(web::post().to(revoke::post::revoke)))
@@ -63,7 +70,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/healthz", GET).route(web::get().to(health::get::healthz)))
     .service(resource("/readyz", GET).route(web::get().to(health::get::readyz)))
     .service(resource("/assets/sso.css", GET).route(web::get().to(assets::stylesheet)))
+    .configure(account::configure)
     .configure(console::configure)
+    .configure(factors::configure)
     .service(admin::scope())
     .service(forward_auth::scope())
     .default_service(web::to(not_found));

@@ -2,6 +2,7 @@
 //! temporary directory, or a new PostgreSQL database when `DATABASE_URL` is set), the memory
 //! store, and a cookie-keeping HTTP client.
 
+mod account;
 mod admin;
 mod audit;
 mod cli;
@@ -9,6 +10,7 @@ mod client_credentials;
 mod configured_clients;
 mod console;
 mod discovery;
+mod factors;
 mod flow;
 mod forward_auth;
 mod forward_auth_nginx;

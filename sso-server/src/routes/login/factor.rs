@@ -16,7 +16,7 @@ use crate::error::{Page, PageError};
 use crate::factors::texts::{FactorTexts, factor_texts};
 use crate::factors::{Amr, CodeCheck};
 use crate::i18n::Texts;
-use crate::routes::login::finish::{location, return_query};
+use crate::routes::login::finish::{location, return_query, with_return_to};
 use crate::sessions::GlobalSession;
 use crate::state::AppState;
 use crate::users::User;
@@ -69,9 +69,7 @@ pub async fn signed_in(
 /// The address of the second step, coming back to `return_to` (an authorization query or a
 /// path of the center).
 pub fn step_up_location(return_to: &str) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::from("/login/factor?"));
-    query.append_pair("return_to", return_to);
-    query.finish()
+    with_return_to("/login/factor", return_to)
 }
 
 /// The second-step page.
@@ -127,9 +125,8 @@ async fn needing_a_factor(
     }
     let enrolled = state.factors.enrolled(&user.id).await?;
     if enrolled.total() == 0 {
-        let mut query = url::form_urlencoded::Serializer::new(String::from("/account/totp?"));
-        query.append_pair("return_to", return_to);
-        return Ok(Err(webutil::see_other(&query.finish())));
+        let enroll = with_return_to("/account/totp", return_to);
+        return Ok(Err(webutil::see_other(&enroll)));
     }
     Ok(Ok((session, user, enrolled)))
 }

@@ -28,6 +28,14 @@ pub fn location(return_to: &str) -> String {
     }
 }
 
+/// `path` of the center with `return_to` in its query, for the page to come back to.
+pub fn with_return_to(path: &str, return_to: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{path}?{query}")
+}
+
 /// The authorization query or local path to resume; only ever appended to `/authorize?` or
 /// used as a path, and rejected unless it is plain query text.
 pub fn return_query(text: &str) -> &str {
