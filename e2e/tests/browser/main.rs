@@ -1,8 +1,9 @@
 //! The center and two demo apps clicked through in a real headless Chromium: single sign-on and
 //! single logout on every local-session backend, app3 behind nginx forward auth, the admin
-//! console, and the mistakes and attacks a person meets on the way (a wrong password, a
-//! tampered callback).
+//! console, the user's account page, and the mistakes and attacks a person meets on the way (a
+//! wrong password, a tampered callback).
 
+mod account;
 mod axum;
 mod callback;
 mod console;

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use sqlx::{AnyPool, Row as _};
 
-use super::SessionInfo;
+use super::{SessionInfo, SignIn};
 use crate::clients::ClientRegistry;
 use crate::db::now_ms;
 use crate::domain::ClientId;
@@ -21,14 +21,25 @@ impl Registry {
         Self { pool, clients }
     }
 
-    pub(super) async fn insert(&self, sid: &str, user_id: &str) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO global_sessions (sid, user_id, created_at) VALUES ($1, $2, $3)")
-            .bind(sid)
-            .bind(user_id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .context("cannot register global session")?;
+    /// Registers session `sid` of `user_id`, with where `sign_in` came from.
+    pub(super) async fn insert(
+        &self,
+        sid: &str,
+        user_id: &str,
+        sign_in: &SignIn,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO global_sessions (sid, user_id, created_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(sid)
+        .bind(user_id)
+        .bind(now_ms())
+        .bind(sign_in.ip.as_deref())
+        .bind(sign_in.user_agent.as_deref())
+        .execute(&self.pool)
+        .await
+        .context("cannot register global session")?;
         Ok(())
     }
 
@@ -131,7 +142,8 @@ impl Registry {
 
     pub(super) async fn list_for_user(&self, user_id: &str) -> anyhow::Result<Vec<SessionInfo>> {
         let rows = sqlx::query(
-            "SELECT s.sid AS sid, s.created_at AS created_at, c.client_id AS client_id \
+            "SELECT s.sid AS sid, s.created_at AS created_at, s.ip AS ip, \
+             s.user_agent AS user_agent, c.client_id AS client_id \
              FROM global_sessions s LEFT JOIN session_clients c ON c.sid = s.sid \
              WHERE s.user_id = $1 ORDER BY s.created_at, s.sid, c.client_id",
         )
@@ -148,6 +160,8 @@ impl Registry {
                     sid,
                     user_id: user_id.to_owned(),
                     created_at: row.try_get("created_at")?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
                     clients: Vec::new(),
                 });
             }
