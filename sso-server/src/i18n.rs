@@ -143,7 +143,8 @@ const ENGLISH: Texts = Texts {
         unknown_browser: "Unknown browser",
         browser_on_os: "{browser} on {os}",
         session_not_yours: "This session is not one of yours, or it has already ended. Nothing was signed out.",
-    },};
+    },
+};
 
 const SIMPLIFIED_CHINESE: Texts = Texts {
     product: "统一登录",
@@ -210,7 +211,8 @@ const SIMPLIFIED_CHINESE: Texts = Texts {
         unknown_browser: "未知浏览器",
         browser_on_os: "{os} 上的 {browser}",
         session_not_yours: "该会话不属于您，或已经结束，未退出任何会话。",
-    },};
+    },
+};
 
 /// The texts of `language`.
 pub fn texts(language: Language) -> &'static Texts {
