@@ -65,6 +65,39 @@ pub async fn end_user_sessions(
     Ok(ended)
 }
 
+/// Removes every second factor of `user` (TOTP, passkeys, recovery codes) and ends the user's
+/// sessions (single logout follows), with their session-bound refresh tokens; returns
+/// whether the user had any factor and how many sessions ended. The user signs in with the
+/// password again, and enrolls afresh where a second factor is required.
+///
+/// # Errors
+/// When the store or the database fails.
+pub async fn reset_factors(
+    state: &AppState,
+    actor: &str,
+    user: &User,
+) -> anyhow::Result<(bool, usize)> {
+    let had = state.factors.reset(&user.id).await?;
+    let ended = state
+        .sessions
+        .end_all_for_user(&user.id, EndReason::FactorsChanged)
+        .await?;
+    let entry = Entry::new(Event::FactorsReset)
+        .actor(actor)
+        .user(user.username.as_str())
+        .with("had_factors", had)
+        .with("sessions_ended", ended);
+    state.audit.record(entry).await;
+    tracing::warn!(
+        username = user.username,
+        actor,
+        had_factors = had,
+        sessions_ended = ended,
+        "second factors reset"
+    );
+    Ok((had, ended))
+}
+
 /// Applies `change` to the groups of `username`; returns the user and their groups afterwards,
 /// `None` when there is no such user. The user's forward-auth sessions end, so protected hosts
 /// see the new groups at the next request.

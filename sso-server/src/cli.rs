@@ -90,6 +90,9 @@ enum UserCommand {
     },
     /// Disable a user; ends the user's sessions (with single logout).
     Disable { username: String },
+    /// Remove a user's second factors (authenticator app, passkeys, recovery codes); ends the
+    /// user's sessions (with single logout).
+    ResetFactors { username: String },
     /// Enable a disabled user.
     Enable { username: String },
     /// List users.
@@ -449,6 +452,20 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
             let ended = admin::set_disabled(&state, CLI_ACTOR, &username(&name)?, true).await?;
             say_ended(&name, ended)
         }
+        UserCommand::ResetFactors { username: name } => {
+            let user = state
+                .users
+                .find(&username(&name)?)
+                .await?
+                .with_context(|| format!("no user named {name}"))?;
+            let (had, ended) = admin::reset_factors(&state, CLI_ACTOR, &user).await?;
+            let what = if had {
+                "factors reset"
+            } else {
+                "had no factors"
+            };
+            say(&format!("{name}: {what}; {ended} session(s) ended"))
+        }
         UserCommand::Enable { username: name } => {
             let enabled = admin::set_disabled(&state, CLI_ACTOR, &username(&name)?, false).await?;
             anyhow::ensure!(enabled.is_some(), "no user named {name}");
@@ -532,6 +549,17 @@ async fn seed_demo(
         }
     }
     say(&format!("demo users: alice, bob; password: {password}"))?;
+    let bob = state
+        .users
+        .find(&username("bob")?)
+        .await?
+        .context("the demo user bob")?;
+    let totp = state.factors.ensure_totp(&bob).await?;
+    say(&format!(
+        "bob has an authenticator app: add the key {} to yours (or {}), and give its code where a second factor is asked",
+        totp.secret(),
+        totp.uri()
+    ))?;
     for (n, port) in (1..).zip(ports) {
         let base = format!("http://app{n}.localhost:{port}");
         let uri =

@@ -365,26 +365,71 @@ impl Factors {
         if check != CodeCheck::Accepted {
             return Ok(check);
         }
+        self.store_totp(&user.id, &enrollment.secret).await?;
+        self.store.delete(&enrollment.key).await?;
+        Ok(CodeCheck::Accepted)
+    }
+
+    /// Stores `secret` (base32) as the user's TOTP, sealed when a key encryption key is set,
+    /// replacing any they had.
+    async fn store_totp(&self, user_id: &str, secret: &str) -> anyhow::Result<()> {
         let stored = match &self.sealer {
-            Some(sealer) => sealer.seal(&user.id, SEALED_AS, &enrollment.secret)?,
-            None => enrollment.secret.clone(),
+            Some(sealer) => sealer.seal(user_id, SEALED_AS, secret)?,
+            None => secret.to_owned(),
         };
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
-            .bind(&user.id)
+            .bind(user_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO user_totp (user_id, secret, created_at, last_used_at)              VALUES ($1, $2, $3, $3)",
+            "INSERT INTO user_totp (user_id, secret, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $3)",
         )
-        .bind(&user.id)
+        .bind(user_id)
         .bind(stored)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await.context("cannot store TOTP")?;
-        self.store.delete(&enrollment.key).await?;
-        Ok(CodeCheck::Accepted)
+        tx.commit().await.context("cannot store TOTP")
+    }
+
+    /// The user's TOTP secret (base32), opened when sealed; `None` without TOTP.
+    async fn totp_secret(&self, user_id: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT secret FROM user_totp WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("cannot read TOTP")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let stored: String = row.try_get("secret")?;
+        if !is_sealed(&stored) {
+            return Ok(Some(stored));
+        }
+        let sealer = self
+            .sealer
+            .as_ref()
+            .context("a TOTP secret is sealed but tokens.key_encryption_key is not set")?;
+        Ok(Some(sealer.open(user_id, SEALED_AS, &stored)?))
+    }
+
+    /// The user's TOTP, set up now with a fresh secret when they have none (the demo's
+    /// provisioning): its generator, to show the secret and the URI.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn ensure_totp(&self, user: &User) -> anyhow::Result<totp::Generator> {
+        let secret = match self.totp_secret(&user.id).await? {
+            Some(secret) => secret,
+            None => {
+                let secret = totp::Generator::new_secret();
+                self.store_totp(&user.id, &secret).await?;
+                secret
+            }
+        };
+        self.generator(user, &secret)
     }
 
     /// Checks `code` against `user`'s TOTP; an accepted code is used up on every replica.
@@ -392,23 +437,8 @@ impl Factors {
     /// # Errors
     /// When the store or the database fails, or the stored secret cannot be opened.
     pub async fn verify_totp(&self, user: &User, code: &str) -> anyhow::Result<CodeCheck> {
-        let row = sqlx::query("SELECT secret FROM user_totp WHERE user_id = $1")
-            .bind(&user.id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("cannot read TOTP")?;
-        let Some(row) = row else {
+        let Some(secret) = self.totp_secret(&user.id).await? else {
             return Ok(CodeCheck::Absent);
-        };
-        let stored: String = row.try_get("secret")?;
-        let secret = if is_sealed(&stored) {
-            let sealer = self
-                .sealer
-                .as_ref()
-                .context("a TOTP secret is sealed but tokens.key_encryption_key is not set")?;
-            sealer.open(&user.id, SEALED_AS, &stored)?
-        } else {
-            stored
         };
         let check = self
             .claim(&user.id, &self.generator(user, &secret)?, code)

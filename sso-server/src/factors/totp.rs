@@ -65,6 +65,11 @@ impl Generator {
         }
     }
 
+    /// The secret, base32, as authenticator apps take it typed.
+    pub fn secret(&self) -> String {
+        self.totp.secret().to_base32()
+    }
+
     /// The code at `now` (for tests and the demo).
     pub fn code_at(&self, now: u64) -> String {
         self.totp.generate(now).to_string()

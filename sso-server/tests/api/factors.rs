@@ -667,3 +667,105 @@ async fn totp_secrets_are_sealed_at_rest_with_the_key_encryption_key() {
         .unwrap();
     assert_eq!(check, sso_server::factors::CodeCheck::Accepted);
 }
+
+#[tokio::test]
+async fn an_admin_reset_removes_the_factors_and_ends_sessions_and_their_refresh_tokens() {
+    let app = spawn_app().await;
+    let receiver = Receiver::for_app1(&app).await;
+    app.login_app1("alice").await;
+    enroll(&app).await;
+    let other = Center::attach(app.address.clone());
+    let tokens = other.login_app1("alice").await;
+    let sid = sid_of(&tokens);
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let response = app
+        .api
+        .delete(app.url("/admin/users/alice/factors"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "reset": true, "ended": 2 }));
+    let user = app.user("alice").await;
+    assert!(!app.state.factors.has_any(&user.id).await.unwrap());
+    assert_eq!(
+        app.state
+            .factors
+            .recovery_codes_left(&user.id)
+            .await
+            .unwrap(),
+        0
+    );
+    app.wait_for_deliveries(&sid, Duration::from_secs(10), |d| {
+        d.iter().any(|d| d["state"] == "delivered")
+    })
+    .await;
+    assert!(
+        !receiver.received().is_empty(),
+        "single logout reached app1"
+    );
+    let refused =
+        crate::refresh::refresh(&app, "app1", Some(APP1_SECRET), &refresh_token, None).await;
+    let (status, error) = crate::refresh::oauth_error(refused).await;
+    assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+    let log: Value = app
+        .admin_get("/admin/audit?event=factors_reset")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["events"][0]["detail"]["sessions_ended"], 2);
+
+    let unknown = app
+        .api
+        .delete(app.url("/admin/users/nobody/factors"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+#[tokio::test]
+async fn the_command_line_resets_a_users_factors() {
+    let (app, database) = crate::cli::spawn_on_shared_database().await;
+    app.login_app1("alice").await;
+    enroll(&app).await;
+    let out = crate::cli::run(&database, &["user", "reset-factors", "alice"], "").await;
+    assert_eq!(out.trim(), "alice: factors reset; 1 session(s) ended");
+    let user = app.user("alice").await;
+    assert!(!app.state.factors.has_any(&user.id).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_second_step_speaks_chinese() {
+    let app = spawn_app().await;
+    set_mfa(
+        &app,
+        "app2",
+        APP2_SECRET,
+        APP2_CALLBACK,
+        MfaPolicy::Required,
+    )
+    .await;
+    app.login_app1("alice").await;
+    enroll(&app).await;
+    let other = Center::attach(app.address.clone());
+    other.login_app1("alice").await;
+    let response = other.get_authorize(&AuthRequest::app2()).await;
+    let page = other
+        .browser
+        .get(other.url(&location(&response)))
+        .header("Accept-Language", "zh-CN,zh;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("验证您的身份"), "{page}");
+    assert!(page.contains("lang=\"zh-Hans\""));
+}

@@ -33,3 +33,15 @@ pub async fn user_sessions(
     let ended = admin::end_user_sessions(&state, API_ACTOR, &user).await?;
     Ok(HttpResponse::Ok().json(json!({ "ended": ended })))
 }
+
+/// `DELETE /admin/users/{username}/factors`: resets the user's second factors and ends their
+/// sessions (with single logout).
+pub async fn user_factors(
+    _: Admin,
+    username: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let user = user_named(&state, &username).await?;
+    let (had, ended) = admin::reset_factors(&state, API_ACTOR, &user).await?;
+    Ok(HttpResponse::Ok().json(json!({ "reset": had, "ended": ended })))
+}

@@ -3,6 +3,8 @@
 //!
 //! - `GET /admin/users/{username}/sessions`: the user's live sessions and their clients
 //! - `DELETE /admin/users/{username}/sessions`: end all of them (with single logout)
+//! - `DELETE /admin/users/{username}/factors`: reset the user's second factors (TOTP, passkeys,
+//!   recovery codes) and end their sessions (with single logout)
 //! - `DELETE /admin/sessions/{sid}`: end one session (with single logout)
 //! - `GET /admin/logout-deliveries?sid=…&username=…`: single-logout outcomes
 //! - `GET /admin/audit?username=…&event=…&since=…&until=…&limit=…&after=…`: audit events,
@@ -58,6 +60,10 @@ pub fn scope() -> impl actix_web::dev::HttpServiceFactory {
             resource("/users/{username}/sessions", DELETE_GET)
                 .route(web::get().to(get::user_sessions))
                 .route(web::delete().to(delete::user_sessions)),
+        )
+        .service(
+            resource("/users/{username}/factors", "DELETE")
+                .route(web::delete().to(delete::user_factors)),
         )
         .service(resource("/sessions/{sid}", "DELETE").route(web::delete().to(delete::session)))
         .service(resource("/logout-deliveries", GET).route(web::get().to(get::logout_deliveries)))
