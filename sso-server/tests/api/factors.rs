@@ -14,7 +14,7 @@ use crate::receiver::Receiver;
 
 /// The code of the TOTP `secret` (base32) `offset` seconds from now, computed here with the
 /// `totp-rs` crate from the secret the page showed.
-fn totp_code(secret: &str, offset: i64) -> String {
+pub(crate) fn totp_code(secret: &str, offset: i64) -> String {
     let totp = Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
@@ -68,7 +68,7 @@ async fn set_mfa(app: &TestApp, id: &str, secret: &str, callback: &str, policy: 
 
 /// Sets up TOTP for the signed-in browser of `center` through `/account/totp`: the secret,
 /// and the recovery codes shown once.
-async fn enroll(center: &Center) -> (String, Vec<String>) {
+pub(crate) async fn enroll(center: &Center) -> (String, Vec<String>) {
     let page = center
         .browser
         .get(center.url("/account/totp"))
@@ -102,7 +102,7 @@ async fn enroll(center: &Center) -> (String, Vec<String>) {
 }
 
 /// Posts `code` to the second-step page `page`.
-async fn give_code(center: &Center, page: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn give_code(center: &Center, page: &str, code: &str) -> reqwest::Response {
     center
         .browser
         .post(center.url("/login/factor"))
