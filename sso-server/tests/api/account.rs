@@ -534,3 +534,65 @@ async fn the_account_page_speaks_chinese() {
     assert_eq!(wrong.status(), 401);
     assert!(wrong.text().await.unwrap().contains("当前密码不正确"));
 }
+
+#[tokio::test]
+async fn a_password_change_forgets_offline_tokens_even_of_this_session() {
+    use sso_server::config::{AccessTokenFormat, GrantType};
+
+    use crate::refresh::{
+        OFFLINE_CALLBACK, OFFLINE_SECRET, code_for, exchange_ok, introspect, oauth_error, policy,
+        refresh, register, text,
+    };
+
+    let app = spawn_app().await;
+    register(
+        &app,
+        "offline",
+        Some(OFFLINE_SECRET),
+        Some(OFFLINE_CALLBACK),
+        policy(
+            &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+            &[],
+            AccessTokenFormat::Opaque,
+            true,
+        ),
+        jsonwebtoken::Algorithm::RS256,
+    )
+    .await;
+    sign_in(&app, "alice").await;
+    let own = own_sid(&app).await;
+    let code = code_for(
+        &app,
+        "offline",
+        OFFLINE_CALLBACK,
+        "openid offline_access",
+        "alice",
+    )
+    .await;
+    let tokens = exchange_ok(&app, "offline", OFFLINE_SECRET, &code, OFFLINE_CALLBACK).await;
+    assert_eq!(sid_of(&tokens), own, "granted within this session");
+    let access = text(&tokens, "access_token");
+    assert_eq!(introspect(&app, access).await["active"], true);
+
+    let response = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(own_sid(&app).await, own, "this session stays");
+    let response = refresh(
+        &app,
+        "offline",
+        Some(OFFLINE_SECRET),
+        text(&tokens, "refresh_token"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        oauth_error(response).await,
+        (400, "invalid_grant".to_owned()),
+        "the offline refresh token is gone with the old password"
+    );
+    assert_eq!(
+        introspect(&app, access).await["active"],
+        true,
+        "an access token of this session lives as long as the session"
+    );
+}
