@@ -1,6 +1,6 @@
 //! The demo app on axum, protected by the SDK's axum layer ([`sso_client::axum::SsoLayer`]):
-//! a home page that greets the signed-in user and has a sign-out form, and a protected
-//! profile page. It reads the same settings as the actix-web demo app.
+//! a home page that greets the signed-in user and has a sign-out form, a protected profile
+//! page, and a sensitive page that requires a second factor. It reads the same settings as the actix-web demo app.
 
 use std::net::TcpListener;
 
@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use sso_client::axum::SsoLayer;
-use sso_client::{Principal, SsoClient};
+use sso_client::{MultiFactor, Principal, SsoClient};
 use url::Url;
 
 use crate::config::Settings;
@@ -52,7 +52,7 @@ footer{color:#52606d;font-size:.9rem}
 </head>
 <body>
 <header>
-<nav aria-label="Main"><a href="/">Home</a><a href="/profile">Profile</a></nav>
+<nav aria-label="Main"><a href="/">Home</a><a href="/profile">Profile</a><a href="/sensitive">Sensitive</a></nav>
 <div class="account">
 {% match user %}
 {% when Some with (user) %}
@@ -75,9 +75,17 @@ footer{color:#52606d;font-size:.9rem}
 <dt>Subject</dt><dd>{{ user.sub }}</dd>
 {% if let Some(email) = user.email %}<dt>E-mail</dt><dd>{{ email }}</dd>{% endif %}
 {% if let Some(sid) = user.sid %}<dt>Session</dt><dd>{{ sid }}</dd>{% endif %}
+<dt>Assurance level (acr)</dt><dd>{% if let Some(acr) = user.factors.acr %}{{ acr }}{% else %}not provided{% endif %}</dd>
+<dt>Methods used (amr)</dt><dd>{% if user.factors.amr.is_empty() %}not provided{% else %}{{ user.factors.amr }}{% endif %}</dd>
+{% if let Some(when) = auth_time %}<dt>Last authenticated (auth_time)</dt><dd>{{ when }}</dd>{% endif %}
 </dl>
 {% else %}
 <p>You are signed in to {{ site.name }}, an axum app, with single sign-on.</p>
+<dl>
+<dt>Assurance level (acr)</dt><dd>{% if let Some(acr) = user.factors.acr %}{{ acr }}{% else %}not provided{% endif %}</dd>
+<dt>Methods used (amr)</dt><dd>{% if user.factors.amr.is_empty() %}not provided{% else %}{{ user.factors.amr }}{% endif %}</dd>
+</dl>
+<p><a href="/sensitive">Open the sensitive area</a> (it needs a second factor).</p>
 {% endif %}
 {% when None %}
 <p>{{ site.name }} is an axum app protected by single sign-on. Sign in to see your profile.</p>
@@ -94,6 +102,8 @@ struct Page<'a> {
     heading: String,
     heading_id: &'a str,
     show_claims: bool,
+    /// When the user last authenticated, on the pages that show it.
+    auth_time: Option<u64>,
 }
 
 fn render(page: &Page<'_>) -> Response {
@@ -119,6 +129,7 @@ async fn home(State(site): State<Site>, user: Option<Principal>) -> Response {
         heading,
         heading_id: "greeting",
         show_claims: false,
+        auth_time: None,
     })
 }
 
@@ -131,6 +142,21 @@ async fn profile(State(site): State<Site>, user: Principal) -> Response {
         title: "Profile",
         heading_id: "profile-title",
         show_claims: true,
+        auth_time: user.auth_time(),
+    })
+}
+
+/// `GET /sensitive`: users who gave a second factor only; the SDK sends anyone else to the
+/// sign-in service to give one, and back here.
+async fn sensitive(State(site): State<Site>, user: MultiFactor) -> Response {
+    render(&Page {
+        site: &site,
+        heading: "Sensitive area".to_owned(),
+        user: Some(UserView::from(&*user)),
+        title: "Sensitive area",
+        heading_id: "sensitive-title",
+        show_claims: true,
+        auth_time: user.auth_time(),
     })
 }
 
@@ -192,6 +218,7 @@ impl AxumApplication {
         let router = Router::new()
             .route("/", get(home))
             .route("/profile", get(profile))
+            .route("/sensitive", get(sensitive))
             .route("/health", get(health))
             .with_state(site)
             .layer(SsoLayer::new(client))

@@ -25,6 +25,27 @@ pub(crate) struct UserView {
     pub(crate) email: Option<String>,
     pub(crate) sid: Option<String>,
     pub(crate) csrf_token: String,
+    /// How the user authenticated: the `acr` and `amr` of their sign-in.
+    pub(crate) factors: FactorsView,
+}
+
+/// How the user authenticated, as the pages show it.
+#[derive(Clone, Debug)]
+pub(crate) struct FactorsView {
+    pub(crate) acr: Option<String>,
+    /// The `amr` values, comma-separated; empty when the sign-in service did not say.
+    pub(crate) amr: String,
+    pub(crate) second_factor: bool,
+}
+
+impl From<&Principal> for FactorsView {
+    fn from(user: &Principal) -> Self {
+        Self {
+            acr: user.acr().map(str::to_owned),
+            amr: user.amr().join(", "),
+            second_factor: user.has_second_factor(),
+        }
+    }
 }
 
 impl From<&Principal> for UserView {
@@ -36,6 +57,7 @@ impl From<&Principal> for UserView {
             email: user.email().map(str::to_owned),
             sid: user.sid().map(str::to_owned),
             csrf_token: user.csrf_token().to_owned(),
+            factors: FactorsView::from(user),
         }
     }
 }

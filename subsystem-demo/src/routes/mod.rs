@@ -5,6 +5,7 @@ mod assets;
 mod health;
 mod home;
 mod profile;
+mod sensitive;
 
 use actix_web::http::header::ContentType;
 use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, web};
@@ -17,6 +18,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config
         .service(readable("/", home::get))
         .service(readable("/profile", profile::get))
+        .service(readable("/sensitive", sensitive::get))
         .service(readable("/static/demo.css", assets::stylesheet))
         .service(readable("/health", health::get))
         .service(readable("/api/me", api::me));

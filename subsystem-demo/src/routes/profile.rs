@@ -50,7 +50,7 @@ fn shown(name: &str, value: &Value) -> String {
 }
 
 /// `secs` since the epoch as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian calendar).
-fn utc_date_time(secs: u64) -> String {
+pub(super) fn utc_date_time(secs: u64) -> String {
     let days = secs / 86_400;
     let rest = secs % 86_400;
     // Days since 0000-03-01, so that leap days fall at the end of each 400-year era.
@@ -101,6 +101,11 @@ mod tests {
             email: Some("alice@example.test".to_owned()),
             sid: Some("sid-42".to_owned()),
             csrf_token: "csrf-token-value".to_owned(),
+            factors: crate::pages::FactorsView {
+                acr: None,
+                amr: String::new(),
+                second_factor: false,
+            },
         }
     }
 
