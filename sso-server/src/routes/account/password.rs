@@ -162,17 +162,13 @@ async fn handle(
 /// Ends every session of the account's user but its own (with single logout), and forgets the
 /// user's offline refresh and access tokens; returns how many sessions ended.
 async fn end_other_sessions(state: &AppState, account: &Account) -> anyhow::Result<usize> {
-    let mut ended = 0;
-    for session in state.sessions.list_for_user(&account.user.id).await? {
-        if session.sid != account.session.sid
-            && state
-                .sessions
-                .end(&session.sid, EndReason::PasswordChanged)
-                .await?
-        {
-            ended += 1;
-        }
-    }
+    let ended = crate::routes::factors::end_other_sessions(
+        state,
+        &account.user.id,
+        &account.session.sid,
+        EndReason::PasswordChanged,
+    )
+    .await?;
     let offline = IndexTag::new(crate::tokens::OFFLINE_USER_TAG, &account.user.id)
         .context("invalid index tag")?;
     state.store.delete_by_tag(&offline).await?;
