@@ -232,6 +232,7 @@ async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)>
             allowed_groups: vec![APP3_GROUP.to_owned()],
             idle_timeout_secs: ForwardAuthSettings::default_idle_timeout_secs(),
             absolute_timeout_secs: ForwardAuthSettings::default_absolute_timeout_secs(),
+            mfa: None,
         }];
     }
     let database = tempfile::tempdir()?;

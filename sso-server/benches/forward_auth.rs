@@ -101,6 +101,7 @@ fn serve(variant: &str) {
             allowed_groups: vec!["staff".to_owned()],
             idle_timeout_secs: 600,
             absolute_timeout_secs: 3_600,
+            mfa: None,
         }];
         let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
         let pool = sso_server::db::connect_url(&url, 4)

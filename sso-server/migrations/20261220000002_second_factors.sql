@@ -17,3 +17,5 @@ CREATE TABLE recovery_codes (
 -- Whether a client's users must give a second factor: 'optional', 'required', or NULL for
 -- the center's default (login.mfa).
 ALTER TABLE clients ADD COLUMN mfa TEXT;
+-- The same for a protected host entry (forward auth).
+ALTER TABLE forward_auth_hosts ADD COLUMN mfa TEXT;

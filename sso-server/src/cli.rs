@@ -183,6 +183,9 @@ enum ForwardAuthCommand {
         /// Absolute lifetime of a session on these hosts, in seconds.
         #[arg(long, default_value_t = ForwardAuthSettings::default_absolute_timeout_secs())]
         absolute_timeout_secs: u64,
+        /// Whether signing in to these hosts needs a second factor (default: `login.mfa`).
+        #[arg(long, value_enum)]
+        mfa: Option<crate::factors::MfaPolicy>,
     },
     /// List protected host entries.
     List,
@@ -355,6 +358,7 @@ async fn forward_auth(settings: Settings, command: ForwardAuthCommand) -> anyhow
             groups,
             idle_timeout_secs,
             absolute_timeout_secs,
+            mfa,
         } => {
             let entry = ProtectedHost::new(
                 &name,
@@ -363,7 +367,8 @@ async fn forward_auth(settings: Settings, command: ForwardAuthCommand) -> anyhow
                 &groups,
                 (idle_timeout_secs, absolute_timeout_secs),
             )
-            .map_err(|why| anyhow::anyhow!("{name}: {why}"))?;
+            .map_err(|why| anyhow::anyhow!("{name}: {why}"))?
+            .with_mfa(mfa);
             registry.upsert(&entry).await?;
             say(&format!("registered protected host entry {name}"))
         }

@@ -680,6 +680,10 @@ pub struct ForwardAuthSettings {
     /// Absolute lifetime of a forward-auth session on these hosts, in seconds.
     #[serde(default = "ForwardAuthSettings::default_absolute_timeout_secs")]
     pub absolute_timeout_secs: u64,
+    /// `"required"`: signing in to these hosts needs a second factor; `"optional"`; unset:
+    /// `login.mfa`.
+    #[serde(default)]
+    pub mfa: Option<crate::factors::MfaPolicy>,
 }
 
 impl ForwardAuthSettings {

@@ -108,7 +108,7 @@ pub fn asks_for_mfa(acr_values: Option<&str>) -> bool {
 }
 
 /// Whether users of a client must give a second factor.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MfaPolicy {
     /// A password suffices (a second factor is asked only when the request asks for it).

@@ -9,6 +9,7 @@
 //! Sign-in reads the database directly, so a host registered a moment ago can sign users in
 //! at once; a removed host stops verifying within the interval.
 
+use crate::factors::MfaPolicy;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -43,6 +44,9 @@ pub struct ProtectedHost {
     pub allowed_users: BTreeSet<String>,
     pub allowed_groups: BTreeSet<GroupName>,
     pub expiry: Expiry,
+    /// Whether signing in to these hosts needs a second factor; `None`: the center's
+    /// default (`login.mfa`).
+    pub mfa: Option<MfaPolicy>,
     /// Registered by the configuration rather than the database.
     pub configured: bool,
 }
@@ -96,8 +100,16 @@ impl ProtectedHost {
                 Duration::from_secs(idle_secs),
                 Duration::from_secs(absolute_secs),
             ),
+            mfa: None,
             configured: false,
         })
+    }
+
+    /// The entry with second factors as `mfa` says (`None`: the center's default).
+    #[must_use]
+    pub fn with_mfa(mut self, mfa: Option<MfaPolicy>) -> Self {
+        self.mfa = mfa;
+        self
     }
 
     /// Whether a user with this name and these groups may enter: anyone signed in when the
@@ -134,6 +146,7 @@ pub fn from_settings(settings: &[ForwardAuthSettings]) -> Result<Vec<ProtectedHo
             )
             .map(|host| ProtectedHost {
                 configured: true,
+                mfa: entry.mfa,
                 ..host
             })
             .map_err(|why| ConfigError::Invalid(format!("forward_auth {:?}: {why}", entry.name)))
@@ -284,7 +297,11 @@ impl HostRegistry {
             .fresh(&host)
             .await?
             .filter(|entry| entry.name == name)
-            .map(|entry| Client::protected_host(client_id.clone(), entry.name, uri)))
+            .map(|entry| {
+                let mut client = Client::protected_host(client_id.clone(), entry.name, uri);
+                client.tokens.mfa = entry.mfa;
+                client
+            }))
     }
 
     fn configured_named(&self, name: &str) -> bool {
@@ -299,7 +316,7 @@ impl HostRegistry {
     pub async fn list(&self) -> anyhow::Result<Vec<ProtectedHost>> {
         let rows = sqlx::query(
             "SELECT name, hosts, allowed_users, allowed_groups, idle_timeout_secs, \
-             absolute_timeout_secs FROM forward_auth_hosts ORDER BY name",
+             absolute_timeout_secs, mfa FROM forward_auth_hosts ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await
@@ -325,6 +342,14 @@ impl HostRegistry {
                 (secs("idle_timeout_secs")?, secs("absolute_timeout_secs")?),
             )
             .map_err(|why| anyhow::anyhow!("protected host {name}: {why}"))?;
+            let mfa: Option<String> = row.try_get("mfa")?;
+            let mfa = match mfa.as_deref() {
+                None => None,
+                Some(text) => Some(MfaPolicy::parse(text).with_context(|| {
+                    format!("protected host {name}: unknown mfa policy {text:?}")
+                })?),
+            };
+            let entry = entry.with_mfa(mfa);
             entries.push(entry);
         }
         Ok(entries)
@@ -357,7 +382,7 @@ impl HostRegistry {
             .await?;
         sqlx::query(
             "INSERT INTO forward_auth_hosts (name, hosts, allowed_users, allowed_groups, \
-             idle_timeout_secs, absolute_timeout_secs) VALUES ($1, $2, $3, $4, $5, $6)",
+             idle_timeout_secs, absolute_timeout_secs, mfa) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&entry.name)
         .bind(json(entry.hosts.iter().map(HostName::as_str).collect()))
@@ -369,6 +394,7 @@ impl HostRegistry {
         ))
         .bind(secs(entry.expiry.idle()))
         .bind(secs(entry.expiry.absolute()))
+        .bind(entry.mfa.map(MfaPolicy::as_str))
         .execute(&mut *tx)
         .await?;
         tx.commit().await.context("cannot register protected host")
@@ -445,6 +471,7 @@ mod tests {
             allowed_groups: Vec::new(),
             idle_timeout_secs: 60,
             absolute_timeout_secs: 600,
+            mfa: None,
         };
         let twice = from_settings(&[settings("a", "a.test"), settings("a", "b.test")]);
         assert!(matches!(twice, Err(ConfigError::Invalid(why)) if why.contains("twice")));

@@ -27,6 +27,7 @@ fn entry(name: &str, host: &str, groups: &[&str]) -> ForwardAuthSettings {
         allowed_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         idle_timeout_secs: 600,
         absolute_timeout_secs: 3_600,
+        mfa: None,
     }
 }
 
@@ -983,4 +984,58 @@ async fn the_command_line_registers_hosts_that_sign_in_at_once() {
     assert!(removed.contains("removed"), "{removed}");
     let absent = crate::cli::command(&database, &["forward-auth", "remove", "docs"], &[], "").await;
     assert!(!absent.status.success());
+}
+
+#[tokio::test]
+async fn a_host_that_requires_a_second_factor_asks_a_password_session_for_it() {
+    let app = spawn_app_with(|settings| {
+        protect(settings);
+        settings.forward_auth[0].mfa = Some(sso_server::factors::MfaPolicy::Required);
+    })
+    .await;
+    app.login_app1("alice").await;
+    let (secret, _) = crate::factors::enroll(&app).await;
+    let browser = Center::attach(app.address.clone());
+    browser.login_app1("alice").await;
+    let mut wiki = HostBrowser::new(&browser, WIKI_AUTHORITY);
+    let start = wiki.sso("start?rd=%2F").await;
+    let authorize = location(&start);
+    let at_center = browser
+        .browser
+        .get(browser.url(authorize.strip_prefix(ISSUER).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let step = location(&at_center);
+    assert!(
+        step.starts_with("/login/factor?"),
+        "the wiki needs a second factor: {step}"
+    );
+    let page = browser
+        .browser
+        .get(browser.url(&step))
+        .send()
+        .await
+        .unwrap();
+    let page = page.text().await.unwrap();
+    let code = crate::factors::totp_code(&secret, 30);
+    let callback = browser
+        .follow(crate::factors::give_code(&browser, &page, &code).await)
+        .await;
+    assert!(
+        callback
+            .url
+            .as_str()
+            .starts_with("https://wiki.test.localhost:8443/_sso/callback?")
+    );
+    // The admin host keeps the center's default: the same session enters without a step.
+    let mut admin = HostBrowser::new(&browser, "admin.test.localhost:8443");
+    let start = admin.sso("start?rd=%2F").await;
+    let at_center = browser
+        .browser
+        .get(browser.url(location(&start).strip_prefix(ISSUER).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert!(!location(&at_center).starts_with("/login/factor"));
 }

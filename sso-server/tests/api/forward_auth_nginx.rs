@@ -45,6 +45,7 @@ async fn nginx_with_the_snippets_signs_in_strips_forged_headers_and_refuses() {
             allowed_groups: vec!["staff".to_owned()],
             idle_timeout_secs: 600,
             absolute_timeout_secs: 3_600,
+            mfa: None,
         }];
     })
     .await;
