@@ -10,8 +10,12 @@
 //!   cached and refetched when an unknown `kid` appears; `iss`, `aud`, `exp`, `iat`, `nonce`),
 //!   a fresh local session tagged with the center session `sid`, and a redirect to the page
 //!   first asked for (same-origin paths only, see [`ReturnTo`]);
-//! - **a [`Principal`] extractor** (`sub`, name, e-mail, `sid`, all claims), and
-//!   `Option<Principal>` for pages that also serve anonymous visitors;
+//! - **a [`Principal`] extractor** (`sub`, name, e-mail, `sid`, how the user authenticated
+//!   (`acr`, `amr`, `auth_time`), all claims), and `Option<Principal>` for pages that also serve
+//!   anonymous visitors;
+//! - **step-up per route**: a handler taking [`MultiFactor`] requires a second factor; a user
+//!   signed in with a password only is sent back through the center, which asks for the second
+//!   factor alone, and returns to the page (see [Second factors](#second-factors-and-step-up));
 //! - **sign-out**: `POST` to the logout path with the principal's
 //!   [`csrf_token`](Principal::csrf_token) deletes the local session and sends the browser to
 //!   the center's end-session endpoint, which signs the user out everywhere;
@@ -131,6 +135,68 @@
 //! </form>
 //! ```
 //!
+//! # Second factors and step-up
+//!
+//! The center says in the id token how the user authenticated, and the principal keeps it:
+//! [`Principal::acr`] ([`ACR_PASSWORD`] for one factor, [`ACR_MFA`] for two),
+//! [`Principal::amr`] (RFC 8176 methods such as `["pwd", "otp", "mfa"]`, or
+//! `["hwk", "user", "mfa"]` for a passkey), [`Principal::auth_time`], and
+//! [`Principal::has_second_factor`]. A session signed in before the center sent these has none:
+//! no `acr`, an empty `amr`, no second factor.
+//!
+//! A route that requires a second factor takes [`MultiFactor`] (which dereferences to the
+//! [`Principal`]) instead of `Principal`. With actix-web:
+//!
+//! ```no_run
+//! use actix_web::{HttpResponse, get};
+//! use sso_client::MultiFactor;
+//!
+//! #[get("/payroll")]
+//! async fn payroll(user: MultiFactor) -> HttpResponse {
+//!     HttpResponse::Ok().body(format!("{} ({})", user.display_name(), user.amr().join(" ")))
+//! }
+//! ```
+//!
+//! With axum (feature `axum`), the same extractor:
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # mod example {
+//! use axum::{Router, routing::get};
+//! use sso_client::MultiFactor;
+//!
+//! async fn payroll(user: MultiFactor) -> String {
+//!     format!("{} ({})", user.display_name(), user.amr().join(" "))
+//! }
+//!
+//! pub fn routes() -> Router {
+//!     Router::new().route("/payroll", get(payroll))
+//! }
+//! # }
+//! ```
+//!
+//! A request without the second factor gets a [`StepUpRequired`], which the middleware or layer
+//! answers:
+//!
+//! - a browser asking for a page (`GET`/`HEAD`, not asking for JSON only) is sent to
+//!   `{login}?return_to=/payroll&acr_values=urn:sso:acr:mfa`; the SDK sends it to the center
+//!   with `acr_values`, our center asks a user signed in with a password for the second factor
+//!   only (or for the password and the second factor, without a center session), upgrades the
+//!   center session in place (same `sid`), and the callback returns to `/payroll`;
+//! - when the sign-in comes back still without a second factor (the user has none and the
+//!   center does not make them enroll, or another provider ignores `acr_values`), the callback
+//!   shows a `403` "Second factor required" page instead of returning to the page, so a browser
+//!   is never sent round in circles; the user stays signed in;
+//! - an API request (another method, or `Accept: application/json`) gets `403` with
+//!   `{"error": "insufficient_user_authentication", "acr_values": "urn:sso:acr:mfa"}`
+//!   (RFC 9470's error code), or `401` without a session.
+//!
+//! The login route also takes `acr_values`, `max_age` (seconds) and `prompt=login`, and passes
+//! them to the center: `<a href="/auth/login?return_to=%2Fsettings&prompt=login">` asks for the
+//! password again before the settings page. A signed-in user whose sign-in already has what the
+//! link asks for goes straight to the page. [`SsoClient::start_login_with`] takes the same as
+//! [`LoginOptions`].
+//!
 //! # Local sessions
 //!
 //! [`LocalSessions`] picks the store: [`memory`](LocalSessions::memory) for one node,
@@ -184,6 +250,9 @@
 //!   kept.
 //! - One sign-in at a time per browser: starting a second one (in another tab) before the first
 //!   returns makes the first callback fail its state check, and the user signs in again.
+//! - `max_age` and `prompt=login` are passed to the center, but the callback does not check the
+//!   id token's `auth_time` against them: a route that needs a recent authentication checks
+//!   [`Principal::auth_time`] itself. `acr_values` are checked (see above).
 //! - `localhost` and `*.localhost` names of the center always resolve to the loopback address
 //!   (RFC 6761), whatever the system resolver says.
 #![forbid(unsafe_code)]
