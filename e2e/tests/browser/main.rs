@@ -10,3 +10,4 @@ mod console;
 mod forward_auth;
 mod login_form;
 mod single_sign_on;
+mod step_up;
