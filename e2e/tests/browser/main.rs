@@ -11,3 +11,4 @@ mod forward_auth;
 mod login_form;
 mod single_sign_on;
 mod step_up;
+mod totp;

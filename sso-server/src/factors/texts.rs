@@ -7,6 +7,7 @@ use crate::domain::Language;
 pub struct FactorTexts {
     pub second_factor_title: &'static str,
     pub second_factor_lead: &'static str,
+    pub totp_hint: &'static str,
     pub code: &'static str,
     pub verify: &'static str,
     pub recovery_instead: &'static str,
@@ -39,7 +40,8 @@ pub struct FactorTexts {
 
 const ENGLISH: FactorTexts = FactorTexts {
     second_factor_title: "Verify it is you",
-    second_factor_lead: "This application asks for a second factor. Enter the 6-digit code from your authenticator app.",
+    second_factor_lead: "This application asks for a second factor, to make sure it is you.",
+    totp_hint: "Enter the 6-digit code your authenticator app shows.",
     code: "Authentication code",
     verify: "Verify",
     recovery_instead: "Lost your authenticator? Use one of your recovery codes.",
@@ -72,7 +74,8 @@ const ENGLISH: FactorTexts = FactorTexts {
 
 const SIMPLIFIED_CHINESE: FactorTexts = FactorTexts {
     second_factor_title: "验证您的身份",
-    second_factor_lead: "此应用要求第二因素验证。请输入身份验证器应用中的 6 位验证码。",
+    second_factor_lead: "此应用要求第二因素验证，以确认是您本人。",
+    totp_hint: "请输入身份验证器应用显示的 6 位验证码。",
     code: "验证码",
     verify: "验证",
     recovery_instead: "身份验证器丢失了？请使用一个恢复码。",
