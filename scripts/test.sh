@@ -15,7 +15,7 @@ set -euo pipefail
 # envsubst, iproute2 for network namespaces), and the Compose schema check
 # (python3-yaml, -jsonschema).
 PACKAGES=(
-	redis-server redis-tools postgresql postgresql-client python3 curl
+	redis-server redis-tools postgresql postgresql-client python3 curl libssl-dev pkg-config
 	chromium chromium-driver
 	nginx keepalived openssl gettext-base python3-yaml python3-jsonschema iproute2 prometheus
 )

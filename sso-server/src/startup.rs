@@ -22,6 +22,7 @@ use crate::config::{Settings, StoreBackend};
 use crate::csrf::Csrf;
 use crate::db::Reachability;
 use crate::factors::Factors;
+use crate::factors::passkeys::Passkeys;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::keys::sealing::KeySealer;
@@ -179,6 +180,12 @@ pub async fn build_state(
                 .map(KeySealer::new),
             settings.issuer.host_str().unwrap_or("SSO").to_owned(),
             settings.login.mfa,
+        ),
+        passkeys: Passkeys::new(
+            pool.clone(),
+            store.clone(),
+            &settings.issuer,
+            settings.issuer.host_str().unwrap_or("SSO"),
         ),
         keys,
         settings: Arc::new(settings),

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::csrf::Csrf;
 use crate::db::Reachability;
 use crate::factors::Factors;
+use crate::factors::passkeys::Passkeys;
 use crate::forward_auth::ForwardAuth;
 use crate::keys::Keys;
 use crate::sessions::GlobalSessions;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub csrf: Csrf,
     pub forward_auth: ForwardAuth,
     pub factors: Factors,
+    pub passkeys: Passkeys,
 }
 
 /// A user of a global session, and their groups when already known.

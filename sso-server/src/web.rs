@@ -12,11 +12,13 @@ use askama::Template;
 use crate::domain::Language;
 use crate::i18n::{Texts, texts};
 
-/// Content-Security-Policy of every response: only our own stylesheet, no scripts, no framing.
+/// Content-Security-Policy of every response: only our own stylesheet and script (the passkey
+/// ceremonies, `/assets/passkey.js`, which fetches its options from the center), no framing.
 ///
 /// There is deliberately no `form-action`: browsers apply it to the redirects that follow a
 /// form submission, and a successful login redirects to the client's (registered) URI.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                       script-src 'self'; connect-src 'self'; \
                        base-uri 'none'; frame-ancestors 'none'";
 
 /// Headers set on every response.

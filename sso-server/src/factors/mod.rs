@@ -12,6 +12,7 @@
 //! session is upgraded for every app. A user without a factor who reaches a client that
 //! requires one enrolls first. The factors: [`totp`] codes, [`recovery`] codes, and passkeys.
 
+pub mod passkeys;
 pub mod recovery;
 pub mod texts;
 pub mod totp;
@@ -240,7 +241,7 @@ impl Factors {
     pub async fn enrolled(&self, user_id: &str) -> anyhow::Result<Enrolled> {
         let totp = self.has_totp(user_id).await?;
         // passkeys: their count
-        let passkeys = 0;
+        let passkeys = passkeys::count(&self.pool, user_id).await?;
         Ok(Enrolled { totp, passkeys })
     }
 
@@ -278,6 +279,10 @@ impl Factors {
             .execute(&mut *tx)
             .await?;
         // passkeys:
+        sqlx::query("DELETE FROM user_passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await.context("cannot reset factors")?;
         Ok(had)
     }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod passkeys;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -70,9 +71,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/healthz", GET).route(web::get().to(health::get::healthz)))
     .service(resource("/readyz", GET).route(web::get().to(health::get::readyz)))
     .service(resource("/assets/sso.css", GET).route(web::get().to(assets::stylesheet)))
+    .service(resource("/assets/passkey.js", GET).route(web::get().to(assets::passkey_script)))
     .configure(account::configure)
     .configure(console::configure)
     .configure(factors::configure)
+    .configure(passkeys::configure)
     .service(admin::scope())
     .service(forward_auth::scope())
     .default_service(web::to(not_found));
