@@ -36,6 +36,9 @@ pub struct FactorTexts {
     pub recovery_needs_factor: &'static str,
     pub continue_label: &'static str,
     pub back_to_account: &'static str,
+    pub status_on: &'static str,
+    pub status_off: &'static str,
+    pub registered: &'static str,
 }
 
 const ENGLISH: FactorTexts = FactorTexts {
@@ -70,6 +73,9 @@ const ENGLISH: FactorTexts = FactorTexts {
     recovery_needs_factor: "Recovery codes back up a second factor. Set up an authenticator app or a passkey first.",
     continue_label: "Continue",
     back_to_account: "Back to your account",
+    status_on: "On",
+    status_off: "Off",
+    registered: "Registered",
 };
 
 const SIMPLIFIED_CHINESE: FactorTexts = FactorTexts {
@@ -104,6 +110,9 @@ const SIMPLIFIED_CHINESE: FactorTexts = FactorTexts {
     recovery_needs_factor: "恢复码是第二因素的备用方式。请先设置身份验证器应用或通行密钥。",
     continue_label: "继续",
     back_to_account: "返回您的账户",
+    status_on: "已启用",
+    status_off: "未启用",
+    registered: "已注册",
 };
 
 /// The texts in `language`.

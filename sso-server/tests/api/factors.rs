@@ -197,6 +197,13 @@ async fn step_up_asks_only_the_second_factor_keeps_the_session_and_upgrades_amr(
     let sid = sid_of(&first);
     let (secret, codes) = enroll(&app).await;
     assert_eq!(codes.len(), 10, "ten recovery codes are shown once");
+    let account = app.browser.get(app.url("/account")).send().await.unwrap();
+    let account = account.text().await.unwrap();
+    assert_eq!(text_of(&account, "totp-status"), "On");
+    assert_eq!(
+        text_of(&account, "recovery-status"),
+        "Unused recovery codes: 10"
+    );
 
     // Enrolling counted as a second factor; a new password sign-in has only the password.
     let other = Center::attach(app.address.clone());

@@ -144,6 +144,11 @@ struct AccountPage<'a> {
     /// Why the password form was refused.
     password_error: Option<&'a str>,
     rows: Vec<Row>,
+    /// The second-factor texts.
+    f: &'a crate::factors::texts::FactorTexts,
+    /// The user's second factors.
+    enrolled: crate::factors::Enrolled,
+    recovery_left: u64,
 }
 
 /// The name shown for a session's browser.
@@ -213,6 +218,8 @@ async fn render(
     let a = &t.account;
     let sessions = state.sessions.list_for_user(&account.user.id).await?;
     let rows = rows(state, a, account, sessions).await?;
+    let enrolled = state.factors.enrolled(&account.user.id).await?;
+    let recovery_left = state.factors.recovery_codes_left(&account.user.id).await?;
     let (csrf_token, cookie) = state.csrf.token(req, account.binding());
     let mut response = webutil::page(
         status,
@@ -225,6 +232,9 @@ async fn render(
             notice: notice.map(|pick| pick(t)),
             password_error: password_error.map(|pick| pick(t)),
             rows,
+            f: crate::factors::texts::factor_texts(language),
+            enrolled,
+            recovery_left,
         },
     );
     add_cookie(&mut response, cookie);
