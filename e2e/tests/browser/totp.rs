@@ -76,7 +76,9 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
         })
         .await;
 
-    let other = Browser::start("totp-step-up").await.expect("a second browser");
+    let other = Browser::start("totp-step-up")
+        .await
+        .expect("a second browser");
     other
         .step("step-up-asks-only-the-code", async {
             other.goto(&app1.page("/profile")).await?;
@@ -100,9 +102,7 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
             other.fill("input#code", &code(&secret, 30)).await?;
             other.click("form[action='/login/factor'] button").await?;
             other
-                .wait_for_url("app1's sensitive page", |url| {
-                    app1.is_at(url, "/sensitive")
-                })
+                .wait_for_url("app1's sensitive page", |url| app1.is_at(url, "/sensitive"))
                 .await?;
             other.wait_for_text("body", "urn:sso:acr:mfa").await?;
             photograph(&other, "app1-sensitive").await
@@ -112,9 +112,7 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
         .step("the-second-app-needs-no-further-step", async {
             other.goto(&app2.page("/sensitive")).await?;
             other
-                .wait_for_url("app2's sensitive page", |url| {
-                    app2.is_at(url, "/sensitive")
-                })
+                .wait_for_url("app2's sensitive page", |url| app2.is_at(url, "/sensitive"))
                 .await?;
             other.wait_for_text("body", "urn:sso:acr:mfa").await
         })

@@ -776,3 +776,48 @@ async fn the_second_step_speaks_chinese() {
     assert!(page.contains("验证您的身份"), "{page}");
     assert!(page.contains("lang=\"zh-Hans\""));
 }
+
+#[tokio::test]
+async fn wrong_codes_spend_the_same_budgets_as_wrong_passwords() {
+    let app = spawn_app().await;
+    set_mfa(
+        &app,
+        "app2",
+        APP2_SECRET,
+        APP2_CALLBACK,
+        MfaPolicy::Required,
+    )
+    .await;
+    app.login_app1("alice").await;
+    let (secret, _) = enroll(&app).await;
+    let other = Center::attach(app.address.clone());
+    other.login_app1("alice").await;
+    let page = second_step(&other, &AuthRequest::app2()).await;
+    let budget = app.state.settings.login.max_failures_per_user_address;
+    for _ in 0..budget {
+        assert_eq!(give_code(&other, &page, "000000").await.status(), 401);
+    }
+    let limited = give_code(&other, &page, &totp_code(&secret, 30)).await;
+    assert_eq!(
+        limited.status(),
+        429,
+        "even the right code waits once the budget is spent"
+    );
+    assert!(limited.headers().contains_key("retry-after"));
+    let log: Value = app
+        .admin_get("/admin/audit?event=second_factor_failed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reasons: Vec<&str> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"]["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"limited") && reasons.contains(&"wrong_code"),
+        "{reasons:?}"
+    );
+}
