@@ -287,5 +287,7 @@ pub use error::Error;
 pub use local_sessions::LocalSessions;
 pub use principal::Principal;
 pub use return_to::{NotSameOrigin, ReturnTo};
-pub use step_up::{ACR_MFA, ACR_PASSWORD, LoginOptions, MultiFactor, StepUpRequired};
+pub use step_up::{ACR_MFA, ACR_PASSWORD, LoginOptions};
 pub use tokens::access_token::AccessToken;
+#[cfg(any(feature = "actix", feature = "axum"))]
+pub use web::step_up::{MultiFactor, StepUpRequired};

@@ -1,14 +1,9 @@
 //! Authentication levels: how a user signed in (`acr`, `amr`: OpenID Connect Core §2,
-//! RFC 8176), what a sign-in may ask the center for beyond the user's identity (a second
-//! factor, a recent or a fresh authentication), and the answer to a request whose session
-//! lacks the level its route requires.
-
-use std::fmt;
-use std::ops::Deref;
+//! RFC 8176), and what a sign-in may ask the center for beyond the user's identity (a second
+//! factor, a recent or a fresh authentication). Routes that require a level are in
+//! [`crate::web::step_up`].
 
 use serde::{Deserialize, Serialize};
-
-use crate::{Principal, ReturnTo};
 
 /// The `acr` of a sign-in with one factor (a password).
 pub const ACR_PASSWORD: &str = "urn:sso:acr:password";
@@ -101,6 +96,7 @@ impl LoginOptions {
         *self == Self::default()
     }
 
+    #[cfg(any(feature = "actix", feature = "axum"))]
     /// Whether a user signed in as `principal` at `now` (seconds since the epoch) already has
     /// what these options ask for, so a sign-in would change nothing.
     pub(crate) fn met_by(&self, principal: &crate::Principal, now: u64) -> bool {
@@ -125,77 +121,12 @@ impl LoginOptions {
     }
 }
 
-/// The signed-in user of a request, who gave a second factor: an extractor (for actix-web,
-/// and for axum with the `axum` feature) for routes that require one. Other requests are
-/// answered with a [`StepUpRequired`]: a browser is sent to sign in with a second factor and
-/// comes back.
-///
-/// It dereferences to the [`Principal`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct MultiFactor(pub Principal);
-
-impl MultiFactor {
-    /// The principal.
-    pub fn into_inner(self) -> Principal {
-        self.0
-    }
-}
-
-impl Deref for MultiFactor {
-    type Target = Principal;
-
-    fn deref(&self) -> &Principal {
-        &self.0
-    }
-}
-
-/// A request whose route requires a second factor, from a session without one (or from no
-/// session): the rejection of the `MultiFactor` extractors.
-///
-/// The SDK's middleware (actix-web) or layer (axum) answers it: a browser asking for a page is
-/// sent to the sign-in route, which asks the center for a second factor and returns to the page;
-/// other requests get `403` with the JSON error `insufficient_user_authentication` (RFC 9470),
-/// or `401` without a session.
-///
-/// # Limitations
-/// A browser comes back to the page only once: when the center signs the user in without the
-/// second factor (it could not ask for one, or the user gave up), the callback shows a `403`
-/// page instead of returning to the page, so a route never sends a browser round in circles.
-#[derive(Clone, PartialEq, Eq)]
-pub struct StepUpRequired {
-    pub(crate) answer: StepUpAnswer,
-}
-
-/// How a [`StepUpRequired`] is answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StepUpAnswer {
-    /// A browser asking for a page: a sign-in with a second factor, then back to the page.
-    SignIn(ReturnTo),
-    /// An API request with a session lacking the second factor: `403`.
-    Insufficient,
-    /// An API request without a session: `401`.
-    Unauthenticated,
-}
-
-impl fmt::Debug for StepUpRequired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("StepUpRequired").field(&self.answer).finish()
-    }
-}
-
-impl fmt::Display for StepUpRequired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a second factor is required")
-    }
-}
-
-impl std::error::Error for StepUpRequired {}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Principal;
 
     fn principal(claims: serde_json::Value) -> Principal {
         Principal::from_claims(claims.as_object().unwrap().clone()).unwrap()

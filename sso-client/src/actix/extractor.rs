@@ -42,7 +42,11 @@ impl FromRequest for Principal {
 /// the one for a page into a redirect to the sign-in route.
 impl ResponseError for StepUpRequired {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(fallback(self).status).unwrap_or(StatusCode::FORBIDDEN)
+        if self.is_unauthenticated() {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::FORBIDDEN
+        }
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -1,11 +1,86 @@
-//! Routes that require a second factor: what the `MultiFactor` extractors decide from a
+//! Routes that require a second factor: the [`MultiFactor`] extractor's decision from a
 //! request, and how the glues answer a [`StepUpRequired`].
+
+use std::fmt;
+use std::ops::Deref;
 
 use super::request::{return_to_of, wants_html};
 use super::routes::login_href;
 use super::{Reply, pages};
-use crate::step_up::StepUpAnswer;
-use crate::{ACR_MFA, LoginOptions, MultiFactor, Principal, SsoClient, StepUpRequired};
+use crate::{ACR_MFA, LoginOptions, Principal, ReturnTo, SsoClient};
+
+/// The signed-in user of a request, who gave a second factor: an extractor (for actix-web,
+/// and for axum with the `axum` feature) for routes that require one. Other requests are
+/// answered with a [`StepUpRequired`]: a browser is sent to sign in with a second factor and
+/// comes back.
+///
+/// It dereferences to the [`Principal`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiFactor(pub Principal);
+
+impl MultiFactor {
+    /// The principal.
+    pub fn into_inner(self) -> Principal {
+        self.0
+    }
+}
+
+impl Deref for MultiFactor {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
+}
+
+/// A request whose route requires a second factor, from a session without one (or from no
+/// session): the rejection of the `MultiFactor` extractors.
+///
+/// The SDK's middleware (actix-web) or layer (axum) answers it: a browser asking for a page is
+/// sent to the sign-in route, which asks the center for a second factor and returns to the page;
+/// other requests get `403` with the JSON error `insufficient_user_authentication` (RFC 9470),
+/// or `401` without a session.
+///
+/// # Limitations
+/// A browser comes back to the page only once: when the center signs the user in without the
+/// second factor (it could not ask for one, or the user gave up), the callback shows a `403`
+/// page instead of returning to the page, so a route never sends a browser round in circles.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StepUpRequired {
+    pub(crate) answer: StepUpAnswer,
+}
+
+/// How a [`StepUpRequired`] is answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum StepUpAnswer {
+    /// A browser asking for a page: a sign-in with a second factor, then back to the page.
+    SignIn(ReturnTo),
+    /// An API request with a session lacking the second factor: `403`.
+    Insufficient,
+    /// An API request without a session: `401`.
+    Unauthenticated,
+}
+
+impl StepUpRequired {
+    /// Whether the request had no session at all (answered `401` rather than `403`).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.answer == StepUpAnswer::Unauthenticated
+    }
+}
+
+impl fmt::Debug for StepUpRequired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StepUpRequired").field(&self.answer).finish()
+    }
+}
+
+impl fmt::Display for StepUpRequired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a second factor is required")
+    }
+}
+
+impl std::error::Error for StepUpRequired {}
 
 /// What a request for a route requiring a second factor gets: the request's `principal` when
 /// it has one, else a step-up. A browser asking for a page (`GET` or `HEAD` of `target`, with an
