@@ -72,7 +72,14 @@ if [[ -n $with_app3 ]]; then
 fi
 
 echo "==> starting the center on http://sso.localhost:$sso_port" >&2
-env "${center_env[@]}" DEMO_PASSWORD="$password" "$bin/sso-server" serve --demo &
+# bob's authenticator app key: made once, kept with the data, printed below.
+totp_file="$data_dir/bob-totp-key"
+if [[ ! -s "$totp_file" ]]; then
+	head -c 20 /dev/urandom | base32 >"$totp_file"
+	chmod 600 "$totp_file"
+fi
+totp_key=$(<"$totp_file")
+env "${center_env[@]}" DEMO_PASSWORD="$password" DEMO_TOTP_KEY="$totp_key" "$bin/sso-server" serve --demo &
 pids+=($!)
 wait_ready "http://127.0.0.1:$sso_port/readyz" "the center"
 
@@ -142,6 +149,8 @@ $app3_line
     http://sso.localhost:$sso_port     the SSO center
 
   Sign in as alice or bob with password: $password
+  bob has an authenticator app: add the key $totp_key to yours (Google
+  Authenticator, FreeOTP, ...), then open "Sensitive" in an app and give its code.
   Sign out in any app to sign out of all. Ctrl-C stops the demo.
 
 EOF

@@ -46,6 +46,10 @@ enum Command {
         /// Password of the demo users; a random one is generated and printed if not given.
         #[arg(long, env = "DEMO_PASSWORD", requires = "demo")]
         demo_password: Option<String>,
+        /// Key (base32) of the demo user bob's authenticator app; a random one is made (and
+        /// kept) if not given. Printed either way.
+        #[arg(long, env = "DEMO_TOTP_KEY", requires = "demo")]
+        demo_totp_key: Option<String>,
     },
     /// Manage users.
     User {
@@ -210,11 +214,13 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Serve {
             demo,
             demo_password,
+            demo_totp_key,
         } => {
             let application = Application::build(settings).await?;
             if demo {
                 let ports = application.state().settings.demo.app_ports.clone();
-                seed_demo(application.state(), demo_password, &ports).await?;
+                let state = application.state();
+                seed_demo(state, demo_password, demo_totp_key.as_deref(), &ports).await?;
             }
             tracing::info!(port = application.port(), "listening");
             application.run_until_stopped().await
@@ -531,6 +537,7 @@ fn say_ended(name: &str, ended: Option<usize>) -> anyhow::Result<()> {
 async fn seed_demo(
     state: &AppState,
     password: Option<String>,
+    totp_key: Option<&str>,
     ports: &[u16],
 ) -> anyhow::Result<()> {
     let password = password.unwrap_or_else(crate::crypto::random_id);
@@ -559,7 +566,7 @@ async fn seed_demo(
         .find(&username("bob")?)
         .await?
         .context("the demo user bob")?;
-    let totp = state.factors.ensure_totp(&bob).await?;
+    let totp = state.factors.ensure_totp(&bob, totp_key).await?;
     say(&format!(
         "bob has an authenticator app: add the key {} to yours (or {}), and give its code where a second factor is asked",
         totp.secret(),

@@ -420,16 +420,27 @@ impl Factors {
         Ok(Some(sealer.open(user_id, SEALED_AS, &stored)?))
     }
 
-    /// The user's TOTP, set up now with a fresh secret when they have none (the demo's
-    /// provisioning): its generator, to show the secret and the URI.
+    /// The user's TOTP, set up now when they have none or `key` (base32) differs (the demo's
+    /// provisioning): with `key`, else a fresh secret. Its generator, to show the secret and
+    /// the URI.
     ///
     /// # Errors
-    /// When the database fails.
-    pub async fn ensure_totp(&self, user: &User) -> anyhow::Result<totp::Generator> {
-        let secret = match self.totp_secret(&user.id).await? {
-            Some(secret) => secret,
-            None => {
-                let secret = totp::Generator::new_secret();
+    /// When the database fails, or `key` is not base32 of at least 128 bits.
+    pub async fn ensure_totp(
+        &self,
+        user: &User,
+        key: Option<&str>,
+    ) -> anyhow::Result<totp::Generator> {
+        if let Some(key) = key {
+            totp::Generator::new(key, &self.label, &user.username)
+                .context("the TOTP key must be base32 of at least 128 bits")?;
+        }
+        let stored = self.totp_secret(&user.id).await?;
+        let secret = match (stored, key) {
+            (Some(stored), None) => stored,
+            (Some(stored), Some(key)) if stored == key => stored,
+            (_, key) => {
+                let secret = key.map_or_else(totp::Generator::new_secret, str::to_owned);
                 self.store_totp(&user.id, &secret).await?;
                 secret
             }

@@ -447,6 +447,9 @@ async fn an_eddsa_client_gets_eddsa_signed_id_and_logout_tokens() {
     verify_logout_token(&app, logout, "app7").await;
 }
 
+/// The key of bob's authenticator app in the demo test.
+const DEMO_TOTP_KEY: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
 #[tokio::test]
 async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_sigterm() {
     let (database, _dir) = new_database().await;
@@ -457,6 +460,7 @@ async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_s
         .env("SSO_HTTP__PORT", port.to_string())
         .env("SSO_ISSUER", format!("http://127.0.0.1:{port}"))
         .env("SSO_DEMO__APP_PORTS", "[9181, 9182]")
+        .env("DEMO_TOTP_KEY", DEMO_TOTP_KEY)
         .env(
             "SSO_CLIENTS",
             r#"[{ id = "app2", name = "Configured app 2", redirect_uris = ["https://app2.localhost/cb"] }]"#,
@@ -505,6 +509,46 @@ async fn serve_demo_signs_alice_in_to_app1_on_its_port_and_stops_gracefully_on_s
         303,
         "app2 from the configuration, signed in already"
     );
+
+    // bob's authenticator app has the key given: a step-up takes its code.
+    let bob = Center::attach(app.address.clone());
+    let request = AuthRequest::new("app1", callback_uri);
+    let asking = format!(
+        "/authorize?{}&acr_values=urn%3Asso%3Aacr%3Amfa",
+        request.query()
+    );
+    let page = bob
+        .browser
+        .get(bob.url(&asking))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let response = bob.submit_login(&page, "bob", "demo password 123").await;
+    let step = location(
+        &bob.browser
+            .get(bob.url(&location(&response)))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(step.starts_with("/login/factor?"), "{step}");
+    let page = bob
+        .browser
+        .get(bob.url(&step))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let code = crate::factors::totp_code(DEMO_TOTP_KEY, 30);
+    let callback = bob
+        .follow(crate::factors::give_code(&bob, &page, &code).await)
+        .await;
+    assert!(callback.param("code").is_some());
 
     let pid = child.id().unwrap().to_string();
     let killed = tokio::process::Command::new("kill")
