@@ -63,7 +63,9 @@ fn default_scopes() -> Vec<String> {
 pub struct Paths {
     /// Where the center sends the browser back with the code (the registered redirect URI).
     pub callback: String,
-    /// `GET ?return_to=/path` starts a sign-in explicitly (for "Sign in" links).
+    /// `GET ?return_to=/path` starts a sign-in explicitly (for "Sign in" links); `acr_values`,
+    /// `max_age` and `prompt=login` in the query are passed to the center (see
+    /// [`crate::LoginOptions`]).
     pub login: String,
     /// `POST` (with the CSRF token of the [`crate::Principal`]) signs out.
     pub logout: String,
