@@ -764,3 +764,38 @@ async fn a_failed_delivery_is_listed_and_retried_now() {
     assert_eq!(entry.detail["action"], "retry_delivery");
     assert_eq!(entry.actor.as_deref(), Some("alice"));
 }
+
+#[tokio::test]
+async fn an_administrator_resets_a_users_second_factors_from_the_console() {
+    let app = console().await;
+    let bob = Center::attach(app.address.clone());
+    bob.login_app1("bob").await;
+    crate::factors::enroll(&bob).await;
+    let (_, page) = get(&app, "/admin/users/bob").await;
+    assert!(page.contains("id=\"reset-factors\""), "{page}");
+    let token = csrf_token(&app, "/admin/users/bob").await;
+    let missing = post(&app, "/admin/users/bob/factors/reset", &[]).await;
+    assert_eq!(missing.status(), 403);
+    let user = app.user("bob").await;
+    assert!(app.state.factors.has_any(&user.id).await.unwrap());
+    let done = post(
+        &app,
+        "/admin/users/bob/factors/reset",
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(done.status(), 303);
+    assert!(!app.state.factors.has_any(&user.id).await.unwrap());
+    assert!(
+        app.state
+            .sessions
+            .list_for_user(&user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let reset = audited(&app, Event::FactorsReset, Some("bob")).await;
+    assert_eq!(reset.len(), 1);
+    let (_, page) = get(&app, "/admin/users/bob").await;
+    assert!(!page.contains("id=\"reset-factors\""));
+}

@@ -2,7 +2,7 @@
 //! signed in to the center like anyone else (no token, no scripts).
 //!
 //! - `GET /admin/users?q=…`, `POST /admin/users`: find and add users;
-//!   `GET /admin/users/{username}` and `POST …/disable|enable|password|membership`
+//!   `GET /admin/users/{username}` and `POST …/disable|enable|password|membership|factors/reset`
 //! - `GET /admin/sessions?username=…`: a user's global sessions and the clients in each;
 //!   `POST /admin/sessions/{sid}/end`, `POST /admin/users/{username}/sessions/end`
 //! - `GET /admin/clients`, `POST /admin/clients`, `GET /admin/clients/{id}` and
@@ -65,6 +65,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/admin/users/{username}/sessions/end", POST)
                 .route(web::post().to(sessions::end_all)),
+        )
+        .service(
+            resource("/admin/users/{username}/factors/reset", POST)
+                .route(web::post().to(users::reset_factors)),
         )
         .service(resource("/admin/sessions", GET).route(web::get().to(sessions::list)))
         .service(

@@ -177,6 +177,8 @@ struct UserPage<'a> {
     sessions: usize,
     /// The administrator is looking at themselves (they cannot disable themselves).
     is_self: bool,
+    /// The user's second factors.
+    factors: crate::factors::Enrolled,
 }
 
 /// The user named `text`.
@@ -196,6 +198,7 @@ pub async fn show(
     let user = find(&state, &username).await?;
     let groups = state.users.groups(&user.id).await?;
     let sessions = state.sessions.list_for_user(&user.id).await?.len();
+    let factors = state.factors.enrolled(&user.id).await?;
     let (chrome, cookie) = Chrome::new(&req, &state, &admin, "users");
     let body = UserPage {
         lang: super::LANG,
@@ -209,6 +212,7 @@ pub async fn show(
             .collect::<Vec<_>>()
             .join(", "),
         sessions,
+        factors,
         user,
     };
     Ok(page(StatusCode::OK, cookie, &body))
@@ -279,6 +283,21 @@ async fn set_disabled(
         &name,
         admin::set_disabled(state, actor, &name, disabled).await?,
     )
+}
+
+/// `POST /admin/users/{username}/factors/reset`: removes the user's second factors (they sign
+/// in with the password and enroll again) and ends their sessions (with single logout).
+pub async fn reset_factors(
+    admin: ConsoleAdmin,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let name = target(&admin, &req, &state, form.csrf_token.as_deref(), &path).await?;
+    let user = find(&state, name.as_str()).await?;
+    admin::reset_factors(&state, &admin.user.username, &user).await?;
+    Ok(webutil::see_other(&user_path(name.as_str())))
 }
 
 /// The form setting a password.
