@@ -259,7 +259,8 @@ impl Passkeys {
     }
 
     /// Finishes registration `ceremony` of `user` with the browser's `answer` (JSON), storing
-    /// the passkey as `name`; returns its id.
+    /// the passkey as `name`: its id, and the methods the registration proved (the new
+    /// passkey's possession and its user's verification).
     ///
     /// # Errors
     /// `Ok(Err(_))` for a refused answer; `Err` when the database or the store fails.
@@ -269,7 +270,7 @@ impl Passkeys {
         ceremony: &str,
         name: &str,
         answer: &str,
-    ) -> anyhow::Result<Result<String, Refusal>> {
+    ) -> anyhow::Result<Result<(String, [Amr; 2]), Refusal>> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > NAME_MAX_CHARS {
             return Ok(Err(Refusal::BadName));
@@ -312,7 +313,7 @@ impl Passkeys {
         .execute(&self.pool)
         .await
         .context("cannot store a passkey")?;
-        Ok(Ok(id))
+        Ok(Ok((id, [possession(synced(&passkey)), Amr::User])))
     }
 
     /// Starts an authentication by one of `user_id`'s passkeys (a second factor); `None` when
@@ -475,14 +476,9 @@ impl Passkeys {
         .execute(&self.pool)
         .await
         .context("cannot update a passkey")?;
-        let possession = if result.backup_eligible() {
-            Amr::SoftwareKey
-        } else {
-            Amr::HardwareKey
-        };
         Ok(Ok(Verified {
             user_id: owner,
-            methods: [possession, Amr::User],
+            methods: [possession(result.backup_eligible()), Amr::User],
         }))
     }
 
@@ -553,6 +549,25 @@ impl Passkeys {
 enum Filter<'a> {
     User(&'a str),
     Credential(&'a str),
+}
+
+/// The `amr` of a passkey's possession: a software key when it can be backed up (synced
+/// between devices), a hardware key otherwise.
+fn possession(backup_eligible: bool) -> Amr {
+    if backup_eligible {
+        Amr::SoftwareKey
+    } else {
+        Amr::HardwareKey
+    }
+}
+
+/// Whether a new passkey can be backed up, as its stored form records it (webauthn-rs keeps
+/// the flag but exposes it only once the passkey is used).
+fn synced(passkey: &Passkey) -> bool {
+    serde_json::to_value(passkey)
+        .ok()
+        .and_then(|value| value.pointer("/cred/backup_eligible")?.as_bool())
+        .unwrap_or(false)
 }
 
 /// How many passkeys the user has.

@@ -25,6 +25,7 @@ mod logout;
 mod metrics;
 mod negative;
 mod no_database;
+mod passkeys;
 mod receiver;
 mod redis;
 mod redis_cluster;

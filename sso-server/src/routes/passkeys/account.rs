@@ -17,7 +17,9 @@ use crate::factors::texts::factor_texts;
 use crate::i18n::{PasskeyTexts, Texts};
 use crate::routes::console::utc;
 use crate::routes::factors::end_other_sessions;
-use crate::routes::login::factor::{FactorError, signed_in, step_up_location};
+use crate::routes::login::factor::{
+    FactorError, second_factor_passed, signed_in, step_up_location,
+};
 use crate::routes::login::finish::with_return_to;
 use crate::sessions::GlobalSession;
 use crate::slo::EndReason;
@@ -200,7 +202,7 @@ pub async fn add(
 ) -> Result<HttpResponse, Page<FactorError>> {
     async {
         let form = form.into_inner();
-        let (_, user) = match changing_user(&req, &state).await? {
+        let (session, user) = match changing_user(&req, &state).await? {
             Ok(found) => found,
             Err(redirect) => return Ok(redirect),
         };
@@ -212,13 +214,16 @@ pub async fn add(
             .finish_registration(&user, &form.ceremony, &form.name, &form.credential)
             .await?;
         match outcome {
-            Ok(id) => {
+            Ok((id, methods)) => {
                 let entry = audit_user(&req, &state, Event::FactorEnrolled, &user)
                     .with("kind", "passkey")
                     .with("passkey", id);
                 state.audit.record(entry).await;
                 tracing::info!(username = user.username, "passkey added");
-                Ok(webutil::see_other(&format!("{PATH}?done=added")))
+                // The new passkey verified its user: the session counts it from now on, as
+                // it would a first TOTP code.
+                let done = format!("{PATH}?done=added");
+                second_factor_passed(&req, &state, &session, &methods, &done).await
             }
             Err(refused) => {
                 tracing::info!(
