@@ -345,12 +345,43 @@ pub struct Listed {
 pub struct ClientRegistry {
     pool: AnyPool,
     configured: Arc<BTreeMap<ClientId, Client>>,
-    /// The database clients as last read, served while the database is unreachable.
-    last_read: Arc<RwLock<BTreeMap<ClientId, Client>>>,
+    /// The database clients as last read: served for [`FRESH`] after the read, and whenever
+    /// the database is unreachable.
+    last_read: Arc<RwLock<BTreeMap<ClientId, Read>>>,
     database: Reachability,
 }
 
+/// How long a client read from the database is used without reading it again: every request
+/// of a client (`/authorize`, `/token`, `/introspect`) looks it up, and a change made at
+/// another replica or by the command line reaches this one within this time. Changes made
+/// through this registry apply here at once.
+pub const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A database client and when it was read.
+#[derive(Clone, Debug)]
+struct Read {
+    client: Client,
+    at: std::time::Instant,
+}
+
+impl Read {
+    fn now(client: Client) -> Self {
+        Self {
+            client,
+            at: std::time::Instant::now(),
+        }
+    }
+}
+
 impl ClientRegistry {
+    /// Forgets the copy of client `id`, just changed, so that the next lookup reads it.
+    fn forget(&self, id: &ClientId) {
+        self.last_read
+            .write()
+            .expect("client cache lock")
+            .remove(id);
+    }
+
     /// The `configured` clients (see [`from_settings`]) and the clients in `pool`.
     pub fn new(pool: AnyPool, configured: Vec<Client>) -> Self {
         let configured = configured
@@ -438,7 +469,9 @@ impl ClientRegistry {
         .bind(client.tokens.mfa.map(MfaPolicy::as_str))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await.context("cannot register client")
+        tx.commit().await.context("cannot register client")?;
+        self.forget(&client.id);
+        Ok(())
     }
 
     /// Replaces the URIs of database client `id`; `false` when there is no such client.
@@ -469,6 +502,7 @@ impl ClientRegistry {
         .execute(&self.pool)
         .await
         .context("cannot change client URIs")?;
+        self.forget(id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -485,6 +519,7 @@ impl ClientRegistry {
             .execute(&self.pool)
             .await
             .context("cannot set client secret")?;
+        self.forget(id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -530,6 +565,7 @@ impl ClientRegistry {
             .execute(&self.pool)
             .await
             .context("cannot remove client")?;
+        self.forget(id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -555,11 +591,16 @@ impl ClientRegistry {
         if let Some(client) = self.configured.get(id) {
             return Ok(Some(client.clone()));
         }
+        if let Some(read) = self.last_read.read().expect("client cache lock").get(id)
+            && read.at.elapsed() < FRESH
+        {
+            return Ok(Some(read.client.clone()));
+        }
         let loaded = self.database.reach(self.load(id)).await;
         let mut last_read = self.last_read.write().expect("client cache lock");
         match loaded {
             Ok(Ok(Some(client))) => {
-                last_read.insert(id.clone(), client.clone());
+                last_read.insert(id.clone(), Read::now(client.clone()));
                 Ok(Some(client))
             }
             Ok(Ok(None)) => {
@@ -567,7 +608,10 @@ impl ClientRegistry {
                 Ok(None)
             }
             Ok(Err(error)) => Err(error),
-            Err(unreachable) => last_read.get(id).cloned().map(Some).ok_or(unreachable),
+            Err(unreachable) => last_read
+                .get(id)
+                .map(|read| Some(read.client.clone()))
+                .ok_or(unreachable),
         }
     }
 
@@ -588,7 +632,7 @@ impl ClientRegistry {
                 continue;
             };
             if let Some(client) = self.load(&id).await? {
-                read.insert(id, client);
+                read.insert(id, Read::now(client));
             }
         }
         let count = read.len();
