@@ -45,6 +45,42 @@ const CHROMIUM_ARGS: [&str; 12] = [
     "--window-size=1280,900",
 ];
 
+/// A command of WebDriver's WebAuthn extension, on the current session.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    /// Below `session/{id}/`.
+    path: String,
+    /// `None` for a GET.
+    body: Option<Value>,
+}
+
+impl WebAuthnCommand {
+    fn post(path: &str, body: Value) -> Self {
+        Self {
+            path: path.to_owned(),
+            body: Some(body),
+        }
+    }
+
+    fn get(path: String) -> Self {
+        Self { path, body: None }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &Url) -> (http::Method, Option<String>) {
+        match &self.body {
+            Some(body) => (http::Method::POST, Some(body.to_string())),
+            None => (http::Method::GET, None),
+        }
+    }
+}
+
 /// A Chromium session for one test.
 #[derive(Debug)]
 pub struct Browser {
@@ -130,6 +166,43 @@ impl Browser {
     pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
         self.client.set_window_size(width, height).await?;
         Ok(())
+    }
+
+    /// Adds a virtual authenticator to the browser (WebDriver's WebAuthn extension): a
+    /// platform authenticator (CTAP2, internal) that keeps discoverable credentials and
+    /// verifies its user every time without asking. Returns its id.
+    ///
+    /// # Errors
+    /// When the browser refuses.
+    pub async fn add_virtual_authenticator(&self) -> anyhow::Result<String> {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let id = self
+            .client
+            .issue_cmd(WebAuthnCommand::post("webauthn/authenticator", options))
+            .await?;
+        id.as_str()
+            .map(str::to_owned)
+            .context("the virtual authenticator's id")
+    }
+
+    /// The credentials virtual authenticator `authenticator` keeps.
+    ///
+    /// # Errors
+    /// When the browser refuses.
+    pub async fn virtual_credentials(&self, authenticator: &str) -> anyhow::Result<Vec<Value>> {
+        let path = format!("webauthn/authenticator/{authenticator}/credentials");
+        let credentials = self.client.issue_cmd(WebAuthnCommand::get(path)).await?;
+        match credentials {
+            Value::Array(credentials) => Ok(credentials),
+            other => bail!("credentials are a list, not {other}"),
+        }
     }
 
     /// Runs `script`, the body of a function, in the page and returns what it returns.

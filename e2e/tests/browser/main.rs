@@ -9,6 +9,7 @@ mod callback;
 mod console;
 mod forward_auth;
 mod login_form;
+mod passkeys;
 mod single_sign_on;
 mod step_up;
 mod totp;

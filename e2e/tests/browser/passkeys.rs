@@ -1,0 +1,124 @@
+//! Passkeys clicked through with Chromium's virtual authenticator (WebDriver's WebAuthn
+//! extension): the demo user signs in with the password, adds a passkey at
+//! `/account/passkeys`, signs out everywhere, then signs in at app1 with "Sign in with a
+//! passkey" (no username, no password) and reaches app2 without any prompt; app1's sensitive
+//! page (which requires a second factor) opens without a step-up. Screenshots go to
+//! `target/screenshots/passkeys/`.
+
+use e2e::browser::{Browser, target_dir};
+use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Stack, USERNAME};
+
+async fn photograph(browser: &Browser, name: &str) -> anyhow::Result<()> {
+    let dir = target_dir().join("screenshots").join("passkeys");
+    browser
+        .save_screenshot(&dir.join(format!("{name}.png")))
+        .await
+}
+
+#[tokio::test]
+async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_app() {
+    let stack = Stack::start(&Backend::Memory)
+        .await
+        .expect("the servers start");
+    let Stack {
+        center, app1, app2, ..
+    } = &stack;
+    let browser = Browser::start("passkeys").await.expect("a browser");
+    let authenticator = browser
+        .step("virtual-authenticator", browser.add_virtual_authenticator())
+        .await;
+
+    browser
+        .step("add-a-passkey", async {
+            browser.goto(&center.page("/account/passkeys")).await?;
+            browser
+                .wait_for_login_form(|url| center.is_at(url, "/login"))
+                .await?;
+            browser.submit_login(USERNAME, PASSWORD).await?;
+            browser
+                .wait_for_url("the passkeys page", |url| {
+                    center.is_at(url, "/account/passkeys")
+                })
+                .await?;
+            browser.wait_for("#no-passkeys").await?;
+            photograph(&browser, "empty").await?;
+            browser.fill("input#passkey-name", "This laptop").await?;
+            browser.click("#passkey-add button[type=submit]").await?;
+            browser.wait_for("#notice").await?;
+            browser
+                .wait_for_text("#passkeys .passkey-name", "This laptop")
+                .await?;
+            let kept = browser.virtual_credentials(&authenticator).await?;
+            anyhow::ensure!(kept.len() == 1, "one credential, not {}", kept.len());
+            anyhow::ensure!(
+                kept[0]["isResidentCredential"] == true,
+                "the passkey is discoverable: {}",
+                kept[0]
+            );
+            photograph(&browser, "added").await
+        })
+        .await;
+
+    browser
+        .step("sign-out", async {
+            browser.goto(&center.page("/logout")).await?;
+            browser
+                .click("form[action='/logout'] button[type=submit]")
+                .await?;
+            browser.goto(&center.page("/account/passkeys")).await?;
+            browser
+                .wait_for_login_form(|url| center.is_at(url, "/login"))
+                .await
+        })
+        .await;
+
+    browser
+        .step("sign-in-with-the-passkey", async {
+            browser.goto(&app1.page("/profile")).await?;
+            browser
+                .wait_for_login_form(|url| center.serves(url))
+                .await?;
+            browser.wait_for("#passkey-sign-in button").await?;
+            photograph(&browser, "login").await?;
+            browser.click("#passkey-sign-in button").await?;
+            browser
+                .wait_for_url("app1's profile page", |url| app1.is_at(url, "/profile"))
+                .await?;
+            browser
+                .wait_for_text("#profile-title", DISPLAY_NAME)
+                .await?;
+            photograph(&browser, "app1-profile").await
+        })
+        .await;
+
+    browser
+        .step("single-sign-on-to-app2", async {
+            browser.goto(&app2.page("/profile")).await?;
+            let url = browser.url().await?;
+            anyhow::ensure!(
+                app2.is_at(&url, "/profile"),
+                "app2's profile without a stop at the center, not {url}"
+            );
+            anyhow::ensure!(
+                !browser.has("input[type=password]").await?,
+                "no password field on app2's page"
+            );
+            browser
+                .wait_for_text("#profile-title", DISPLAY_NAME)
+                .await?;
+            photograph(&browser, "app2-profile").await
+        })
+        .await;
+
+    browser
+        .step("two-factors-already", async {
+            browser.goto(&app2.page("/sensitive")).await?;
+            browser
+                .wait_for_url("app2's sensitive page", |url| app2.is_at(url, "/sensitive"))
+                .await?;
+            browser.wait_for_text("body", "urn:sso:acr:mfa").await?;
+            browser.wait_for_text("body", "hwk, user, mfa").await?;
+            photograph(&browser, "app2-sensitive").await
+        })
+        .await;
+}
