@@ -2,8 +2,8 @@
 //! extension): the demo user signs in with the password, adds a passkey at
 //! `/account/passkeys`, signs out everywhere, then signs in at app1 with "Sign in with a
 //! passkey" (no username, no password) and reaches app2 without any prompt; app1's sensitive
-//! page (which requires a second factor) opens without a step-up. Screenshots go to
-//! `target/screenshots/passkeys/`.
+//! page (which requires a second factor) opens without a step-up. Then a password sign-in
+//! gives the passkey as its second step. Screenshots go to `target/screenshots/passkeys/`.
 
 use e2e::browser::{Browser, target_dir};
 use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Stack, USERNAME};
@@ -119,6 +119,44 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
             browser.wait_for_text("body", "urn:sso:acr:mfa").await?;
             browser.wait_for_text("body", "hwk, user, mfa").await?;
             photograph(&browser, "app2-sensitive").await
+        })
+        .await;
+
+    browser
+        .step("second-step-by-passkey", async {
+            browser.goto(&center.page("/logout")).await?;
+            browser
+                .click("form[action='/logout'] button[type=submit]")
+                .await?;
+            browser.goto(&center.page("/login")).await?;
+            browser
+                .wait_for_login_form(|url| center.is_at(url, "/login"))
+                .await?;
+            browser.submit_login(USERNAME, PASSWORD).await?;
+            browser
+                .wait_for_url("signed in", |url| !center.is_at(url, "/login"))
+                .await?;
+            // A password session changes no factor before giving one.
+            browser.goto(&center.page("/account/passkeys")).await?;
+            browser
+                .wait_for_url("the second step", |url| center.is_at(url, "/login/factor"))
+                .await?;
+            browser.wait_for("#passkey-second button").await?;
+            photograph(&browser, "second-step").await?;
+            browser.click("#passkey-second button").await?;
+            browser
+                .wait_for_url("the passkeys page", |url| {
+                    center.is_at(url, "/account/passkeys")
+                })
+                .await?;
+            browser
+                .wait_for_text("#passkeys .passkey-name", "This laptop")
+                .await?;
+            anyhow::ensure!(
+                browser.text("#passkeys .passkey-used").await? != "Never",
+                "the passkey's use is recorded"
+            );
+            Ok(())
         })
         .await;
 }
