@@ -27,6 +27,26 @@ pub trait PageError: std::error::Error {
     }
 }
 
+/// A failure of ours behind a browser page: a 500 that reveals nothing, or, when the database
+/// is unreachable, a 503 asking to try again shortly. The log keeps the whole chain.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Unexpected(#[from] anyhow::Error);
+
+impl PageError for Unexpected {
+    fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn unavailable(&self) -> bool {
+        crate::db::is_unreachable(&self.0)
+    }
+
+    fn message(&self, t: &'static Texts) -> &'static str {
+        t.internal_error
+    }
+}
+
 /// The seconds a client is asked to wait when the database is unreachable.
 pub const RETRY_AFTER_SECS: u64 = 5;
 

@@ -137,6 +137,26 @@ async fn second_step(center: &Center, request: &AuthRequest) -> String {
     page
 }
 
+/// A center where app2 requires a second factor and alice has TOTP, with a second browser
+/// signed in with her password only: the center, the key, the recovery codes, the browser and
+/// the `sid` of its session.
+async fn alice_with_totp() -> (TestApp, String, Vec<String>, Center, String) {
+    let app = spawn_app().await;
+    set_mfa(
+        &app,
+        "app2",
+        APP2_SECRET,
+        APP2_CALLBACK,
+        MfaPolicy::Required,
+    )
+    .await;
+    app.login_app1("alice").await;
+    let (secret, codes) = enroll(&app).await;
+    let other = Center::attach(app.address.clone());
+    let sid = sid_of(&other.login_app1("alice").await);
+    (app, secret, codes, other, sid)
+}
+
 async fn tokens_for(
     center: &Center,
     client: &str,
@@ -288,20 +308,7 @@ async fn a_replayed_code_is_refused_on_another_replica_sharing_redis() {
 
 #[tokio::test]
 async fn a_recovery_code_works_once_and_its_use_is_audited() {
-    let app = spawn_app().await;
-    set_mfa(
-        &app,
-        "app2",
-        APP2_SECRET,
-        APP2_CALLBACK,
-        MfaPolicy::Required,
-    )
-    .await;
-    app.login_app1("alice").await;
-    let (_, codes) = enroll(&app).await;
-
-    let other = Center::attach(app.address.clone());
-    other.login_app1("alice").await;
+    let (app, _, codes, other, _) = alice_with_totp().await;
     let page = second_step(&other, &AuthRequest::app2()).await;
     let malformed = give_code(&other, &page, "abc").await;
     assert_eq!(malformed.status(), 400);
@@ -615,19 +622,7 @@ async fn the_last_factor_stays_when_the_center_requires_one() {
 
 #[tokio::test]
 async fn a_second_step_without_its_csrf_token_changes_nothing() {
-    let app = spawn_app().await;
-    set_mfa(
-        &app,
-        "app2",
-        APP2_SECRET,
-        APP2_CALLBACK,
-        MfaPolicy::Required,
-    )
-    .await;
-    app.login_app1("alice").await;
-    let (secret, _) = enroll(&app).await;
-    let other = Center::attach(app.address.clone());
-    let sid = sid_of(&other.login_app1("alice").await);
+    let (app, secret, _, other, sid) = alice_with_totp().await;
     let page = second_step(&other, &AuthRequest::app2()).await;
     let response = other
         .browser
@@ -749,19 +744,7 @@ async fn the_command_line_resets_a_users_factors() {
 
 #[tokio::test]
 async fn the_second_step_speaks_chinese() {
-    let app = spawn_app().await;
-    set_mfa(
-        &app,
-        "app2",
-        APP2_SECRET,
-        APP2_CALLBACK,
-        MfaPolicy::Required,
-    )
-    .await;
-    app.login_app1("alice").await;
-    enroll(&app).await;
-    let other = Center::attach(app.address.clone());
-    other.login_app1("alice").await;
+    let (_, _, _, other, _) = alice_with_totp().await;
     let response = other.get_authorize(&AuthRequest::app2()).await;
     let page = other
         .browser
@@ -779,19 +762,7 @@ async fn the_second_step_speaks_chinese() {
 
 #[tokio::test]
 async fn wrong_codes_spend_the_same_budgets_as_wrong_passwords() {
-    let app = spawn_app().await;
-    set_mfa(
-        &app,
-        "app2",
-        APP2_SECRET,
-        APP2_CALLBACK,
-        MfaPolicy::Required,
-    )
-    .await;
-    app.login_app1("alice").await;
-    let (secret, _) = enroll(&app).await;
-    let other = Center::attach(app.address.clone());
-    other.login_app1("alice").await;
+    let (app, secret, _, other, _) = alice_with_totp().await;
     let page = second_step(&other, &AuthRequest::app2()).await;
     let budget = app.state.settings.login.max_failures_per_user_address;
     for _ in 0..budget {

@@ -20,7 +20,6 @@ use askama::Template;
 use super::{GET, POST, resource};
 use crate::csrf::Binding;
 use crate::domain::ClientId;
-use crate::error::PageError;
 use crate::i18n::{AccountTexts, Texts};
 use crate::sessions::{GlobalSession, SessionInfo};
 use crate::state::AppState;
@@ -47,26 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Failures that are ours, not the user's.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl PageError for AccountError {
-    fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    fn unavailable(&self) -> bool {
-        let Self::Unexpected(error) = self;
-        crate::db::is_unreachable(error)
-    }
-
-    fn message(&self, t: &'static Texts) -> &'static str {
-        t.internal_error
-    }
-}
+pub use crate::error::Unexpected as AccountError;
 
 /// The browser's live session and its user.
 #[derive(Debug)]

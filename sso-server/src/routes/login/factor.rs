@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
 use crate::domain::Username;
-use crate::error::{Page, PageError};
+use crate::error::Page;
 use crate::factors::texts::{FactorTexts, factor_texts};
 use crate::factors::{Amr, CodeCheck};
 use crate::i18n::Texts;
@@ -23,26 +23,7 @@ use crate::users::User;
 use crate::web as webutil;
 
 /// Failures that are ours, not the user's.
-#[derive(Debug, thiserror::Error)]
-pub enum FactorError {
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl PageError for FactorError {
-    fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    fn unavailable(&self) -> bool {
-        let Self::Unexpected(error) = self;
-        crate::db::is_unreachable(error)
-    }
-
-    fn message(&self, t: &'static Texts) -> &'static str {
-        t.internal_error
-    }
-}
+pub use crate::error::Unexpected as FactorError;
 
 /// The live global session of the browser and its (enabled) user.
 ///

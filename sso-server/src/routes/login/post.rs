@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
 use crate::domain::Username;
-use crate::error::{Page, PageError};
+use crate::error::Page;
 use crate::factors::Amr;
 use crate::i18n::Texts;
 use crate::metrics::{self, SignIn};
@@ -36,26 +36,7 @@ pub struct LoginForm {
 }
 
 /// Failures that are ours, not the user's.
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
-
-impl PageError for LoginError {
-    fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    fn unavailable(&self) -> bool {
-        let Self::Unexpected(error) = self;
-        crate::db::is_unreachable(error)
-    }
-
-    fn message(&self, t: &'static Texts) -> &'static str {
-        t.internal_error
-    }
-}
+pub use crate::error::Unexpected as LoginError;
 
 impl std::fmt::Debug for LoginForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,7 +72,9 @@ async fn handle(
     // A sign-in needs the users table and records a session in the registry: without the
     // database it cannot happen, and the user is asked at once to try again shortly.
     if state.database.is_down() {
-        return Err(LoginError::Unexpected(crate::db::Unreachable.into()));
+        return Err(LoginError::from(anyhow::Error::from(
+            crate::db::Unreachable,
+        )));
     }
     let return_to = finish::return_query(&form.return_to);
     let name = client_name(state, return_to).await?;
