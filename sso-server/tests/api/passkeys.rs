@@ -532,4 +532,9 @@ async fn removing_a_passkey_asks_for_a_second_factor_ends_other_sessions_and_kee
             .passkeys,
         1
     );
+
+    // An administrator's reset removes passkeys too.
+    assert!(app.state.factors.reset(&alice.id).await.unwrap());
+    let left = app.state.factors.enrolled(&alice.id).await.unwrap();
+    assert_eq!(left.passkeys, 0);
 }
