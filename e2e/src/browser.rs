@@ -192,6 +192,24 @@ impl Browser {
             .context("the virtual authenticator's id")
     }
 
+    /// Sets whether virtual authenticator `authenticator` verifies its user: when it does not,
+    /// every ceremony that requires user verification fails as if the user cancelled it.
+    ///
+    /// # Errors
+    /// When the browser refuses.
+    pub async fn set_user_verified(
+        &self,
+        authenticator: &str,
+        verified: bool,
+    ) -> anyhow::Result<()> {
+        let path = format!("webauthn/authenticator/{authenticator}/uv");
+        let body = json!({ "isUserVerified": verified });
+        self.client
+            .issue_cmd(WebAuthnCommand::post(&path, body))
+            .await?;
+        Ok(())
+    }
+
     /// The credentials virtual authenticator `authenticator` keeps.
     ///
     /// # Errors

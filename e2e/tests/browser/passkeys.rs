@@ -3,7 +3,8 @@
 //! `/account/passkeys`, signs out everywhere, then signs in at app1 with "Sign in with a
 //! passkey" (no username, no password) and reaches app2 without any prompt; app1's sensitive
 //! page (which requires a second factor) opens without a step-up. Then a password sign-in
-//! gives the passkey as its second step. Screenshots go to `target/screenshots/passkeys/`.
+//! gives the passkey as its second step, and a refused verification reads as a message.
+//! Screenshots go to `target/screenshots/passkeys/`.
 
 use e2e::browser::{Browser, target_dir};
 use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Stack, USERNAME};
@@ -156,6 +157,21 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 browser.text("#passkeys .passkey-used").await? != "Never",
                 "the passkey's use is recorded"
             );
+            Ok(())
+        })
+        .await;
+
+    browser
+        .step("a-refused-verification-reads-clearly", async {
+            browser.set_user_verified(&authenticator, false).await?;
+            browser.fill("input#passkey-name", "Refused").await?;
+            browser.click("#passkey-add button[type=submit]").await?;
+            browser
+                .wait_for_text("#passkey-add [data-passkey-error]", "cancelled")
+                .await?;
+            photograph(&browser, "cancelled").await?;
+            let kept = browser.virtual_credentials(&authenticator).await?;
+            anyhow::ensure!(kept.len() == 1, "nothing added: {}", kept.len());
             Ok(())
         })
         .await;
