@@ -135,21 +135,22 @@ impl std::fmt::Debug for Passkeys {
 impl Passkeys {
     /// Passkeys for the relying party of `issuer` (its host; its origin), named `rp_name`.
     pub fn new(pool: AnyPool, store: Arc<dyn SharedStore>, issuer: &Url, rp_name: &str) -> Self {
-        let webauthn = issuer.domain().and_then(|rp_id| {
-            let built = WebauthnBuilder::new(rp_id, issuer)
+        let built = issuer.domain().map(|rp_id| {
+            WebauthnBuilder::new(rp_id, issuer)
                 .map(|builder| builder.rp_name(rp_name).timeout(CEREMONY_TTL))
-                .and_then(WebauthnBuilder::build);
-            match built {
-                Ok(webauthn) => Some(Arc::new(webauthn)),
-                Err(error) => {
-                    tracing::warn!(%error, %issuer, "passkeys are not available");
-                    None
-                }
-            }
+                .and_then(WebauthnBuilder::build)
         });
-        if webauthn.is_none() {
-            tracing::warn!(%issuer, "passkeys need an issuer whose host is a domain name");
-        }
+        let webauthn = match built {
+            Some(Ok(webauthn)) => Some(Arc::new(webauthn)),
+            Some(Err(error)) => {
+                tracing::warn!(%error, %issuer, "passkeys are not available");
+                None
+            }
+            None => {
+                tracing::warn!(%issuer, "passkeys need an issuer whose host is a domain name");
+                None
+            }
+        };
         Self {
             pool,
             store,
@@ -316,11 +317,11 @@ impl Passkeys {
         Ok(Ok((id, [possession(synced(&passkey)), Amr::User])))
     }
 
-    /// Starts an authentication by one of `user_id`'s passkeys (a second factor); `None` when
-    /// they have none.
+    /// Starts an authentication by one of `user_id`'s passkeys (a second factor).
     ///
     /// # Errors
-    /// When the database or the store fails.
+    /// `Ok(Err(Refusal::Unknown))` when the user has no passkey; `Err` when the database or the
+    /// store fails.
     pub async fn begin_second_factor(
         &self,
         user_id: &str,

@@ -538,3 +538,23 @@ async fn removing_a_passkey_asks_for_a_second_factor_ends_other_sessions_and_kee
     let left = app.state.factors.enrolled(&alice.id).await.unwrap();
     assert_eq!(left.passkeys, 0);
 }
+
+#[tokio::test]
+async fn an_issuer_at_an_ip_address_has_no_passkeys_and_says_so() {
+    let app = spawn_app_with(|settings| {
+        settings.issuer = Url::parse("https://192.0.2.10").unwrap();
+    })
+    .await;
+    assert!(!app.state.passkeys.available());
+    let login = page(&app, "/login").await;
+    let response = app
+        .browser
+        .post(app.url("/login/passkey/options"))
+        .form(&[("csrf_token", hidden(&login, "csrf_token"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "Passkeys are not available on this server.");
+}
