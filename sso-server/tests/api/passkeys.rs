@@ -558,3 +558,42 @@ async fn an_issuer_at_an_ip_address_has_no_passkeys_and_says_so() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"], "Passkeys are not available on this server.");
 }
+
+#[tokio::test]
+async fn a_ceremony_started_at_one_replica_is_answered_at_another_once() {
+    let url = redis_url();
+    let prefix = unique_prefix();
+    let (database, dir) = new_database().await;
+    let a = start(test_settings(), &database, dir, redis_store(&url, &prefix)).await;
+    a.seed().await;
+    let (_, other_dir) = new_database().await;
+    let b = start(
+        test_settings(),
+        &database,
+        other_dir,
+        redis_store(&url, &prefix),
+    )
+    .await;
+    let alice = a.user("alice").await;
+    a.login_app1("alice").await;
+    let mut authenticator = Authenticator::new();
+    let credential = register(&a, &mut authenticator, "Laptop").await;
+
+    // One browser (cookies are per host, so it is the same browser at both ports).
+    let at_a = Center::attach(a.address.clone());
+    let at_b = Center {
+        address: b.address.clone(),
+        browser: at_a.browser.clone(),
+        api: at_a.api.clone(),
+    };
+    let login = login_page(&at_a).await;
+    let form = passwordless_form(&at_a, &mut authenticator, &login, &credential, &alice.id).await;
+    let response = post_form(&at_b, "/login/passkey", &form).await;
+    assert_eq!(
+        response.status(),
+        303,
+        "the other replica finds the ceremony"
+    );
+    let replayed = post_form(&at_a, "/login/passkey", &form).await;
+    assert_eq!(replayed.status(), 400, "and it was taken there");
+}
