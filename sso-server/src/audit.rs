@@ -16,10 +16,11 @@ use sqlx::{AnyPool, Row as _};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// A password sign-in succeeded.
+    /// A password sign-in succeeded (or, with `method` `passkey`, a sign-in by passkey).
     SignInSucceeded,
     /// A password sign-in failed (`reason`: `wrong_password` — unknown users included —,
-    /// `limited`, `disabled`).
+    /// `limited`, `disabled`); with `method` `passkey`, a sign-in by passkey (`reason`:
+    /// `expired`, `malformed`, `rejected`, `unknown_credential`, `unavailable`, `disabled`).
     SignInFailed,
     /// A global session ended (`reason`: logout, expired, admin_kill, password_changed,
     /// user_disabled).

@@ -179,6 +179,17 @@ async fn app2_requires_mfa(app: &TestApp) {
         .unwrap();
 }
 
+/// The audit trail's events named `event`.
+async fn audit(app: &TestApp, event: &str) -> Vec<Value> {
+    let log: Value = app
+        .admin_get(&format!("/admin/audit?event={event}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    log["events"].as_array().unwrap().clone()
+}
+
 fn amr(tokens: &Value) -> Vec<String> {
     let claims = claims(tokens["id_token"].as_str().unwrap());
     serde_json::from_value(claims["amr"].clone()).unwrap_or_default()
@@ -235,6 +246,16 @@ async fn a_registered_passkey_is_listed_and_signs_in_without_a_password_as_two_f
 
     let listed = page(&app, "/account/passkeys").await;
     assert!(!listed.contains("Never"), "the use is recorded");
+    let signed_in = audit(&app, "sign_in_succeeded").await;
+    assert!(
+        signed_in
+            .iter()
+            .any(|event| event["username"] == "alice" && event["detail"]["method"] == "passkey"),
+        "{signed_in:?}"
+    );
+    let enrolled = audit(&app, "factor_enrolled").await;
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0]["detail"]["kind"], "passkey");
 
     let username = sso_server::domain::Username::parse("alice").unwrap();
     assert!(app.state.users.set_disabled(&username, true).await.unwrap());
@@ -288,6 +309,10 @@ async fn a_replayed_assertion_and_an_unknown_ceremony_are_refused_with_a_clear_p
     assert_eq!(response.status(), 400, "the ceremony was used up");
     let body = response.text().await.unwrap();
     assert!(body.contains("expired or was already used"), "{body}");
+    let failed = audit(&app, "sign_in_failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["detail"]["method"], "passkey");
+    assert_eq!(failed[0]["detail"]["reason"], "expired");
 
     let mut unknown = replayed.clone();
     unknown[2].1 = "not-a-ceremony".to_owned();
@@ -426,6 +451,11 @@ async fn another_users_passkey_is_refused_as_the_second_factor() {
             .unwrap()
             .contains("could not be verified")
     );
+    let failed = audit(&app, "second_factor_failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["username"], "bob");
+    assert_eq!(failed[0]["detail"]["method"], "passkey");
+    assert_eq!(failed[0]["detail"]["reason"], "rejected");
     let again = thief.get_authorize(&AuthRequest::app2()).await;
     assert!(
         location(&again).starts_with("/login/factor?"),
