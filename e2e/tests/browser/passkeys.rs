@@ -45,6 +45,10 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
             photograph(&browser, "empty").await?;
             browser.fill("input#passkey-name", "This laptop").await?;
             browser.click("#passkey-add button[type=submit]").await?;
+            // A first factor comes with its recovery codes, shown once.
+            browser.wait_for("#recovery-codes").await?;
+            photograph(&browser, "recovery-codes").await?;
+            browser.click("#continue").await?;
             browser.wait_for("#notice").await?;
             browser
                 .wait_for_text("#passkeys .passkey-name", "This laptop")

@@ -67,9 +67,34 @@ fn render(
     response
 }
 
+/// `after` (the redirect that follows a factor just added for `user`), preceded by the page
+/// of the user's first recovery codes when they have none left: a first factor comes with
+/// its backup.
+///
+/// # Errors
+/// When the database fails.
+pub async fn with_first_codes(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &crate::users::User,
+    after: HttpResponse,
+) -> anyhow::Result<HttpResponse> {
+    if state.factors.recovery_codes_left(&user.id).await? > 0 {
+        return Ok(after);
+    }
+    let codes = state.factors.new_recovery_codes(&user.id).await?;
+    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies).to_string();
+    let entry = Entry::new(Event::FactorEnrolled)
+        .user(&user.username)
+        .from_address(Some(&ip), None)
+        .with("kind", "recovery_codes");
+    state.audit.record(entry).await;
+    Ok(shown_once(req, state, &codes, after))
+}
+
 /// Fresh `codes` shown once, then on to where `after` (a redirect) goes, with the cookies it
 /// sets.
-pub(super) fn shown_once(
+fn shown_once(
     req: &HttpRequest,
     state: &AppState,
     codes: &[String],

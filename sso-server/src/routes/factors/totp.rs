@@ -251,14 +251,7 @@ pub async fn confirm(
             return_to
         };
         let upgraded = second_factor_passed(&req, &state, &session, &[Amr::Otp], next).await?;
-        if state.factors.recovery_codes_left(&user.id).await? > 0 {
-            return Ok(upgraded);
-        }
-        let codes = state.factors.new_recovery_codes(&user.id).await?;
-        let entry =
-            audit(&req, &state, Event::FactorEnrolled, &user).with("kind", "recovery_codes");
-        state.audit.record(entry).await;
-        Ok(super::recovery::shown_once(&req, &state, &codes, upgraded))
+        super::recovery::with_first_codes(&req, &state, &user, upgraded).await
     }
     .await
     .map_err(|error: anyhow::Error| Page::new(&req, FactorError::from(error)))

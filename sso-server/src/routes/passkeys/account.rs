@@ -223,7 +223,10 @@ pub async fn add(
                 // The new passkey verified its user: the session counts it from now on, as
                 // it would a first TOTP code.
                 let done = format!("{PATH}?done=added");
-                second_factor_passed(&req, &state, &session, &methods, &done).await
+                let upgraded =
+                    second_factor_passed(&req, &state, &session, &methods, &done).await?;
+                crate::routes::factors::recovery::with_first_codes(&req, &state, &user, upgraded)
+                    .await
             }
             Err(refused) => {
                 tracing::info!(
