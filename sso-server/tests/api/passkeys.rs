@@ -266,7 +266,11 @@ async fn a_registered_passkey_is_listed_and_signs_in_without_a_password_as_two_f
         .map(|event| event["detail"]["kind"].as_str().unwrap())
         .collect();
     kinds.sort_unstable();
-    assert_eq!(kinds, ["passkey", "recovery_codes"], "a first passkey comes with codes");
+    assert_eq!(
+        kinds,
+        ["passkey", "recovery_codes"],
+        "a first passkey comes with codes"
+    );
 
     let username = sso_server::domain::Username::parse("alice").unwrap();
     assert!(app.state.users.set_disabled(&username, true).await.unwrap());
