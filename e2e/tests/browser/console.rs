@@ -218,10 +218,21 @@ async fn a_new_client_secret_is_shown_once_and_every_page_fits_a_phone() {
         .step("rotate-the-secret", async {
             let first = admin.text("#new-secret code").await?;
             admin.click("#rotate button").await?;
+            // The page before the click shows a secret too: wait for the new one, reading
+            // again while the old page's elements go stale under the navigation.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let second = loop {
+                match admin.text("#new-secret code").await {
+                    Ok(shown) if shown != first => break shown,
+                    _ if std::time::Instant::now() > deadline => {
+                        anyhow::bail!("no new secret was shown after the rotation")
+                    }
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                }
+            };
             admin
                 .wait_for_text("#new-secret", "shown this once")
                 .await?;
-            let second = admin.text("#new-secret code").await?;
             anyhow::ensure!(
                 second.len() >= 32 && second != first,
                 "rotation shows a new secret ({first:?} → {second:?})"
