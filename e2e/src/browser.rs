@@ -159,6 +159,16 @@ impl Browser {
         std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Saves what the page shows as `target/screenshots/{folder}/{name}.png`.
+    ///
+    /// # Errors
+    /// When the browser does not take the screenshot or it cannot be written.
+    pub async fn photograph(&self, folder: &str, name: &str) -> anyhow::Result<()> {
+        let path = target_dir().join("screenshots").join(folder);
+        self.save_screenshot(&path.join(format!("{name}.png")))
+            .await
+    }
+
     /// Sets the window to `width` × `height` pixels; the page is laid out again for it.
     ///
     /// # Errors

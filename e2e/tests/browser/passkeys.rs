@@ -6,15 +6,8 @@
 //! gives the passkey as its second step, and a refused verification reads as a message.
 //! Screenshots go to `target/screenshots/passkeys/`.
 
-use e2e::browser::{Browser, target_dir};
+use e2e::browser::Browser;
 use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Stack, USERNAME};
-
-async fn photograph(browser: &Browser, name: &str) -> anyhow::Result<()> {
-    let dir = target_dir().join("screenshots").join("passkeys");
-    browser
-        .save_screenshot(&dir.join(format!("{name}.png")))
-        .await
-}
 
 #[tokio::test]
 async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_app() {
@@ -42,12 +35,12 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 })
                 .await?;
             browser.wait_for("#no-passkeys").await?;
-            photograph(&browser, "empty").await?;
+            browser.photograph("passkeys", "empty").await?;
             browser.fill("input#passkey-name", "This laptop").await?;
             browser.click("#passkey-add button[type=submit]").await?;
             // A first factor comes with its recovery codes, shown once.
             browser.wait_for("#recovery-codes").await?;
-            photograph(&browser, "recovery-codes").await?;
+            browser.photograph("passkeys", "recovery-codes").await?;
             browser.click("#continue").await?;
             browser.wait_for("#notice").await?;
             browser
@@ -60,7 +53,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 "the passkey is discoverable: {}",
                 kept[0]
             );
-            photograph(&browser, "added").await
+            browser.photograph("passkeys", "added").await
         })
         .await;
 
@@ -84,7 +77,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 .wait_for_login_form(|url| center.serves(url))
                 .await?;
             browser.wait_for("#passkey-sign-in button").await?;
-            photograph(&browser, "login").await?;
+            browser.photograph("passkeys", "login").await?;
             browser.click("#passkey-sign-in button").await?;
             browser
                 .wait_for_url("app1's profile page", |url| app1.is_at(url, "/profile"))
@@ -92,7 +85,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
             browser
                 .wait_for_text("#profile-title", DISPLAY_NAME)
                 .await?;
-            photograph(&browser, "app1-profile").await
+            browser.photograph("passkeys", "app1-profile").await
         })
         .await;
 
@@ -111,7 +104,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
             browser
                 .wait_for_text("#profile-title", DISPLAY_NAME)
                 .await?;
-            photograph(&browser, "app2-profile").await
+            browser.photograph("passkeys", "app2-profile").await
         })
         .await;
 
@@ -123,7 +116,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 .await?;
             browser.wait_for_text("body", "urn:sso:acr:mfa").await?;
             browser.wait_for_text("body", "hwk, user, mfa").await?;
-            photograph(&browser, "app2-sensitive").await
+            browser.photograph("passkeys", "app2-sensitive").await
         })
         .await;
 
@@ -147,7 +140,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 .wait_for_url("the second step", |url| center.is_at(url, "/login/factor"))
                 .await?;
             browser.wait_for("#passkey-second button").await?;
-            photograph(&browser, "second-step").await?;
+            browser.photograph("passkeys", "second-step").await?;
             browser.click("#passkey-second button").await?;
             browser
                 .wait_for_url("the passkeys page", |url| {
@@ -173,7 +166,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
             browser
                 .wait_for_text("#passkey-add [data-passkey-error]", "cancelled")
                 .await?;
-            photograph(&browser, "cancelled").await?;
+            browser.photograph("passkeys", "cancelled").await?;
             let kept = browser.virtual_credentials(&authenticator).await?;
             anyhow::ensure!(kept.len() == 1, "nothing added: {}", kept.len());
             Ok(())

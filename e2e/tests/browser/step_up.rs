@@ -5,20 +5,12 @@
 //! sign-in. Pages are photographed to `target/screenshots/step-up/` (kept whatever the
 //! outcome).
 
-use e2e::browser::{Browser, target_dir};
+use e2e::browser::Browser;
 use e2e::stack::{Backend, PASSWORD, Stack, USERNAME};
 use sso_server::factors::totp::Generator;
 
 fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
-}
-
-async fn photograph(browser: &Browser, name: &str) -> anyhow::Result<()> {
-    let path = target_dir()
-        .join("screenshots")
-        .join("step-up")
-        .join(format!("{name}.png"));
-    browser.save_screenshot(&path).await
 }
 
 #[tokio::test]
@@ -44,7 +36,7 @@ async fn the_sensitive_page_asks_for_the_second_factor_only_once_the_user_has_on
                 .wait_for_text(".hero .facts", "urn:sso:acr:password")
                 .await?;
             browser.wait_for_text(".hero .facts", "pwd").await?;
-            photograph(&browser, "home-one-factor").await
+            browser.photograph("step-up", "home-one-factor").await
         })
         .await;
 
@@ -59,7 +51,9 @@ async fn the_sensitive_page_asks_for_the_second_factor_only_once_the_user_has_on
                 .await?;
             let status = browser.status().await?;
             anyhow::ensure!(status == 403, "the refusal is a 403, not {status}");
-            photograph(&browser, "second-factor-required").await
+            browser
+                .photograph("step-up", "second-factor-required")
+                .await
         })
         .await;
 
@@ -116,7 +110,7 @@ async fn the_sensitive_page_asks_for_the_second_factor_only_once_the_user_has_on
                 !browser.has("input#password").await?,
                 "the password is not asked twice"
             );
-            photograph(&browser, "second-step").await?;
+            browser.photograph("step-up", "second-step").await?;
             // The next step's code: the enrollment used the current one.
             browser
                 .fill("input#code", &authenticator.code_at(confirmed_at + 30))
@@ -141,12 +135,12 @@ async fn the_sensitive_page_asks_for_the_second_factor_only_once_the_user_has_on
                 facts.contains("otp") && facts.contains("mfa") && facts.contains("UTC"),
                 "amr and auth_time are shown: {facts}"
             );
-            photograph(&browser, "sensitive").await?;
+            browser.photograph("step-up", "sensitive").await?;
             browser.goto(&app1.page("/")).await?;
             browser
                 .wait_for_text(".hero .facts", "urn:sso:acr:mfa")
                 .await?;
-            photograph(&browser, "home-two-factors").await
+            browser.photograph("step-up", "home-two-factors").await
         })
         .await;
 }

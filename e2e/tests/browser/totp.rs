@@ -5,7 +5,7 @@
 //! are computed here from the key the page showed. Screenshots go to
 //! `target/screenshots/totp/`.
 
-use e2e::browser::{Browser, target_dir};
+use e2e::browser::Browser;
 use e2e::stack::{Backend, PASSWORD, Stack, USERNAME};
 use totp_rs::{Algorithm, Builder, Secret};
 
@@ -23,14 +23,6 @@ fn code(secret: &str, offset: u64) -> String {
         .expect("after 1970")
         .as_secs();
     totp.generate(now + offset).to_string()
-}
-
-async fn photograph(browser: &Browser, name: &str) -> anyhow::Result<()> {
-    let dir = target_dir().join("screenshots").join("totp");
-    browser.resize(1280, 1100).await?;
-    browser
-        .save_screenshot(&dir.join(format!("{name}.png")))
-        .await
 }
 
 #[tokio::test]
@@ -56,7 +48,7 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
                 .await?;
             setup.wait_for("#totp-qr svg").await?;
             let secret = setup.text("#totp-secret").await?;
-            photograph(&setup, "enroll").await?;
+            setup.photograph("totp", "enroll").await?;
             setup.fill("input#code", "999999").await?;
             setup.click("form[action='/account/totp'] button").await?;
             setup.wait_for("#form-error").await?;
@@ -67,7 +59,7 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
                 .eval("return document.querySelectorAll('#recovery-codes li').length;")
                 .await?;
             anyhow::ensure!(shown == 10, "ten recovery codes are shown, not {shown}");
-            photograph(&setup, "recovery-codes").await?;
+            setup.photograph("totp", "recovery-codes").await?;
             setup.click("#continue").await?;
             setup
                 .wait_for_url("the account page", |url| center.is_at(url, "/account"))
@@ -98,14 +90,14 @@ async fn an_authenticator_app_is_set_up_then_asked_for_only_where_a_second_facto
             other.fill("input#code", "000000").await?;
             other.click("form[action='/login/factor'] button").await?;
             other.wait_for("#form-error").await?;
-            photograph(&other, "second-step-wrong-code").await?;
+            other.photograph("totp", "second-step-wrong-code").await?;
             other.fill("input#code", &code(&secret, 30)).await?;
             other.click("form[action='/login/factor'] button").await?;
             other
                 .wait_for_url("app1's sensitive page", |url| app1.is_at(url, "/sensitive"))
                 .await?;
             other.wait_for_text("body", "urn:sso:acr:mfa").await?;
-            photograph(&other, "app1-sensitive").await
+            other.photograph("totp", "app1-sensitive").await
         })
         .await;
     other

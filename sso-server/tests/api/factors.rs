@@ -69,12 +69,7 @@ async fn set_mfa(app: &TestApp, id: &str, secret: &str, callback: &str, policy: 
 /// Sets up TOTP for the signed-in browser of `center` through `/account/totp`: the secret,
 /// and the recovery codes shown once.
 pub(crate) async fn enroll(center: &Center) -> (String, Vec<String>) {
-    let page = center
-        .browser
-        .get(center.url("/account/totp"))
-        .send()
-        .await
-        .unwrap();
+    let page = center.get_page("/account/totp").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(page.contains("<svg"), "a QR code is shown");
@@ -122,12 +117,7 @@ async fn second_step(center: &Center, request: &AuthRequest) -> String {
     assert_eq!(response.status(), 303, "a step-up redirects");
     let target = location(&response);
     assert!(target.starts_with("/login/factor?"), "{target}");
-    let page = center
-        .browser
-        .get(center.url(&target))
-        .send()
-        .await
-        .unwrap();
+    let page = center.get_page(&target).await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(
@@ -217,7 +207,7 @@ async fn step_up_asks_only_the_second_factor_keeps_the_session_and_upgrades_amr(
     let sid = sid_of(&first);
     let (secret, codes) = enroll(&app).await;
     assert_eq!(codes.len(), 10, "ten recovery codes are shown once");
-    let account = app.browser.get(app.url("/account")).send().await.unwrap();
+    let account = app.get_page("/account").await;
     let account = account.text().await.unwrap();
     assert_eq!(text_of(&account, "totp-status"), "On");
     assert_eq!(
@@ -361,9 +351,9 @@ async fn max_age_makes_an_older_sign_in_authenticate_again() {
             AuthRequest::app1().query()
         )
     };
-    let recent = app.browser.get(app.url(&fresh("60"))).send().await.unwrap();
+    let recent = app.get_page(&fresh("60")).await;
     assert_eq!(recent.status(), 303, "a sign-in within max_age is used");
-    let old = app.browser.get(app.url(&fresh("1"))).send().await.unwrap();
+    let old = app.get_page(&fresh("1")).await;
     assert_eq!(old.status(), 200, "an older one shows the login form");
     let page = old.text().await.unwrap();
     assert!(page.contains("name=\"password\""));
@@ -380,12 +370,7 @@ async fn max_age_makes_an_older_sign_in_authenticate_again() {
         "auth_time is the new sign-in"
     );
 
-    let bad = app
-        .browser
-        .get(app.url(&fresh("soon")))
-        .send()
-        .await
-        .unwrap();
+    let bad = app.get_page(&fresh("soon")).await;
     assert!(location(&bad).contains("error=invalid_request"));
 }
 
@@ -403,14 +388,9 @@ async fn acr_values_ask_a_user_with_a_factor_for_it_and_give_others_what_they_ha
 
     let alice = Center::attach(app.address.clone());
     alice.login_app1("alice").await;
-    let response = alice.browser.get(alice.url(&query)).send().await.unwrap();
+    let response = alice.get_page(&query).await;
     assert!(location(&response).starts_with("/login/factor?"));
-    let page = alice
-        .browser
-        .get(alice.url(&location(&response)))
-        .send()
-        .await
-        .unwrap();
+    let page = alice.get_page(&location(&response)).await;
     let response = give_code(&alice, &page.text().await.unwrap(), &totp_code(&secret, 30)).await;
     let callback = alice.follow(response).await;
     let tokens = tokens_for(&alice, "app1", APP1_SECRET, &callback, APP1_CALLBACK).await;
@@ -418,7 +398,7 @@ async fn acr_values_ask_a_user_with_a_factor_for_it_and_give_others_what_they_ha
 
     let bob = Center::attach(app.address.clone());
     bob.login_app1("bob").await;
-    let response = bob.browser.get(bob.url(&query)).send().await.unwrap();
+    let response = bob.get_page(&query).await;
     let callback = bob.follow(response).await;
     let tokens = tokens_for(&bob, "app1", APP1_SECRET, &callback, APP1_CALLBACK).await;
     assert_eq!(
@@ -446,24 +426,11 @@ async fn a_client_that_requires_a_factor_takes_a_user_without_one_through_enroll
     assert!(location(&refused).contains("error=interaction_required"));
 
     let response = app.get_authorize(&AuthRequest::app2()).await;
-    let step = app
-        .browser
-        .get(app.url(&location(&response)))
-        .send()
-        .await
-        .unwrap();
+    let step = app.get_page(&location(&response)).await;
     assert_eq!(step.status(), 303);
     let target = location(&step);
     assert!(target.starts_with("/account/totp?return_to="), "{target}");
-    let page = app
-        .browser
-        .get(app.url(&target))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_html(&target).await;
     assert!(page.contains("id=\"enroll-required\""));
     let secret = text_of(&page, "totp-secret");
     let mut form = vec![
@@ -492,7 +459,7 @@ async fn a_client_that_requires_a_factor_takes_a_user_without_one_through_enroll
     let done = done.text().await.unwrap();
     let next = href_of(&done, "continue").replace("&#38;", "&");
     assert!(next.starts_with("/authorize?"), "{next}");
-    let response = app.browser.get(app.url(&next)).send().await.unwrap();
+    let response = app.get_page(&next).await;
     let callback = app.follow(response).await;
     let tokens = tokens_for(&app, "app2", APP2_SECRET, &callback, APP2_CALLBACK).await;
     assert_eq!(amr(&tokens), ["pwd", "otp", "mfa"]);
@@ -510,12 +477,7 @@ async fn removing_totp_needs_the_factor_ends_the_other_sessions_with_single_logo
     // A password-only session proves the factor before removing it.
     let removing = Center::attach(app.address.clone());
     removing.login_app1("alice").await;
-    let page = removing
-        .browser
-        .get(removing.url("/account/totp"))
-        .send()
-        .await
-        .unwrap();
+    let page = removing.get_page("/account/totp").await;
     let page = page.text().await.unwrap();
     assert!(page.contains("id=\"totp-active\""));
     let form = [("csrf_token", hidden(&page, "csrf_token"))];
@@ -540,15 +502,7 @@ async fn removing_totp_needs_the_factor_ends_the_other_sessions_with_single_logo
     assert_eq!(response.status(), 303);
     let target = location(&response);
     assert!(target.starts_with("/login/factor?"), "{target}");
-    let step = removing
-        .browser
-        .get(removing.url(&target))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let step = removing.page_html(&target).await;
     let back = give_code(&removing, &step, &totp_code(&secret, 30)).await;
     assert_eq!(location(&back), "/account/totp");
     let response = removing
@@ -587,27 +541,14 @@ async fn the_last_factor_stays_when_the_center_requires_one() {
     let response = app.get_authorize(&AuthRequest::app1()).await;
     let page = response.text().await.unwrap();
     let response = app.submit_login(&page, "alice", PASSWORD).await;
-    let step = app
-        .browser
-        .get(app.url(&location(&response)))
-        .send()
-        .await
-        .unwrap();
+    let step = app.get_page(&location(&response)).await;
     let enroll_at = location(&step);
-    let step = app.browser.get(app.url(&enroll_at)).send().await.unwrap();
+    let step = app.get_page(&enroll_at).await;
     let enroll_at = location(&step);
     assert!(enroll_at.starts_with("/account/totp"), "{enroll_at}");
     let (_, codes) = enroll(&app).await;
     assert_eq!(codes.len(), 10);
-    let page = app
-        .browser
-        .get(app.url("/account/totp"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_html("/account/totp").await;
     let response = app
         .browser
         .post(app.url("/account/totp/remove"))

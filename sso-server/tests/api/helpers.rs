@@ -332,6 +332,16 @@ impl Center {
             .unwrap()
     }
 
+    /// `GET path` of the center in the browser.
+    pub(crate) async fn get_page(&self, path: &str) -> reqwest::Response {
+        self.browser.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The HTML of `GET path` of the center in the browser.
+    pub(crate) async fn page_html(&self, path: &str) -> String {
+        self.get_page(path).await.text().await.unwrap()
+    }
+
     pub(crate) async fn get_authorize(&self, request: &AuthRequest) -> reqwest::Response {
         self.browser
             .get(self.url(&format!("/authorize?{}", request.query())))

@@ -61,6 +61,26 @@ async fn step_up_first(
     Ok(Some(webutil::see_other(&step_up_location(path))))
 }
 
+/// The signed-in user about to change their factors at `path`, or the redirect to take
+/// first: to sign in, or to prove the factor they already have.
+///
+/// # Errors
+/// When the store or the database fails.
+pub(crate) async fn changing_factors(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &str,
+) -> anyhow::Result<Result<(GlobalSession, User), HttpResponse>> {
+    let (session, user) = match account_user(req, state, path).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(Err(redirect)),
+    };
+    if let Some(step_up) = step_up_first(state, &session, path).await? {
+        return Ok(Err(step_up));
+    }
+    Ok(Ok((session, user)))
+}
+
 /// Ends every session of the user but `keep` (the one making the change), with single
 /// logout; returns how many ended.
 ///

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{account_user, end_other_sessions, step_up_first};
+use super::{account_user, changing_factors, end_other_sessions, step_up_first};
 use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
 use crate::error::Page;
@@ -183,13 +183,10 @@ pub async fn confirm(
         let form = form.into_inner();
         let return_to = return_query(&form.return_to);
         let here = path_with(return_to);
-        let (session, user) = match account_user(&req, &state, &here).await? {
+        let (session, user) = match changing_factors(&req, &state, &here).await? {
             Ok(found) => found,
             Err(redirect) => return Ok(redirect),
         };
-        if let Some(step_up) = step_up_first(&state, &session, &here).await? {
-            return Ok(step_up);
-        }
         let pending = state.factors.pending_totp(&user, &form.enrollment).await?;
         let Some(pending) = pending else {
             let fresh = state.factors.begin_totp(&user).await?;

@@ -17,10 +17,7 @@ use crate::factors::texts::factor_texts;
 use crate::i18n::{PasskeyTexts, Texts};
 use crate::routes::console::utc;
 use crate::routes::factors::end_other_sessions;
-use crate::routes::login::factor::{
-    FactorError, second_factor_passed, signed_in, step_up_location,
-};
-use crate::routes::login::finish::with_return_to;
+use crate::routes::login::factor::{FactorError, second_factor_passed};
 use crate::sessions::GlobalSession;
 use crate::slo::EndReason;
 use crate::state::AppState;
@@ -86,19 +83,12 @@ pub struct RemoveForm {
     id: String,
 }
 
-/// The signed-in user, allowed to change their factors; or where to go first (sign in, or
-/// give the second factor they have).
+/// The signed-in user about to change their passkeys, or the redirect to take first.
 async fn changing_user(
     req: &HttpRequest,
     state: &AppState,
 ) -> anyhow::Result<Result<(GlobalSession, User), HttpResponse>> {
-    let Some((session, user)) = signed_in(req, state).await? else {
-        return Ok(Err(webutil::see_other(&with_return_to("/login", PATH))));
-    };
-    if !session.has_second_factor() && state.factors.has_any(&user.id).await? {
-        return Ok(Err(webutil::see_other(&step_up_location(PATH))));
-    }
-    Ok(Ok((session, user)))
+    crate::routes::factors::changing_factors(req, state, PATH).await
 }
 
 async fn render(
