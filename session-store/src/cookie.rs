@@ -22,6 +22,18 @@
 //! decryption and a parse (it starts over when full). Only an exact copy of a value this store
 //! authenticated matches; expiry and revocation are checked on every load all the same.
 //!
+//! # Compression
+//! [`CookieStore::with_compression`] deflates records before sealing them, which makes a
+//! typical signed-in session about 40 % smaller: fewer bytes on every request. Only turn it on
+//! for records that never hold text an attacker chooses next to a secret: the length of a
+//! compressed value says how well its parts repeat each other (the CRIME attack). Values sealed
+//! with or without it open either way.
+//!
+//! # Stored format
+//! The sealed plaintext is the record as [`encode`] writes it (JSON, starting with `{`), or, when
+//! compressed, the byte `0x01` followed by that JSON as raw DEFLATE (RFC 1951). Any other first
+//! byte is a format this release does not know: the value reads as absent.
+//!
 //! # Keys
 //! A [`KeyRing`] holds one current key, used to seal, and any number of older keys that are
 //! only used to open. Each sealed value names its key id, so keys rotate without signing anyone
@@ -55,6 +67,17 @@ pub const OPENED_CAPACITY: usize = 10_000;
 /// Characters at the end of a sealed value that encode (part of) its authentication tag:
 /// different for every seal, so they key the opened values.
 const TAG_CHARS: usize = 22;
+
+/// First plaintext byte of a compressed record (a JSON record starts with `{`).
+const DEFLATED: u8 = 0x01;
+
+/// Longest record a compressed value may inflate to: far more than fits a cookie, so only a
+/// forged value could reach it, and none can be forged without the key.
+const MAX_INFLATED_BYTES: usize = 64 * 1024;
+
+/// Compression level for [`CookieStore::with_compression`]: records are sealed at most once a
+/// minute per session, opened once per node, so the smaller output is worth the time.
+const DEFLATE_LEVEL: u8 = 9;
 
 const NONCE_BYTES: usize = 12;
 const KEY_BYTES: usize = 32;
@@ -155,6 +178,19 @@ pub trait Revocation: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the list cannot be read; the session is then not accepted either.
     async fn is_revoked(&self, tag: &IndexTag) -> Result<bool>;
+
+    /// Whether any of `tags` is revoked: the check a session makes of all its tags at once.
+    ///
+    /// # Errors
+    /// When the list cannot be read; the session is then not accepted either.
+    async fn any_revoked(&self, tags: &[&IndexTag]) -> Result<bool> {
+        for tag in tags {
+            if self.is_revoked(tag).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// A revocation list kept in any [`CounterStore`]: with a shared store (Redis) a revocation made
@@ -199,6 +235,12 @@ impl<C: CounterStore> Revocation for RevocationList<C> {
     async fn is_revoked(&self, tag: &IndexTag) -> Result<bool> {
         Ok(self.counters.count(&revocation_name(tag)).await? > 0)
     }
+
+    async fn any_revoked(&self, tags: &[&IndexTag]) -> Result<bool> {
+        let names: Vec<String> = tags.iter().map(|tag| revocation_name(tag)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.counters.any_counted(&names).await
+    }
 }
 
 /// The encrypted-cookie store. Cloning is cheap.
@@ -211,6 +253,7 @@ struct Inner {
     cookie_name: String,
     ring: KeyRing,
     revocation: Option<Arc<dyn Revocation>>,
+    compress: bool,
     opened: Mutex<HashMap<Box<str>, (SessionKey, Opened)>>,
 }
 
@@ -221,6 +264,7 @@ impl fmt::Debug for Inner {
             .field("cookie_name", &self.cookie_name)
             .field("ring", &self.ring)
             .field("revocation", &self.revocation)
+            .field("compress", &self.compress)
             .field("opened", &lock(&self.opened).len())
             .finish()
     }
@@ -242,6 +286,7 @@ impl CookieStore {
                 cookie_name: cookie_name.to_owned(),
                 ring,
                 revocation: None,
+                compress: false,
                 opened: Mutex::default(),
             }),
         }
@@ -250,20 +295,32 @@ impl CookieStore {
     /// The store, refusing sessions any of whose tags `revocation` reports revoked.
     #[must_use]
     pub fn with_revocation(self, revocation: Arc<dyn Revocation>) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+        self.changed(|inner| inner.revocation = Some(revocation))
+    }
+
+    /// The store, compressing the records it seals (see the module documentation for when
+    /// that is safe).
+    #[must_use]
+    pub fn with_compression(self) -> Self {
+        self.changed(|inner| inner.compress = true)
+    }
+
+    /// The store with a setting changed; values opened so far are remembered only when no
+    /// clone shares them.
+    fn changed(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             cookie_name: shared.cookie_name.clone(),
             ring: KeyRing {
                 current: clone_key(&shared.ring.current),
                 previous: shared.ring.previous.iter().map(clone_key).collect(),
             },
             revocation: shared.revocation.clone(),
+            compress: shared.compress,
             opened: Mutex::default(),
         });
+        change(&mut inner);
         Self {
-            inner: Arc::new(Inner {
-                revocation: Some(revocation),
-                ..inner
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -293,7 +350,17 @@ impl CookieStore {
     }
 
     fn seal(&self, record: &Record) -> Result<SessionKey> {
-        let key = self.seal_bytes(&encode(record)?)?;
+        let encoded = encode(record)?;
+        let key = if self.inner.compress {
+            let mut plaintext = vec![DEFLATED];
+            plaintext.extend(miniz_oxide::deflate::compress_to_vec(
+                &encoded,
+                DEFLATE_LEVEL,
+            ));
+            self.seal_bytes(&plaintext)?
+        } else {
+            self.seal_bytes(&encoded)?
+        };
         self.remember(&key, Opened::Current(record.clone()));
         Ok(key)
     }
@@ -345,7 +412,18 @@ impl CookieStore {
             tracing::debug!("session cookie failed authentication");
             return None;
         };
-        let record = decode(&plaintext)?;
+        let record = match plaintext.split_first() {
+            Some((&DEFLATED, deflated)) => {
+                let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(
+                    deflated,
+                    MAX_INFLATED_BYTES,
+                )
+                .inspect_err(|_| tracing::warn!("session cookie does not inflate"))
+                .ok()?;
+                decode(&inflated)?
+            }
+            _ => decode(&plaintext)?,
+        };
         Some(if std::ptr::eq(sealing_key, &self.inner.ring.current) {
             Opened::Current(record)
         } else {
@@ -358,14 +436,13 @@ impl CookieStore {
         if !record.is_live_at(now) {
             return Ok(false);
         }
-        if let Some(revocation) = &self.inner.revocation {
-            for tag in record.tags() {
-                if revocation.is_revoked(tag).await? {
-                    return Ok(false);
-                }
+        match &self.inner.revocation {
+            Some(revocation) => {
+                let tags: Vec<&IndexTag> = record.tags().collect();
+                Ok(!revocation.any_revoked(&tags).await?)
             }
+            None => Ok(true),
         }
-        Ok(true)
     }
 }
 
@@ -473,6 +550,106 @@ mod tests {
 
     crate::session_suite!(CookieHarness);
     crate::stored_bytes_suite!(CookieHarness);
+
+    /// The same checks with compression on.
+    mod compressed {
+        use super::*;
+
+        #[derive(Debug)]
+        struct CompressedHarness(CookieStore);
+
+        #[async_trait]
+        impl Harness for CompressedHarness {
+            type Store = CookieStore;
+
+            async fn setup() -> Self {
+                Self(CookieStore::new(NAME, ring("k1").0).with_compression())
+            }
+
+            fn store(&self) -> CookieStore {
+                self.0.clone()
+            }
+        }
+
+        #[async_trait]
+        impl RawBytes for CompressedHarness {
+            async fn write_raw(&self, bytes: &[u8], _ttl: Duration) -> SessionKey {
+                self.0.seal_bytes(bytes).unwrap()
+            }
+        }
+
+        crate::session_suite!(CompressedHarness);
+        crate::stored_bytes_suite!(CompressedHarness);
+    }
+
+    /// A record shaped like a signed-in session: claims, random tokens, two tags.
+    fn signed_in_record() -> Record {
+        let mut record = record().with_tag(IndexTag::new("user", "8d0c5c2e-2f0a-4f7e").unwrap());
+        record
+            .insert(
+                "signed_in",
+                serde_json::json!({
+                    "claims": {
+                        "iss": "https://sso.example.test", "sub": "8d0c5c2e-2f0a-4f7e",
+                        "aud": "app1", "exp": 1_700_000_600u64, "iat": 1_700_000_000u64,
+                        "auth_time": 1_700_000_000u64, "sid": "s-1", "name": "Alice Liddell",
+                        "preferred_username": "alice", "email": "alice@example.test",
+                        "groups": ["staff", "admins"], "amr": ["pwd"],
+                        "acr": "urn:sso:acr:password",
+                    },
+                    "csrf_token": crate::key::random_id(),
+                }),
+            )
+            .unwrap();
+        record.insert("vault", crate::key::random_id()).unwrap();
+        record
+    }
+
+    #[tokio::test]
+    async fn compressed_and_plain_values_open_in_either_store() {
+        let (ring_a, key) = ring("k1");
+        let plain = CookieStore::new(NAME, ring_a);
+        let compressing =
+            CookieStore::new(NAME, KeyRing::new("k1", &key).unwrap()).with_compression();
+        let record = signed_in_record();
+
+        let small = compressing.create(record.clone()).await.unwrap();
+        let large = plain.create(record.clone()).await.unwrap();
+        let (small_len, large_len) = (small.key().as_str().len(), large.key().as_str().len());
+        assert!(
+            small_len * 10 < large_len * 8,
+            "compressed {small_len} bytes, plain {large_len}"
+        );
+        for (store, key) in [
+            (&plain, small.key()),
+            (&compressing, large.key()),
+            (&compressing, small.key()),
+        ] {
+            let loaded = store.load(key).await.unwrap().expect("opens");
+            assert_eq!(loaded.record().data(), record.data());
+            assert!(loaded.record().tags().eq(record.tags()));
+        }
+    }
+
+    #[tokio::test]
+    async fn values_in_an_unknown_format_or_that_do_not_inflate_read_as_absent() {
+        let store = CookieStore::new(NAME, ring("k1").0).with_compression();
+        let json = encode(&record()).unwrap();
+        let mut unknown = vec![0x02];
+        unknown.extend(miniz_oxide::deflate::compress_to_vec(&json, 6));
+        let mut truncated = vec![DEFLATED];
+        let deflated = miniz_oxide::deflate::compress_to_vec(&json, 6);
+        truncated.extend(&deflated[..deflated.len() / 2]);
+        for plaintext in [
+            unknown,
+            truncated,
+            vec![DEFLATED],
+            vec![DEFLATED, 0xff, 0x00],
+        ] {
+            let key = store.seal_bytes(&plaintext).unwrap();
+            assert!(store.load(&key).await.unwrap().is_none(), "{plaintext:?}");
+        }
+    }
 
     #[tokio::test]
     async fn rotated_keys_keep_sessions_and_reseal_with_the_current_key() {

@@ -404,6 +404,16 @@ impl CounterStore for MemoryStore {
             .map_or(0, |count| *count))
     }
 
+    async fn any_counted(&self, names: &[&str]) -> Result<bool> {
+        let now = Timestamp::now();
+        let mut counters = lock(&self.inner.counters);
+        Ok(names.iter().any(|name| {
+            counters
+                .get_live_mut(name, now)
+                .is_some_and(|count| *count > 0)
+        }))
+    }
+
     async fn reset(&self, name: &str) -> Result<()> {
         lock(&self.inner.counters).remove(name);
         Ok(())

@@ -90,6 +90,20 @@ pub trait CounterStore: Send + Sync + Debug {
     /// When the backend is unavailable.
     async fn count(&self, name: &str) -> Result<u64>;
 
+    /// Whether any of the counters `names` is above zero in its current window: one call for
+    /// several names, such as the revocation check of every tag of a session.
+    ///
+    /// # Errors
+    /// When the backend is unavailable.
+    async fn any_counted(&self, names: &[&str]) -> Result<bool> {
+        for name in names {
+            if self.count(name).await? > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Ends the counter's window now.
     ///
     /// # Errors

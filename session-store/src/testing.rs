@@ -457,6 +457,25 @@ where
     assert_eq!(stores[1].count(&name).await.unwrap(), 0);
 }
 
+/// `any_counted` sees a counter above zero among several names, on another store too, and
+/// only while its window lasts.
+pub async fn any_counted_sees_any_live_counter<H: Harness>()
+where
+    H::Store: CounterStore,
+{
+    let h = H::setup().await;
+    let (store, other) = (h.store(), h.second_store().await);
+    let (sid, user) = (unique("revoked:sid"), unique("revoked:user"));
+    assert!(!other.any_counted(&[&sid, &user]).await.unwrap());
+    assert!(!other.any_counted(&[]).await.unwrap());
+    store.increment(&user, ms(500)).await.unwrap();
+    assert!(other.any_counted(&[&sid, &user]).await.unwrap());
+    assert!(other.any_counted(&[&user]).await.unwrap());
+    assert!(!other.any_counted(&[&sid]).await.unwrap());
+    sleep_ms(900).await;
+    assert!(!other.any_counted(&[&sid, &user]).await.unwrap());
+}
+
 // ---- stored bytes ---------------------------------------------------------------------------
 
 /// Bytes in format version 1, as the first release wrote them, still load.
@@ -561,6 +580,7 @@ macro_rules! counter_suite {
             counter_counts_within_its_window,
             counter_window_is_fixed_by_the_first_increment,
             counter_reset_and_concurrency,
+            any_counted_sees_any_live_counter,
         );
     };
 }

@@ -386,7 +386,9 @@ impl SsoClient {
             tracing::warn!("local session without a readable principal; treating it as absent");
             return Ok(None);
         };
-        if self.recheck_due(view.checked_at) && !self.recheck(&mut session).await? {
+        // Boxed: the re-check (a call to the center) is rare, and its state would otherwise
+        // make every load's future kilobytes larger.
+        if self.recheck_due(view.checked_at) && !Box::pin(self.recheck(&mut session)).await? {
             return Ok(None);
         }
         let key_changed = session.key() != key;
@@ -538,7 +540,7 @@ mod tests {
     use session_store::{MemoryStore, SessionStore as _, Timestamp};
 
     use super::*;
-    use crate::Secret;
+    use crate::{CHECK_ONLY_CLAIMS, Secret};
 
     /// A local session as the first release stored it (captured from Redis), with its
     /// timestamps moved to now: the principal in full under `principal`, the tokens beside it.
@@ -725,6 +727,72 @@ mod tests {
         let loaded = client.load(&key).await.unwrap().unwrap();
         assert_eq!(loaded.principal, principal);
         assert!(loaded.principal.verify_csrf(principal.csrf_token()));
+    }
+
+    /// A cookie session of a user with every claim the center issues is small (every request
+    /// carries it) and keeps no claim that only served to check the id token.
+    #[tokio::test]
+    async fn cookie_sessions_are_compact_and_keep_no_check_only_claims() {
+        let config = SsoConfig::new(
+            "http://127.0.0.1:9",
+            "app1",
+            Secret::new("secret"),
+            "http://app1.localhost:8081".parse().unwrap(),
+        );
+        let ring = session_store::KeyRing::new("k1", &session_store::KeyRing::generate_key());
+        let client = SsoClient::new(
+            config,
+            LocalSessions::cookie(ring.unwrap(), MemoryStore::default()),
+        )
+        .unwrap();
+        let claims = serde_json::json!({
+            "iss": "https://sso.example.test", "sub": "8d0c5c2e-2f0a-4f7e-9a55-1b1f0f6b2d11",
+            "aud": "app1", "exp": 1_900_000_600u64, "iat": 1_900_000_000u64,
+            "auth_time": 1_900_000_000u64, "amr": ["pwd", "otp", "mfa"],
+            "acr": "urn:sso:acr:mfa", "nonce": "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0MTIz",
+            "at_hash": "77QmUPtjPfzWtF2AnpK9RQ", "sid": "b7f9a1c4e2d84f63a0c1d2e3f4a5b6c7",
+            "name": "Alice Liddell", "preferred_username": "alice",
+            "email": "alice@example.test", "groups": ["staff", "admins"],
+        });
+        let access_token = "a".repeat(43);
+        let (key, _) = client
+            .insert_session(
+                claims.as_object().unwrap().clone(),
+                &"e".repeat(820),
+                Some(&access_token),
+            )
+            .await
+            .unwrap();
+        let cookie = format!("{}={}", client.config().cookie.name, key.as_str());
+        assert!(cookie.len() < 700, "{} bytes: {cookie}", cookie.len());
+
+        let loaded = client.load(&key).await.unwrap().unwrap().principal;
+        for claim in CHECK_ONLY_CLAIMS {
+            assert!(
+                loaded.claim::<serde_json::Value>(claim).is_none(),
+                "{claim}"
+            );
+        }
+        assert_eq!(loaded.claims().len(), claims.as_object().unwrap().len() - 2);
+        assert_eq!(loaded.acr(), Some("urn:sso:acr:mfa"));
+        assert_eq!(
+            client.access_token(&key).await.unwrap().as_deref(),
+            Some(access_token.as_str())
+        );
+    }
+
+    /// Every signed-in request allocates the future of a session read: the rare re-check with
+    /// the center (kilobytes of HTTP client state) must not be part of it.
+    #[test]
+    fn the_session_read_future_stays_small() {
+        let client = client(&MemoryStore::default());
+        let key = SessionKey::parse("abc").unwrap();
+        let read = client.load(&key);
+        assert!(
+            std::mem::size_of_val(&read) < 1024,
+            "{} bytes",
+            std::mem::size_of_val(&read)
+        );
     }
 
     /// A cookie session as the previous release sealed it: the id and access tokens inside.

@@ -285,7 +285,7 @@ pub use config::{
 };
 pub use error::Error;
 pub use local_sessions::LocalSessions;
-pub use principal::Principal;
+pub use principal::{CHECK_ONLY_CLAIMS, Principal};
 pub use return_to::{NotSameOrigin, ReturnTo};
 pub use step_up::{ACR_MFA, ACR_PASSWORD, LoginOptions};
 pub use tokens::access_token::AccessToken;

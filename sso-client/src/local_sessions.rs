@@ -137,8 +137,13 @@ impl LocalSessions {
                 revocation,
                 revoker,
             } => {
-                let store: Arc<dyn SessionStore> =
-                    Arc::new(CookieStore::new(cookie_name, *ring).with_revocation(revocation));
+                // The SDK's records hold no text an attacker chooses (see `CookieStore`'s
+                // compression notes): only the user's claims and the session's own values.
+                let store: Arc<dyn SessionStore> = Arc::new(
+                    CookieStore::new(cookie_name, *ring)
+                        .with_revocation(revocation)
+                        .with_compression(),
+                );
                 let vault: Arc<dyn SessionIndex> = metered(vault, "cookie");
                 Backend {
                     store: metered(Arc::clone(&store), "cookie"),

@@ -12,11 +12,16 @@ use crate::step_up::{ACR_MFA, ACR_PASSWORD, AMR_MFA};
 
 /// The user of a local session: who they are (`sub`), how to address them, which center
 /// session they belong to (`sid`), how they authenticated (`acr`, `amr`, `auth_time`), and
-/// every claim of their id token.
+/// the claims of their id token (except [`CHECK_ONLY_CLAIMS`], which only served to check it).
 ///
 /// With the `actix` feature this is an extractor: a handler taking `Principal` answers 401 to
 /// anonymous requests, one taking `Option<Principal>` serves both. Cloning is cheap: clones
 /// share one copy, made once when the session is read.
+/// Id-token claims that bind the token to one sign-in request or to the other tokens of one
+/// response: checked when the token arrives, meaningless after it, so a [`Principal`] does
+/// not keep them.
+pub const CHECK_ONLY_CLAIMS: [&str; 4] = ["nonce", "at_hash", "c_hash", "s_hash"];
+
 #[derive(Clone, PartialEq)]
 pub struct Principal {
     inner: Arc<Inner>,
@@ -88,8 +93,13 @@ impl fmt::Debug for Principal {
 }
 
 impl Principal {
-    /// The principal described by verified id-token claims, with a fresh CSRF token.
-    pub(crate) fn from_claims(claims: Map<String, Value>) -> Option<Self> {
+    /// The principal described by verified id-token claims, with a fresh CSRF token. The
+    /// claims that only served to check the token are not kept: every request carries the
+    /// principal (in a cookie session, inside the cookie).
+    pub(crate) fn from_claims(mut claims: Map<String, Value>) -> Option<Self> {
+        for name in CHECK_ONLY_CLAIMS {
+            claims.remove(name);
+        }
         Self::with_csrf_token(claims, random_token())
     }
 
@@ -174,7 +184,7 @@ impl Principal {
         })
     }
 
-    /// Every claim of the id token the user signed in with.
+    /// The claims of the id token the user signed in with, but for [`CHECK_ONLY_CLAIMS`].
     pub fn claims(&self) -> &Map<String, Value> {
         &self.inner.claims
     }

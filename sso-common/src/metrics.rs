@@ -261,6 +261,10 @@ impl<S: CounterStore + ?Sized> CounterStore for MeteredStore<S> {
         self.timed("count", self.inner.count(name)).await
     }
 
+    async fn any_counted(&self, names: &[&str]) -> StoreResult<bool> {
+        self.timed("count", self.inner.any_counted(names)).await
+    }
+
     async fn reset(&self, name: &str) -> StoreResult<()> {
         self.timed("reset", self.inner.reset(name)).await
     }

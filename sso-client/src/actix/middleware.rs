@@ -93,21 +93,27 @@ where
     if let Some(route) = route.filter(|route| !route.allows(req.method().as_str())) {
         return reply(req, routes::method_not_allowed(route.allow()));
     }
+    // The SDK's own routes are boxed: their state (calls to the center) would otherwise make
+    // the future of every request kilobytes larger.
     match route {
         Some(SdkRoute::Callback) => {
-            let response = routes::callback(&client, req.request()).await;
+            let response = Box::pin(routes::callback(&client, req.request())).await;
             return reply(req, response);
         }
         Some(SdkRoute::BackChannelLogout) => {
-            let form = req.extract::<web::Form<BackChannelForm>>().await;
-            let response =
-                routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await;
+            let response = Box::pin(async {
+                let form = req.extract::<web::Form<BackChannelForm>>().await;
+                routes::back_channel_logout(&client, form.map(web::Form::into_inner)).await
+            })
+            .await;
             return reply(req, response);
         }
         Some(SdkRoute::Logout) => {
-            let form = req.extract::<web::Form<LogoutForm>>().await;
-            let response =
-                routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await;
+            let response = Box::pin(async {
+                let form = req.extract::<web::Form<LogoutForm>>().await;
+                routes::logout(&client, req.request(), form.map(web::Form::into_inner)).await
+            })
+            .await;
             return reply(req, response);
         }
         Some(SdkRoute::Login) | None => {}
@@ -128,7 +134,7 @@ where
 
     if route == Some(SdkRoute::Login) {
         let principal = session.as_ref().map(|session| &session.principal);
-        let response = routes::login(&client, req.request(), principal).await;
+        let response = Box::pin(routes::login(&client, req.request(), principal)).await;
         return reply(req, response);
     }
 
@@ -160,7 +166,7 @@ where
             .path_and_query()
             .and_then(|target| ReturnTo::parse(target.as_str()).ok())
             .unwrap_or_else(ReturnTo::root);
-        routes::start_login(&client, return_to).await
+        Box::pin(routes::start_login(&client, return_to)).await
     } else {
         pages::unauthenticated_json()
     };
