@@ -2,13 +2,16 @@
 //! [`Principal`] on each local-session backend, against a bare actix-web "Hello" and against
 //! actix-session (cookie and Redis) reading one session value, as ratios to bare actix-web
 //! measured in the same run; and the axum layer (memory and cookie sessions) against a bare
-//! axum "Hello" on a single-threaded Tokio runtime, as ratios to bare axum.
+//! axum "Hello" on a single-threaded Tokio runtime, as ratios to bare axum. Every variant's run
+//! follows a run of its baseline, and its ratio is taken to that run (this machine's speed
+//! drifts within a minute).
 //!
 //! Each server runs in a process of its own with one actix worker pinned to core 0
 //! (`taskset -c 0`); `wrk -t1 -c32` runs on core 1. Sessions are created in the server process
 //! through [`SsoClient::insert_session`] (no center involved), so only the per-request path is
-//! measured (cookie sessions are not due for their re-check during the run); before any load, one request checks that the page answers `200 Hello, …` for the
-//! signed-in user, so a misconfigured run cannot measure a redirect.
+//! measured (cookie sessions are not due for their re-check during the run); before any load,
+//! one request checks that the page answers `200 Hello, …` for the signed-in user, so a
+//! misconfigured run cannot measure a redirect.
 //!
 //! Run it with `scripts/bench-sdk.sh` (it installs wrk and makes sure a Redis is there), or
 //! `cargo bench -p sso-client --features testing,axum --bench middleware`. Environment:
@@ -452,8 +455,8 @@ fn orchestrate() {
         .collect();
     println!(
         "sso-client middleware benchmark: {runs} rounds of {seconds} s per variant, \
-         wrk -t1 -c{} on core 1, one actix worker on core 0; median over the rounds, the ratio \
-         taken to bare in each round",
+         wrk -t1 -c{} on core 1, one actix worker on core 0; medians over the rounds, each ratio \
+         taken to a run of the baseline right before the variant's",
         env_or::<u32>("BENCH_CONNECTIONS", 32)
     );
     let servers: Vec<Server> = variants
@@ -469,48 +472,51 @@ fn orchestrate() {
             server
         })
         .collect();
-    // Rounds go through every variant in turn, so noise from the rest of the machine spreads
-    // over all of them instead of landing on whichever ran at the time.
-    let mut rounds: Vec<Vec<Figures>> = Vec::new();
+    // Each round runs every variant right after a run of its baseline (bare actix-web, or bare
+    // axum for the axum layer), and takes the ratio to that run: the machine's speed drifts
+    // over a round, so a baseline measured a minute earlier would be compared with another
+    // machine. Rounds go through every variant in turn, so noise from the rest of the machine
+    // spreads over all of them instead of landing on whichever ran at the time.
+    let baseline_of = |variant: &str| {
+        let name = if variant.starts_with("axum+") {
+            "axum-bare"
+        } else {
+            "bare"
+        };
+        variants.iter().position(|v| *v == name)
+    };
+    let mut figures: Vec<Vec<Figures>> = variants.iter().map(|_| Vec::new()).collect();
+    let mut ratios: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
     for _ in 0..runs {
-        rounds.push(servers.iter().map(|server| wrk(server, seconds)).collect());
+        for (i, variant) in variants.iter().enumerate() {
+            let baseline = baseline_of(variant).filter(|&b| b != i);
+            let before = baseline.map(|b| wrk(&servers[b], seconds));
+            let measured = wrk(&servers[i], seconds);
+            ratios[i].push(
+                before
+                    .as_ref()
+                    .map_or(1.0, |b| measured.requests_per_sec / b.requests_per_sec),
+            );
+            if let (Some(b), Some(before)) = (baseline, before) {
+                figures[b].push(before);
+            }
+            figures[i].push(measured);
+        }
     }
     println!(
         "{:<26} {:>12} {:>10} {:>9}",
-        "variant", "req/s", "p99 ms", "/ bare"
+        "variant", "req/s", "p99 ms", "/ base"
     );
     for (i, variant) in variants.iter().enumerate() {
-        let errors = rounds.iter().any(|round| round[i].errors);
-        let rps = median(
-            rounds
-                .iter()
-                .map(|round| round[i].requests_per_sec)
-                .collect(),
-        );
-        let p99 = median(rounds.iter().map(|round| round[i].p99_ms).collect());
-        let ratio = median(
-            rounds
-                .iter()
-                .map(|round| round[i].requests_per_sec / round[0].requests_per_sec)
-                .collect(),
-        );
+        let runs = &figures[i];
+        let errors = runs.iter().any(|run| run.errors);
+        let rps = median(runs.iter().map(|run| run.requests_per_sec).collect());
+        let p99 = median(runs.iter().map(|run| run.p99_ms).collect());
+        let ratio = median(ratios[i].clone());
+        let base = baseline_of(variant).map_or("", |b| variants[b]);
         println!(
-            "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x{}",
+            "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x  (to {base}){}",
             if errors { "  (errors!)" } else { "" }
         );
-    }
-    // The axum layer against bare axum, per round as above.
-    if let Some(axum_bare) = variants.iter().position(|variant| *variant == "axum-bare") {
-        for (i, variant) in variants.iter().enumerate() {
-            if variant.starts_with("axum+") {
-                let ratio = median(
-                    rounds
-                        .iter()
-                        .map(|round| round[i].requests_per_sec / round[axum_bare].requests_per_sec)
-                        .collect(),
-                );
-                println!("{variant} / axum-bare: {ratio:.2}x");
-            }
-        }
     }
 }

@@ -4,7 +4,9 @@
 //! is due for its re-check, every one of them would ask the center, and so would every request
 //! arriving before the browser stores the resealed cookie. Here the first request of a session
 //! asks, the others wait for its answer, and a definite answer is remembered for the re-check
-//! interval, so each node asks the center about a session at most once per interval.
+//! interval, so each node asks the center about a session at most once per interval. When the
+//! center cannot be asked, that is remembered for a few seconds, so an outage costs each session
+//! one attempt (and one log line) per node every few seconds, not one per request.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -15,6 +17,11 @@ use tokio::sync::OnceCell;
 /// Entries kept before stale ones are swept out.
 const SWEEP_ABOVE: usize = 1024;
 
+/// How long (seconds) an [`Verdict::Unknown`] stands before a request asks again: while the
+/// center is down, each session asks (and logs) at most this often on each node, instead of on
+/// every request.
+const RETRY_UNKNOWN_SECS: u64 = 5;
+
 /// What the center said of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -22,7 +29,8 @@ pub(crate) enum Verdict {
     Confirmed(u64),
     /// No longer honoured: the session ends.
     Ended,
-    /// The center could not be asked; the session stays and the next request asks again.
+    /// The center could not be asked; the session stays, and a request asks again after
+    /// [`RETRY_UNKNOWN_SECS`] (or the interval, if shorter).
     Unknown,
 }
 
@@ -55,23 +63,17 @@ impl Rechecks {
         Fut: Future<Output = Verdict>,
     {
         let flight = self.flight(access_token, now, interval);
-        let verdict = *flight.verdict.get_or_init(ask).await;
-        if verdict == Verdict::Unknown {
-            // Not an answer to remember: the next request tries again (the circuit breaker
-            // keeps that from hammering a center that is down).
-            let mut flights = lock(&self.flights);
-            if flights
-                .get(access_token)
-                .is_some_and(|current| Arc::ptr_eq(current, &flight))
-            {
-                flights.remove(access_token);
-            }
-        }
-        verdict
+        *flight.verdict.get_or_init(ask).await
     }
 
     fn flight(&self, access_token: &str, now: u64, interval: u64) -> Arc<Flight> {
-        let fresh = |flight: &Flight| now.saturating_sub(flight.started) < interval;
+        let fresh = |flight: &Flight| {
+            let stands = match flight.verdict.get() {
+                Some(Verdict::Unknown) => interval.min(RETRY_UNKNOWN_SECS),
+                _ => interval,
+            };
+            now.saturating_sub(flight.started) < stands
+        };
         let mut flights = lock(&self.flights);
         if let Some(flight) = flights.get(access_token).filter(|flight| fresh(flight)) {
             return Arc::clone(flight);
@@ -144,15 +146,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_verdict_is_not_remembered() {
+    async fn an_unknown_verdict_stands_a_few_seconds_only() {
         let rechecks = Rechecks::default();
-        let first = rechecks
-            .verdict("token", 100, 60, || async { Verdict::Unknown })
+        let asked = AtomicUsize::new(0);
+        for now in 100..100 + RETRY_UNKNOWN_SECS {
+            let verdict = rechecks
+                .verdict("token", now, 60, || async {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    Verdict::Unknown
+                })
+                .await;
+            assert_eq!(verdict, Verdict::Unknown);
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "the center asked once");
+        let retried = rechecks
+            .verdict("token", 100 + RETRY_UNKNOWN_SECS, 60, || async {
+                Verdict::Confirmed(105)
+            })
             .await;
-        assert_eq!(first, Verdict::Unknown);
-        let second = rechecks
-            .verdict("token", 101, 60, || async { Verdict::Confirmed(101) })
+        assert_eq!(retried, Verdict::Confirmed(105));
+
+        let short = Rechecks::default();
+        short
+            .verdict("t", 100, 1, || async { Verdict::Unknown })
             .await;
-        assert_eq!(second, Verdict::Confirmed(101));
+        let next = short
+            .verdict("t", 101, 1, || async { Verdict::Ended })
+            .await;
+        assert_eq!(next, Verdict::Ended, "never longer than the interval");
     }
 }

@@ -33,6 +33,7 @@ use crate::crypto::random_id;
 use crate::db::now_ms;
 
 pub mod sealing;
+mod signer;
 
 use sealing::{KeySealer, is_sealed};
 
@@ -255,6 +256,7 @@ impl Keys {
     /// # Errors
     /// When the database fails or a stored key is unreadable.
     pub async fn load_or_generate(store: KeyStore) -> anyhow::Result<Self> {
+        signer::install();
         store.seal_stored().await?;
         for alg in ALGORITHMS {
             let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE alg = $1")
