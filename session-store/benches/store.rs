@@ -353,6 +353,11 @@ async fn run() {
         "session",
         KeyRing::new("k1", &KeyRing::generate_key()).unwrap(),
     );
+    let deflated = CookieStore::new(
+        "session",
+        KeyRing::new("k1", &KeyRing::generate_key()).unwrap(),
+    )
+    .with_compression();
     let prefix = format!("bench:{}:", std::process::id());
     let redis_store =
         RedisStore::new(RedisConfig::new(url.clone()).with_prefix(prefix)).expect("redis config");
@@ -368,6 +373,11 @@ async fn run() {
             "cookie (AES-256-GCM)",
             parallel,
             &bench_store(cookie.clone(), parallel).await,
+        );
+        row(
+            "cookie, deflated",
+            parallel,
+            &bench_store(deflated.clone(), parallel).await,
         );
         let store = bench_store(redis_store.clone(), parallel).await;
         row("redis store", parallel, &store);

@@ -1,4 +1,5 @@
-//! HTTP plumbing shared by the handlers: pages, cookies, security headers, client IPs.
+//! HTTP plumbing shared by the handlers: pages, cookies, security headers, client IPs, the
+//! origin of audit entries.
 
 use std::net::IpAddr;
 
@@ -9,6 +10,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::audit::{Entry, Event};
 use crate::domain::Language;
 use crate::i18n::{Texts, texts};
 
@@ -96,6 +98,16 @@ pub fn removal(name: &str) -> Cookie<'static> {
     let mut cookie = cookie(name, String::new(), SameSite::Lax);
     cookie.set_max_age(CookieDuration::ZERO);
     cookie
+}
+
+/// An audit entry of `event` made from `req`: the client's IP (see [`client_ip`]) and its
+/// `User-Agent`.
+pub fn audit_entry(req: &HttpRequest, trusted_proxies: &[IpAddr], event: Event) -> Entry {
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    Entry::new(event).from_address(Some(&client_ip(req, trusted_proxies).to_string()), agent)
 }
 
 /// The client's IP: the peer, or, when the peer is a trusted proxy, the last address in

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use session_store::IndexTag;
 
 use super::{Account, AccountError, Pick, SIGN_IN, add_cookie, render};
-use crate::audit::{Entry, Event};
+use crate::audit::Event;
 use crate::domain::Username;
 use crate::error::Page;
 use crate::slo::EndReason;
@@ -131,15 +131,14 @@ async fn handle(
         anyhow::bail!("the signed-in user is gone");
     }
     let ended = end_other_sessions(state, &account).await?;
-    let agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    let entry = Entry::new(Event::PasswordChanged)
-        .user(username.as_str())
-        .from_address(Some(&ip.to_string()), agent)
-        .with("sid", account.session.sid.as_str())
-        .with("ended", ended);
+    let entry = webutil::audit_entry(
+        req,
+        &state.settings.login.trusted_proxies,
+        Event::PasswordChanged,
+    )
+    .user(username.as_str())
+    .with("sid", account.session.sid.as_str())
+    .with("ended", ended);
     state.audit.record(entry).await;
     tracing::info!(
         username = username.as_str(),

@@ -6,7 +6,7 @@ use askama::Template;
 
 use super::totp::RemoveForm;
 use super::{account_user, step_up_first};
-use crate::audit::{Entry, Event};
+use crate::audit::Event;
 use crate::csrf::Binding;
 use crate::error::Page;
 use crate::factors::texts::{FactorTexts, factor_texts};
@@ -82,14 +82,23 @@ pub async fn with_first_codes(
     if state.factors.recovery_codes_left(&user.id).await? > 0 {
         return Ok(after);
     }
+    let codes = new_codes(req, state, user).await?;
+    Ok(shown_once(req, state, &codes, after))
+}
+
+/// New recovery codes for `user`, replacing any left, recorded in the audit trail.
+async fn new_codes(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &crate::users::User,
+) -> anyhow::Result<Vec<String>> {
     let codes = state.factors.new_recovery_codes(&user.id).await?;
-    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies).to_string();
-    let entry = Entry::new(Event::FactorEnrolled)
+    let trusted = &state.settings.login.trusted_proxies;
+    let entry = webutil::audit_entry(req, trusted, Event::FactorEnrolled)
         .user(&user.username)
-        .from_address(Some(&ip), None)
         .with("kind", "recovery_codes");
     state.audit.record(entry).await;
-    Ok(shown_once(req, state, &codes, after))
+    Ok(codes)
 }
 
 /// Fresh `codes` shown once, then on to where `after` (a redirect) goes, with the cookies it
@@ -164,13 +173,7 @@ pub async fn renew(
         if let Some(step_up) = step_up_first(&state, &session, PATH).await? {
             return Ok(step_up);
         }
-        let codes = state.factors.new_recovery_codes(&user.id).await?;
-        let ip = webutil::client_ip(&req, &state.settings.login.trusted_proxies).to_string();
-        let entry = Entry::new(Event::FactorEnrolled)
-            .user(&user.username)
-            .from_address(Some(&ip), None)
-            .with("kind", "recovery_codes");
-        state.audit.record(entry).await;
+        let codes = new_codes(&req, &state, &user).await?;
         Ok(render(
             &req,
             &state,

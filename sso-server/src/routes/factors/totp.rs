@@ -129,14 +129,8 @@ fn path_with(return_to: &str) -> String {
 }
 
 fn audit(req: &HttpRequest, state: &AppState, event: Event, user: &User) -> Entry {
-    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies).to_string();
-    let agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    Entry::new(event)
+    webutil::audit_entry(req, &state.settings.login.trusted_proxies, event)
         .user(&user.username)
-        .from_address(Some(&ip), agent)
         .with("kind", "totp")
 }
 

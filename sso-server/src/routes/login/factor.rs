@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::audit::{Entry, Event};
+use crate::audit::Event;
 use crate::csrf::Binding;
 use crate::domain::Username;
 use crate::error::Page;
@@ -191,14 +191,8 @@ async fn submit(
     }
     let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
     let audit = |event, detail: &str| {
-        let ip = ip.to_string();
-        let agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok());
-        Entry::new(event)
+        webutil::audit_entry(req, &state.settings.login.trusted_proxies, event)
             .user(&user.username)
-            .from_address(Some(&ip), agent)
             .with("sid", session.sid.as_str())
             .with(
                 if event == Event::SecondFactorFailed {

@@ -8,7 +8,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::audit::{Entry, Event};
+use crate::audit::Event;
 use crate::csrf::Binding;
 use crate::domain::Username;
 use crate::error::Page;
@@ -103,14 +103,8 @@ async fn handle(
     let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
     // Who tried, from where, for which client: never the password.
     let audit = |event, outcome: Option<&str>| {
-        let ip = ip.to_string();
-        let agent = req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok());
-        let mut entry = Entry::new(event)
-            .user(&form.username.chars().take(64).collect::<String>())
-            .from_address(Some(&ip), agent);
+        let mut entry = webutil::audit_entry(req, &state.settings.login.trusted_proxies, event)
+            .user(&form.username.chars().take(64).collect::<String>());
         if let Some(client) = finish::client_id_of(return_to) {
             entry = entry.client(client.as_str());
         }

@@ -138,12 +138,7 @@ fn csrf_page(req: &HttpRequest, state: &AppState, token: Option<&str>) -> Option
 
 /// An audit entry about `username`, from the request's address and browser.
 fn audit(req: &HttpRequest, state: &AppState, event: Event, username: Option<&str>) -> Entry {
-    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies).to_string();
-    let agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|value| value.to_str().ok());
-    let entry = Entry::new(event).from_address(Some(&ip), agent);
+    let entry = webutil::audit_entry(req, &state.settings.login.trusted_proxies, event);
     match username {
         Some(username) => entry.user(username),
         None => entry,
