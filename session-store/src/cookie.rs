@@ -20,7 +20,9 @@
 //! A store remembers the last [`OPENED_CAPACITY`] cookie values it sealed or opened, with their
 //! records, so a browser presenting the same cookie again costs a lookup instead of a
 //! decryption and a parse (it starts over when full). Only an exact copy of a value this store
-//! authenticated matches; expiry and revocation are checked on every load all the same.
+//! authenticated matches; expiry is checked on every load all the same, and revocation on every
+//! load too unless the list can say nothing was revoked since the value's last check (see
+//! [`CounterStore::revocation_version`]).
 //!
 //! # Compression
 //! [`CookieStore::with_compression`] deflates records before sealing them, which makes a
@@ -192,6 +194,13 @@ pub trait Revocation: Send + Sync + fmt::Debug {
         }
         Ok(false)
     }
+
+    /// A number that changes whenever a tag may have been revoked, as far as this process can
+    /// tell (see [`CounterStore::revocation_version`]); `None` (the default) when the list
+    /// cannot tell, and every load asks [`Self::any_revoked`].
+    fn version(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A revocation list kept in any [`CounterStore`]: with a shared store (Redis) a revocation made
@@ -242,6 +251,10 @@ impl<C: CounterStore> Revocation for RevocationList<C> {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         self.counters.any_counted(&names).await
     }
+
+    fn version(&self) -> Option<u64> {
+        self.counters.revocation_version()
+    }
 }
 
 /// The encrypted-cookie store. Cloning is cheap.
@@ -255,7 +268,19 @@ struct Inner {
     ring: KeyRing,
     revocation: Option<Arc<dyn Revocation>>,
     compress: bool,
-    opened: Mutex<HashMap<Box<str>, (SessionKey, Opened)>>,
+    opened: Mutex<OpenedValues>,
+}
+
+/// Opened values by the end of their authentication tag: only values this store authenticated
+/// are kept, and no one without the key can choose their tags, so a fast hash is enough.
+type OpenedValues = HashMap<Box<[u8]>, Remembered, foldhash::fast::RandomState>;
+
+/// A value this store sealed or authenticated.
+struct Remembered {
+    key: SessionKey,
+    opened: Opened,
+    /// The revocation list's version when the record's tags were last found unrevoked.
+    unrevoked_at: Option<u64>,
 }
 
 /// Opened values are sessions: shown as a count only.
@@ -370,28 +395,41 @@ impl CookieStore {
         Ok(key)
     }
 
-    /// Opens a sealed value, or finds it among the values opened before.
-    fn open(&self, key: &SessionKey) -> Option<Opened> {
-        let text = key.as_str();
-        let tag = &text[text.len().saturating_sub(TAG_CHARS)..];
-        if let Some((known, opened)) = lock(&self.inner.opened).get(tag)
-            && known == key
+    /// Opens the value a client presented, or finds it among the values opened before: the
+    /// value as a key, what it holds, and the revocation version it was last found unrevoked at.
+    /// A remembered value is matched byte for byte, so it need not be checked or copied again.
+    fn open(&self, presented: &[u8]) -> Option<(SessionKey, Opened, Option<u64>)> {
+        if let Some(known) = lock(&self.inner.opened).get(tag_of(presented))
+            && known.key.as_str().as_bytes() == presented
         {
-            return Some(opened.clone());
+            return Some((known.key.clone(), known.opened.clone(), known.unrevoked_at));
         }
-        let opened = self.decrypt(key)?;
-        self.remember(key, opened.clone());
-        Some(opened)
+        let key = SessionKey::parse_bytes(presented)?;
+        let opened = self.decrypt(&key)?;
+        self.remember(&key, opened.clone());
+        Some((key, opened, None))
     }
 
     fn remember(&self, key: &SessionKey, opened: Opened) {
-        let text = key.as_str();
-        let tag = &text[text.len().saturating_sub(TAG_CHARS)..];
         let mut remembered = lock(&self.inner.opened);
         if remembered.len() >= OPENED_CAPACITY {
             remembered.clear();
         }
-        remembered.insert(tag.into(), (key.clone(), opened));
+        let entry = Remembered {
+            key: key.clone(),
+            opened,
+            unrevoked_at: None,
+        };
+        remembered.insert(tag_of(key.as_str().as_bytes()).into(), entry);
+    }
+
+    /// Notes that `key`'s record was found unrevoked at revocation version `version`.
+    fn mark_unrevoked(&self, key: &SessionKey, version: u64) {
+        if let Some(known) = lock(&self.inner.opened).get_mut(tag_of(key.as_str().as_bytes()))
+            && known.key == *key
+        {
+            known.unrevoked_at = Some(version);
+        }
     }
 
     /// Opens a sealed value; `None` for anything not sealed by this ring for this cookie.
@@ -436,19 +474,42 @@ impl CookieStore {
         })
     }
 
-    /// Whether `record` is alive at `now` and none of its tags is revoked.
-    async fn accepts(&self, record: &Record, now: Timestamp) -> Result<bool> {
+    /// Whether `record` is alive at `now` and none of its tags is revoked. `remembered` is the
+    /// value it was opened from and the revocation version that value was last found unrevoked
+    /// at: while the list's version is still that one, the list is not asked again.
+    async fn accepts(
+        &self,
+        record: &Record,
+        now: Timestamp,
+        remembered: Option<(&SessionKey, Option<u64>)>,
+    ) -> Result<bool> {
         if !record.is_live_at(now) {
             return Ok(false);
         }
-        match &self.inner.revocation {
-            Some(revocation) => {
-                let tags: Vec<&IndexTag> = record.tags().collect();
-                Ok(!revocation.any_revoked(&tags).await?)
-            }
-            None => Ok(true),
+        let Some(revocation) = &self.inner.revocation else {
+            return Ok(true);
+        };
+        // Read before asking: a revocation made meanwhile moves the version past this one.
+        let version = revocation.version();
+        if let (Some(version), Some((_, Some(unrevoked_at)))) = (version, remembered)
+            && version == unrevoked_at
+        {
+            return Ok(true);
         }
+        let tags: Vec<&IndexTag> = record.tags().collect();
+        if revocation.any_revoked(&tags).await? {
+            return Ok(false);
+        }
+        if let (Some(version), Some((key, _))) = (version, remembered) {
+            self.mark_unrevoked(key, version);
+        }
+        Ok(true)
     }
+}
+
+/// The characters that key a sealed value among the opened ones (see [`TAG_CHARS`]).
+fn tag_of(value: &[u8]) -> &[u8] {
+    &value[value.len().saturating_sub(TAG_CHARS)..]
 }
 
 /// A poisoned lock only means a panic elsewhere; the map is consistent at every step.
@@ -473,21 +534,30 @@ impl SessionStore for CookieStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
+        self.load_presented(key.as_str().as_bytes()).await
+    }
+
+    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
         let now = Timestamp::now();
-        let (mut record, stale, successor) = match self.open(key) {
-            Some(Opened::Current(record)) => (record, false, None),
-            Some(Opened::Stale(record)) => (record, true, None),
-            Some(Opened::Resealed(record, successor)) => (record, false, Some(successor)),
-            None => return Ok(None),
+        let Some((key, opened, unrevoked_at)) = self.open(presented) else {
+            return Ok(None);
         };
-        if !self.accepts(&record, now).await? {
+        let (mut record, stale, successor) = match opened {
+            Opened::Current(record) => (record, false, None),
+            Opened::Stale(record) => (record, true, None),
+            Opened::Resealed(record, successor) => (record, false, Some(successor)),
+        };
+        if !self
+            .accepts(&record, now, Some((&key, unrevoked_at)))
+            .await?
+        {
             return Ok(None);
         }
         let sealed = match (record.slide(now) || stale, successor) {
-            (false, successor) => successor.unwrap_or_else(|| key.clone()),
+            (false, successor) => successor.unwrap_or(key),
             (true, _) => {
                 let sealed = self.seal(&record)?;
-                self.remember(key, Opened::Resealed(record.clone(), sealed.clone()));
+                self.remember(&key, Opened::Resealed(record.clone(), sealed.clone()));
                 sealed
             }
         };
@@ -496,7 +566,7 @@ impl SessionStore for CookieStore {
 
     async fn update(&self, session: &mut Session) -> Result<bool> {
         let now = Timestamp::now();
-        if !self.accepts(session.record(), now).await? {
+        if !self.accepts(session.record(), now, None).await? {
             return Ok(false);
         }
         session.record_mut().refresh(now);
@@ -794,6 +864,66 @@ mod tests {
         .await
         .unwrap();
         assert!(store.load(session.key()).await.unwrap().is_none());
+    }
+
+    /// A revocation list that counts how often it is asked, with a version set by the test.
+    #[derive(Debug, Default)]
+    struct CountingList {
+        asked: std::sync::atomic::AtomicUsize,
+        /// `None` while zero.
+        version: std::sync::atomic::AtomicU64,
+    }
+
+    #[async_trait]
+    impl Revocation for CountingList {
+        async fn is_revoked(&self, _tag: &IndexTag) -> Result<bool> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(false)
+        }
+
+        fn version(&self) -> Option<u64> {
+            Some(self.version.load(std::sync::atomic::Ordering::SeqCst)).filter(|v| *v > 0)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_value_asks_the_list_again_only_when_its_version_moved() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let list = Arc::new(CountingList::default());
+        let store = CookieStore::new(NAME, ring("k1").0).with_revocation(list.clone());
+        let session = store.create(record()).await.unwrap();
+        let asked = || list.asked.load(SeqCst);
+
+        // No version: every load asks.
+        for _ in 0..3 {
+            assert!(store.load(session.key()).await.unwrap().is_some());
+        }
+        assert_eq!(asked(), 3);
+
+        list.version.store(7, SeqCst);
+        for _ in 0..3 {
+            assert!(store.load(session.key()).await.unwrap().is_some());
+        }
+        assert_eq!(asked(), 4, "asked once at version 7, then trusted");
+
+        list.version.store(8, SeqCst);
+        let presented = session.key().as_str().as_bytes();
+        assert!(store.load_presented(presented).await.unwrap().is_some());
+        assert!(store.load_presented(presented).await.unwrap().is_some());
+        assert_eq!(asked(), 5, "asked again once the version moved");
+    }
+
+    #[tokio::test]
+    async fn presented_bytes_that_are_no_key_load_as_absent() {
+        let store = CookieStore::new(NAME, ring("k1").0);
+        let session = store.create(record()).await.unwrap();
+        let mut unknown = session.key().as_str().as_bytes().to_vec();
+        unknown.push(0xff);
+        for junk in [&b""[..], b"k1.\xff\xfe", &unknown, b"k1.AA AA", b"\x00"] {
+            assert!(store.load_presented(junk).await.unwrap().is_none());
+        }
+        let presented = session.key().as_str().as_bytes();
+        assert!(store.load_presented(presented).await.unwrap().is_some());
     }
 
     fn record_with_sid(sid: &str) -> Record {

@@ -56,6 +56,11 @@ macro_rules! opaque_key {
                 is_key_text(text).then(|| Self(Arc::from(text)))
             }
 
+            /// [`Self::parse`] for bytes, such as a header value.
+            pub fn parse_bytes(bytes: &[u8]) -> Option<Self> {
+                std::str::from_utf8(bytes).ok().and_then(Self::parse)
+            }
+
             pub(crate) fn generate() -> Self {
                 Self(random_id().into())
             }

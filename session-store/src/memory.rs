@@ -11,6 +11,7 @@
 //! still full, the entry closest to its expiry is evicted and a warning is logged.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -50,6 +51,8 @@ struct Inner {
     sessions: Mutex<Sessions>,
     one_time: Mutex<ExpiringMap<Vec<u8>>>,
     counters: Mutex<ExpiringMap<u64>>,
+    /// Counts increments: [`CounterStore::revocation_version`].
+    increments: AtomicU64,
 }
 
 impl MemoryStore {
@@ -64,6 +67,7 @@ impl MemoryStore {
             }),
             one_time: Mutex::new(ExpiringMap::new("one-time value", capacity)),
             counters: Mutex::new(ExpiringMap::new("counter", capacity)),
+            increments: AtomicU64::new(0),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(reclaim_forever(
@@ -389,6 +393,8 @@ impl CounterStore for MemoryStore {
     async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
         let now = Timestamp::now();
         let mut counters = lock(&self.inner.counters);
+        // Under the lock: a reader of the version that then checks counters sees this one.
+        self.inner.increments.fetch_add(1, Ordering::Release);
         if let Some(count) = counters.get_live_mut(name, now) {
             *count = count.saturating_add(1);
             return Ok(*count);
@@ -412,6 +418,10 @@ impl CounterStore for MemoryStore {
                 .get_live_mut(name, now)
                 .is_some_and(|count| *count > 0)
         }))
+    }
+
+    fn revocation_version(&self) -> Option<u64> {
+        Some(self.inner.increments.load(Ordering::Acquire))
     }
 
     async fn reset(&self, name: &str) -> Result<()> {

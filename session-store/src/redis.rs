@@ -42,7 +42,8 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, Server
 
 use self::cache::{Cache, Tracker};
 use self::connection::Connection;
-use crate::record::{DEADLINE_PREFIX, deadline_in_place, decode, encode};
+use self::decoded::Decoded;
+use crate::record::{DEADLINE_PREFIX, deadline_in_place, encode};
 use crate::time::millis;
 use crate::{
     CounterStore, Error, IndexTag, OneTimeKey, OneTimeStore, Record, Result, Session, SessionIndex,
@@ -217,6 +218,7 @@ struct Inner {
     cluster_scripts: cluster::Scripts,
     cache: Option<Arc<Cache>>,
     _tracker: Option<Tracker>,
+    decoded: Decoded,
 }
 
 impl fmt::Debug for Inner {
@@ -336,6 +338,7 @@ impl RedisStore {
                 cluster_scripts: cluster::Scripts::new(),
                 cache,
                 _tracker: tracker,
+                decoded: Decoded::default(),
             }),
         })
     }
@@ -349,6 +352,7 @@ impl RedisStore {
     /// Forgets `redis_key` in the local cache at once: this node's own writes must not wait
     /// for their invalidation to come back.
     fn forget_cached(&self, redis_key: &str) {
+        self.inner.decoded.forget(redis_key);
         if let Some(cache) = &self.inner.cache {
             cache.invalidate(redis_key);
         }
@@ -666,7 +670,7 @@ impl SessionStore for RedisStore {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        let Some(mut record) = decode(&bytes) else {
+        let Some(mut record) = self.inner.decoded.decode(&redis_key, &bytes) else {
             return Ok(None);
         };
         let now = Timestamp::now();
@@ -869,6 +873,11 @@ impl CounterStore for RedisStore {
         Ok(count)
     }
 
+    /// With the local cache, while it receives invalidations (they cover the revocation list).
+    fn revocation_version(&self) -> Option<u64> {
+        self.inner.cache.as_deref().and_then(Cache::tracked_epoch)
+    }
+
     async fn reset(&self, name: &str) -> Result<()> {
         let redis_key = format!("{}c:{name}", self.inner.prefix);
         if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
@@ -886,5 +895,6 @@ impl CounterStore for RedisStore {
 mod cache;
 mod cluster;
 mod connection;
+mod decoded;
 #[cfg(test)]
 mod tests;

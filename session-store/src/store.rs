@@ -24,6 +24,19 @@ pub trait SessionStore: Send + Sync + Debug {
     /// When the backend is unavailable.
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>>;
 
+    /// [`Self::load`] for a key as a client presented it (a cookie value, say): `None` when
+    /// the bytes are not a key. A store that recognises a value it has seen before can skip
+    /// checking and copying it (a sealed cookie session is hundreds of bytes, on every request).
+    ///
+    /// # Errors
+    /// When the backend is unavailable.
+    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
+        match SessionKey::parse_bytes(presented) {
+            Some(key) => self.load(&key).await,
+            None => Ok(None),
+        }
+    }
+
     /// Writes the session's record back and refreshes its idle deadline.
     ///
     /// Returns `false`, writing nothing, when the session no longer exists: an update never
@@ -102,6 +115,15 @@ pub trait CounterStore: Send + Sync + Debug {
             }
         }
         Ok(false)
+    }
+
+    /// A number that changes whenever an entry may have been added to a
+    /// [`RevocationList`](crate::RevocationList) kept in this store, as far as this process can
+    /// tell; `None` (the default) when the store cannot tell. While it stays the same, a session
+    /// whose tags were found unrevoked is still unrevoked (an entry only goes away, at the end of
+    /// its window), so the check need not be asked again.
+    fn revocation_version(&self) -> Option<u64> {
+        None
     }
 
     /// Ends the counter's window now.

@@ -476,6 +476,25 @@ where
     assert!(!other.any_counted(&[&sid, &user]).await.unwrap());
 }
 
+/// A store that tells a revocation version moves it with every revocation (an increment of a
+/// revocation-list entry) it makes.
+pub async fn revocation_version_moves_with_every_revocation<H: Harness>()
+where
+    H::Store: CounterStore,
+{
+    let h = H::setup().await;
+    let store = h.store();
+    let Some(before) = store.revocation_version() else {
+        return;
+    };
+    let name = unique("revoked:sid");
+    store.increment(&name, ms(60_000)).await.unwrap();
+    let after = store.revocation_version();
+    assert!(after.is_some_and(|after| after != before));
+    store.increment(&name, ms(60_000)).await.unwrap();
+    assert_ne!(store.revocation_version(), after);
+}
+
 // ---- stored bytes ---------------------------------------------------------------------------
 
 /// Bytes in format version 1, as the first release wrote them, still load.
@@ -581,6 +600,7 @@ macro_rules! counter_suite {
             counter_window_is_fixed_by_the_first_increment,
             counter_reset_and_concurrency,
             any_counted_sees_any_live_counter,
+            revocation_version_moves_with_every_revocation,
         );
     };
 }

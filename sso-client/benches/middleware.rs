@@ -11,12 +11,16 @@
 //! through [`SsoClient::insert_session`] (no center involved), so only the per-request path is
 //! measured (cookie sessions are not due for their re-check during the run); before any load,
 //! one request checks that the page answers `200 Hello, …` for the signed-in user, so a
-//! misconfigured run cannot measure a redirect.
+//! misconfigured run cannot measure a redirect. Before each run, one request picks up any cookie
+//! the server set (a cookie session is resealed once a minute), so wrk presents the latest one
+//! as a browser would.
 //!
 //! Run it with `scripts/bench-sdk.sh` (it installs wrk and makes sure a Redis is there), or
 //! `cargo bench -p sso-client --features testing,axum --bench middleware`. Environment:
-//! `REDIS_URL` (default `redis://127.0.0.1:6379`), `BENCH_SECONDS` per run (default 3),
-//! `BENCH_RUNS` per variant (default 3, the median is shown), `BENCH_CONNECTIONS` (default 32),
+//! `REDIS_URL` (default `redis://127.0.0.1:6379`), `BENCH_SECONDS` per run (default 1),
+//! `BENCH_RUNS` per variant (default 15: many short runs side by side with their baseline
+//! say more than a few long ones on a machine whose speed wanders; the median and the
+//! quartiles of the ratios are shown), `BENCH_CONNECTIONS` (default 32),
 //! `BENCH_ONLY` (comma-separated variant names).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -382,7 +386,24 @@ struct Figures {
     errors: bool,
 }
 
-fn wrk(server: &Server, seconds: u64) -> Figures {
+impl Server {
+    /// Presents the latest cookie the server set, as a browser does: a session's cookie is
+    /// resealed once a minute (sliding expiry), and wrk, which never stores cookies, would
+    /// otherwise make every later request present the old one and get the new one back in a
+    /// `Set-Cookie`.
+    fn follow_cookie(&mut self) {
+        if self.cookie.is_empty() {
+            return;
+        }
+        let (_, head, _) = get(self.port, "/", &self.cookie);
+        if let Some(cookie) = set_cookie(&head).filter(|cookie| !cookie.ends_with('=')) {
+            self.cookie = cookie;
+        }
+    }
+}
+
+fn wrk(server: &mut Server, seconds: u64) -> Figures {
+    server.follow_cookie();
     let connections: u32 = env_or("BENCH_CONNECTIONS", 32);
     let url = format!("http://127.0.0.1:{}/", server.port);
     let mut command = Command::new("taskset");
@@ -428,14 +449,28 @@ fn millis(text: &str) -> f64 {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn median(values: Vec<f64>) -> f64 {
+    quartiles(values).1
+}
+
+/// The lower quartile, median and upper quartile of `values` (nearest rank).
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    let at = |fraction: f64| {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let index = ((values.len() - 1) as f64 * fraction).round() as usize;
+        values[index]
+    };
+    (at(0.25), at(0.5), at(0.75))
 }
 
 fn orchestrate() {
-    let seconds: u64 = env_or("BENCH_SECONDS", 3);
-    let runs: usize = env_or::<usize>("BENCH_RUNS", 3).max(1);
+    let seconds: u64 = env_or("BENCH_SECONDS", 1);
+    let runs: usize = env_or::<usize>("BENCH_RUNS", 15).max(1);
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
         .ok()
         .map(|list| list.split(',').map(str::to_owned).collect());
@@ -456,19 +491,19 @@ fn orchestrate() {
     println!(
         "sso-client middleware benchmark: {runs} rounds of {seconds} s per variant, \
          wrk -t1 -c{} on core 1, one actix worker on core 0; medians over the rounds, each ratio \
-         taken to a run of the baseline right before the variant's",
+         taken to a run of the baseline right before the variant's (its quartiles shown too)",
         env_or::<u32>("BENCH_CONNECTIONS", 32)
     );
-    let servers: Vec<Server> = variants
+    let mut servers: Vec<Server> = variants
         .iter()
         .map(|variant| {
-            let server = start_server(variant);
+            let mut server = start_server(variant);
             let (status, _, body) = get(server.port, "/", &server.cookie);
             assert!(
                 status == 200 && body.starts_with("Hello, "),
                 "{variant}: the signed-in page answered {status} {body:?}"
             );
-            wrk(&server, 1);
+            wrk(&mut server, 1);
             server
         })
         .collect();
@@ -490,8 +525,8 @@ fn orchestrate() {
     for _ in 0..runs {
         for (i, variant) in variants.iter().enumerate() {
             let baseline = baseline_of(variant).filter(|&b| b != i);
-            let before = baseline.map(|b| wrk(&servers[b], seconds));
-            let measured = wrk(&servers[i], seconds);
+            let before = baseline.map(|b| wrk(&mut servers[b], seconds));
+            let measured = wrk(&mut servers[i], seconds);
             ratios[i].push(
                 before
                     .as_ref()
@@ -504,18 +539,18 @@ fn orchestrate() {
         }
     }
     println!(
-        "{:<26} {:>12} {:>10} {:>9}",
-        "variant", "req/s", "p99 ms", "/ base"
+        "{:<26} {:>12} {:>10} {:>9} {:>13}",
+        "variant", "req/s", "p99 ms", "/ base", "quartiles"
     );
     for (i, variant) in variants.iter().enumerate() {
         let runs = &figures[i];
         let errors = runs.iter().any(|run| run.errors);
         let rps = median(runs.iter().map(|run| run.requests_per_sec).collect());
         let p99 = median(runs.iter().map(|run| run.p99_ms).collect());
-        let ratio = median(ratios[i].clone());
+        let (low, ratio, high) = quartiles(ratios[i].clone());
         let base = baseline_of(variant).map_or("", |b| variants[b]);
         println!(
-            "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x  (to {base}){}",
+            "{variant:<26} {rps:>12.0} {p99:>10.2} {ratio:>8.2}x {low:>6.2}-{high:.2}  (to {base}){}",
             if errors { "  (errors!)" } else { "" }
         );
     }

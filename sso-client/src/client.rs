@@ -379,7 +379,16 @@ impl SsoClient {
     /// # Errors
     /// When the session store fails.
     pub async fn load(&self, key: &SessionKey) -> Result<Option<LocalSession>, Error> {
-        let Some(mut session) = self.inner.sessions.reader.load(key).await? else {
+        self.load_presented(key.as_str().as_bytes()).await
+    }
+
+    /// [`Self::load`] for a session cookie's value as the request carried it: `None` when it
+    /// is not a session key.
+    ///
+    /// # Errors
+    /// When the session store fails.
+    pub async fn load_presented(&self, presented: &[u8]) -> Result<Option<LocalSession>, Error> {
+        let Some(mut session) = self.inner.sessions.reader.load_presented(presented).await? else {
             return Ok(None);
         };
         let Some(view) = session.record().view(SignedInView::parse) else {
@@ -391,7 +400,7 @@ impl SsoClient {
         if self.recheck_due(view.checked_at) && !Box::pin(self.recheck(&mut session)).await? {
             return Ok(None);
         }
-        let key_changed = session.key() != key;
+        let key_changed = session.key().as_str().as_bytes() != presented;
         Ok(Some(LocalSession {
             key_changed,
             key: session.into_key(),

@@ -265,6 +265,10 @@ impl<S: CounterStore + ?Sized> CounterStore for MeteredStore<S> {
         self.timed("count", self.inner.any_counted(names)).await
     }
 
+    fn revocation_version(&self) -> Option<u64> {
+        self.inner.revocation_version()
+    }
+
     async fn reset(&self, name: &str) -> StoreResult<()> {
         self.timed("reset", self.inner.reset(name)).await
     }

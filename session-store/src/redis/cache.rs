@@ -62,6 +62,14 @@ impl Cache {
         state.records.get(key).cloned()
     }
 
+    /// The epoch while invalidations are being received: it moves on with every change of a
+    /// tracked key by any node, so revocation counters found at zero in one epoch are still at
+    /// zero while it lasts.
+    pub(crate) fn tracked_epoch(&self) -> Option<u64> {
+        let state = lock(&self.state);
+        state.tracking.then_some(state.epoch)
+    }
+
     /// The epoch to hand to [`Self::put`] for what is about to be read.
     pub(crate) fn epoch(&self) -> u64 {
         lock(&self.state).epoch

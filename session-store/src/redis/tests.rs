@@ -639,6 +639,53 @@ mod cached {
         assert_eq!(node_b.count("login:alice").await.unwrap(), 2);
     }
 
+    /// A cookie session's node trusts its last revocation check while its cache's epoch stands
+    /// still, and checks again as soon as an invalidation moves it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cookie_session_trusted_on_one_node_is_refused_there_within_100_ms_of_a_revocation_on_another()
+     {
+        use crate::{CookieStore, KeyRing, Revocation as _, RevocationList};
+        let prefix = unique_prefix();
+        let (node_a, node_b) = (cached_store(&prefix), cached_store(&prefix));
+        let list_b = Arc::new(RevocationList::new(node_b.clone()));
+        let cookies_b = CookieStore::new(
+            "app_session",
+            KeyRing::new("k1", &KeyRing::generate_key()).unwrap(),
+        )
+        .with_revocation(list_b.clone());
+        let session = cookies_b.create(tagged("s-9")).await.unwrap();
+        let started = Instant::now();
+        while list_b.version().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(5), "never tracking");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let version = list_b.version();
+        for _ in 0..3 {
+            assert!(cookies_b.load(session.key()).await.unwrap().is_some());
+        }
+        assert_eq!(
+            list_b.version(),
+            version,
+            "nothing revoked, nothing invalidated"
+        );
+
+        let revoked = Instant::now();
+        RevocationList::new(node_a.clone())
+            .revoke(
+                &IndexTag::new("sid", "s-9").unwrap(),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        while cookies_b.load(session.key()).await.unwrap().is_some() {
+            assert!(
+                revoked.elapsed() < Duration::from_millis(100),
+                "node b still trusts the cookie 100 ms after the revocation"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     fn node_b_list(store: &RedisStore) -> crate::RevocationList<RedisStore> {
         crate::RevocationList::new(store.clone())
     }

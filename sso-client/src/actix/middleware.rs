@@ -13,7 +13,6 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 
 use super::routes::{self, BackChannelForm, LogoutForm, add_cookie};
 use super::{cookies, pages};
-use session_store::SessionKey;
 
 use crate::web::request::{self, SdkRoute};
 use crate::web::step_up;
@@ -119,9 +118,9 @@ where
         Some(SdkRoute::Login) | None => {}
     }
 
-    let presented = presented_session(req.request(), &client.config().cookie.name);
-    let session = match &presented {
-        Some(key) => match client.load(key).await {
+    let presented = session_cookie(req.request(), &client.config().cookie.name);
+    let session = match presented {
+        Some(value) => match client.load_presented(value).await {
             Ok(session) => session,
             Err(error) => {
                 tracing::error!(%error, "cannot read the local session");
@@ -194,10 +193,10 @@ fn step_up<B>(client: &SsoClient, response: ServiceResponse<B>) -> ServiceRespon
     }
 }
 
-/// The session key the request presents in the cookie `name`.
-fn presented_session(req: &HttpRequest, name: &str) -> Option<SessionKey> {
+/// The value of the session cookie `name`, as the request carries it.
+fn session_cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a [u8]> {
     let headers = req.headers().get_all(header::COOKIE);
-    request::presented_session(headers.map(HeaderValue::as_bytes), name)
+    request::session_cookie(headers.map(HeaderValue::as_bytes), name)
 }
 
 /// Whether a redirect to a sign-in page makes sense: not for clients asking for JSON.

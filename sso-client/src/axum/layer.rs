@@ -125,8 +125,9 @@ where
     S: Service<Request, Response = Response>,
 {
     let paths = &client.config().paths;
-    let session = match presented_session(&client, &req) {
-        Some(key) => match client.load(&key).await {
+    let presented = request::session_cookie(cookie_headers(&req), &client.config().cookie.name);
+    let session = match presented {
+        Some(value) => match client.load_presented(value).await {
             Ok(session) => session,
             Err(error) => {
                 tracing::error!(%error, "cannot read the local session");

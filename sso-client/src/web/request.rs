@@ -61,11 +61,17 @@ pub(crate) fn presented_session<'a>(
     headers: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
 ) -> Option<SessionKey> {
-    // Bytes, not `to_str`: a sealed cookie session is a kilobyte long, and `SessionKey::parse`
-    // checks every character of the value anyway.
+    session_cookie(headers, name).and_then(SessionKey::parse_bytes)
+}
+
+/// The value of the session cookie `name` as the request carries it, for
+/// [`SsoClient::load_presented`](crate::SsoClient::load_presented): a cookie store recognises a
+/// value it opened before without checking or copying it again.
+pub(crate) fn session_cookie<'a>(
+    headers: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<&'a [u8]> {
     sso_common::http::cookie_value(headers, name)
-        .and_then(|value| std::str::from_utf8(value).ok())
-        .and_then(SessionKey::parse)
 }
 
 /// Whether a redirect to a sign-in page makes sense for a request with this `Accept` header:
