@@ -94,6 +94,11 @@ impl SessionKey {
     pub(crate) fn from_trusted(text: String) -> Self {
         Self(text.into())
     }
+
+    /// [`Self::from_trusted`] for borrowed text.
+    pub(crate) fn from_trusted_str(text: &str) -> Self {
+        Self(text.into())
+    }
 }
 
 opaque_key!(

@@ -292,6 +292,21 @@ impl Sessions {
     }
 }
 
+impl MemoryStore {
+    /// The live record under `key`, its idle deadline slid.
+    fn load_record(&self, key: &str) -> Option<Record> {
+        let now = Timestamp::now();
+        let mut sessions = lock(&self.inner.sessions);
+        let record = sessions.map.get_live_mut(key, now)?;
+        let moved = record.slide(now);
+        let (record, expires_at) = (record.clone(), record.expires_at());
+        if moved {
+            sessions.map.set_expiry(key, expires_at);
+        }
+        Some(record)
+    }
+}
+
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: Record) -> Result<Session> {
@@ -301,17 +316,17 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
-        let now = Timestamp::now();
-        let mut sessions = lock(&self.inner.sessions);
-        let Some(record) = sessions.map.get_live_mut(key.as_str(), now) else {
+        let record = self.load_record(key.as_str());
+        Ok(record.map(|record| Session::new(key.clone(), record)))
+    }
+
+    /// Looks the text up as it came: a key of this store is found only if it is one.
+    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
+        let Ok(text) = std::str::from_utf8(presented) else {
             return Ok(None);
         };
-        let moved = record.slide(now);
-        let (record, expires_at) = (record.clone(), record.expires_at());
-        if moved {
-            sessions.map.set_expiry(key.as_str(), expires_at);
-        }
-        Ok(Some(Session::new(key.clone(), record)))
+        let record = self.load_record(text);
+        Ok(record.map(|record| Session::new(SessionKey::from_trusted_str(text), record)))
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {

@@ -150,6 +150,28 @@ pub async fn unknown_key_loads_as_none<H: Harness>() {
     assert!(h.store().load(&unknown).await.unwrap().is_none());
 }
 
+/// A key as a client presented it loads as the key does; bytes that are no key of the store
+/// load as absent.
+pub async fn presented_keys_load_like_keys<H: Harness>() {
+    let h = H::setup().await;
+    let store = h.store();
+    let session = store.create(record_with(&[])).await.unwrap();
+    let presented = store
+        .load_presented(session.key().as_str().as_bytes())
+        .await
+        .unwrap()
+        .expect("the presented key loads");
+    assert_eq!(
+        presented.record().get::<String>("user").as_deref(),
+        Some("alice")
+    );
+    let mut longer = session.key().as_str().as_bytes().to_vec();
+    longer.push(b'x');
+    for junk in [&b""[..], b"\xff\xfe", b"no such key", b"a b", &longer] {
+        assert!(store.load_presented(junk).await.unwrap().is_none());
+    }
+}
+
 /// An update is visible to the next load, also through another handle.
 pub async fn update_is_visible_to_later_loads<H: Harness>() {
     let h = H::setup().await;
@@ -546,6 +568,7 @@ macro_rules! session_suite {
             create_then_load_returns_the_record,
             create_assigns_fresh_unguessable_keys,
             unknown_key_loads_as_none,
+            presented_keys_load_like_keys,
             update_is_visible_to_later_loads,
             idle_timeout_ends_an_untouched_session,
             loading_slides_the_idle_deadline,
