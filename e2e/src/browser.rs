@@ -428,7 +428,12 @@ pub fn target_dir() -> PathBuf {
 /// runs of white space collapsed.
 async fn content(element: &Element) -> anyhow::Result<String> {
     let text = element.prop("textContent").await?.unwrap_or_default();
-    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+    Ok(words(&text))
+}
+
+/// `text` with its runs of white space made single spaces.
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `Ok(text)` when the first element matching `css` contains `wanted`, otherwise `Err` with
@@ -445,7 +450,15 @@ async fn text_of(
             client.current_url().await?
         )));
     };
-    let text = content(&element).await?;
+    let text = match element.prop("textContent").await {
+        Ok(text) => words(&text.unwrap_or_default()),
+        // The page changed between finding the element and reading it (a form was posted, a
+        // redirect followed): look again.
+        Err(error) if error.is_stale_element_reference() => {
+            return Ok(Err("a page that changed while it was read".to_owned()));
+        }
+        Err(error) => return Err(error.into()),
+    };
     Ok(if text.contains(wanted) {
         Ok(text)
     } else {
