@@ -4,9 +4,10 @@
 # under wrk, against a real Redis (the local one, or a throwaway redis-server
 # when none is reachable; REDIS_URL overrides both).
 #
-# Usage: scripts/bench-sdk.sh
+# Usage: scripts/bench-sdk.sh [--instructions]
 #   BENCH_SECONDS, BENCH_RUNS, BENCH_CONNECTIONS and BENCH_ONLY tune the run
-#   (see sso-client/benches/middleware.rs).
+#   (see sso-client/benches/middleware.rs). --instructions counts the instructions the
+#   server executes per request under callgrind instead of requests per second.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +16,13 @@ source scripts/lib/services.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
 
+if [[ "${1:-}" == "--instructions" ]]; then
+	export BENCH_MODE=instructions
+	ensure_packages valgrind
+elif [[ -n "${1:-}" ]]; then
+	printf 'usage: %s [--instructions]\n' "$0" >&2
+	exit 2
+fi
 ensure_packages redis-server redis-tools python3 wrk util-linux
 ensure_redis
 printf '==> REDIS_URL=%s\n' "$(redact_url "$REDIS_URL")" >&2

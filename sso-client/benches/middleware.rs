@@ -22,6 +22,10 @@
 //! say more than a few long ones on a machine whose speed wanders; the median and the
 //! quartiles of the ratios are shown), `BENCH_CONNECTIONS` (default 32),
 //! `BENCH_ONLY` (comma-separated variant names).
+//!
+//! `BENCH_MODE=instructions` (`scripts/bench-sdk.sh --instructions`) counts instead the
+//! instructions each server executes per request under callgrind: figures that do not move
+//! with the machine's load, to see what a change to the per-request path costs or saves.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -62,6 +66,8 @@ fn main() {
     if let Some(position) = args.iter().position(|arg| arg == "--serve") {
         let variant = args.get(position + 1).expect("--serve VARIANT");
         serve(variant);
+    } else if std::env::var("BENCH_MODE").as_deref() == Ok("instructions") {
+        count_instructions();
     } else {
         orchestrate();
     }
@@ -468,13 +474,12 @@ fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     (at(0.25), at(0.5), at(0.75))
 }
 
-fn orchestrate() {
-    let seconds: u64 = env_or("BENCH_SECONDS", 1);
-    let runs: usize = env_or::<usize>("BENCH_RUNS", 15).max(1);
+/// The variants `BENCH_ONLY` names (all by default), with the baselines they need.
+fn chosen_variants() -> Vec<&'static str> {
     let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
         .ok()
         .map(|list| list.split(',').map(str::to_owned).collect());
-    let variants: Vec<&str> = VARIANTS
+    VARIANTS
         .iter()
         .copied()
         .filter(|variant| {
@@ -487,7 +492,149 @@ fn orchestrate() {
                     .as_ref()
                     .is_none_or(|only| only.iter().any(|o| o == variant))
         })
+        .collect()
+}
+
+/// The baseline `variant` is compared with: bare axum for the axum layer, else bare actix-web.
+fn baseline_name(variant: &str) -> &'static str {
+    if variant.starts_with("axum+") {
+        "axum-bare"
+    } else {
+        "bare"
+    }
+}
+
+// ---- instructions per request ----------------------------------------------------------------
+
+/// Requests of the shorter and the longer run of each server under callgrind: the difference
+/// of their instruction counts, over the difference of their requests, is the count per request
+/// without the start-up.
+const COUNTED_RUNS: [u32; 2] = [500, 2500];
+
+/// `BENCH_MODE=instructions`: instructions the server executes per request, for each variant,
+/// counted by callgrind (valgrind) over one keep-alive connection. Unlike requests per second
+/// these are the same from run to run and whatever else the machine does; they leave out the
+/// kernel's share of a request, and count an instruction that waits on memory as one.
+fn count_instructions() {
+    let variants = chosen_variants();
+    println!(
+        "sso-client middleware benchmark, instructions per request (callgrind; runs of {} and \
+         {} requests on one connection, the difference over the difference)",
+        COUNTED_RUNS[0], COUNTED_RUNS[1]
+    );
+    let per_request: Vec<f64> = variants
+        .iter()
+        .map(|variant| {
+            let [short, long] = COUNTED_RUNS.map(|requests| counted_run(variant, requests));
+            (long - short) / f64::from(COUNTED_RUNS[1] - COUNTED_RUNS[0])
+        })
         .collect();
+    println!(
+        "{:<26} {:>14} {:>14} {:>9}",
+        "variant", "instr/request", "over base", "base/this"
+    );
+    for (variant, count) in variants.iter().zip(&per_request) {
+        let base = variants
+            .iter()
+            .position(|v| *v == baseline_name(variant))
+            .map_or(*count, |b| per_request[b]);
+        println!(
+            "{variant:<26} {count:>14.0} {:>14.0} {:>8.2}x  (to {})",
+            count - base,
+            base / count,
+            baseline_name(variant)
+        );
+    }
+}
+
+/// Instructions of a server of `variant` under callgrind that answered `requests` signed-in
+/// requests (after warming up) and then shut down.
+fn counted_run(variant: &str, requests: u32) -> f64 {
+    let out = std::env::temp_dir().join(format!(
+        "sso-bench-{}-{variant}-{requests}.callgrind",
+        std::process::id()
+    ));
+    let exe = std::env::current_exe().expect("current exe");
+    let mut child = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(exe)
+        .args(["--serve", variant])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run valgrind (scripts/bench-sdk.sh --instructions installs it)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("server output");
+    let mut words = line.split_whitespace().skip(1);
+    let port: u16 = words.next().and_then(|p| p.parse().ok()).expect("port");
+    let mut cookie = words.next().unwrap_or_default().to_owned();
+    if variant.starts_with("actix-session") {
+        let (_, headers, _) = get(port, "/set", "");
+        cookie = set_cookie(&headers).expect("actix-session sets its cookie");
+    }
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    for _ in 0..200 + requests {
+        let body = keep_alive_get(&mut stream, &cookie);
+        assert!(body.starts_with(b"Hello, "), "{variant} did not say hello");
+    }
+    drop(stream);
+    // Callgrind writes its counts when the program ends; SIGINT ends both servers cleanly.
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    child.wait().expect("server exit");
+    let counts = std::fs::read_to_string(&out).expect("callgrind output");
+    let _ = std::fs::remove_file(&out);
+    counts
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("summary:")
+                .or_else(|| line.strip_prefix("totals:"))
+        })
+        .and_then(|total| total.trim().parse().ok())
+        .expect("callgrind total")
+}
+
+/// One `GET /` on an open connection; the response body.
+fn keep_alive_get(stream: &mut TcpStream, cookie: &str) -> Vec<u8> {
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
+    // One write: a request in pieces would wait on delayed acknowledgements (Nagle).
+    let request = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n");
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let read = stream.read(&mut chunk).expect("response");
+        assert!(read > 0, "the server closed the connection");
+        received.extend_from_slice(&chunk[..read]);
+        let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("content-length");
+        if received.len() >= end + 4 + length {
+            return received[end + 4..end + 4 + length].to_vec();
+        }
+    }
+}
+
+fn orchestrate() {
+    let seconds: u64 = env_or("BENCH_SECONDS", 1);
+    let runs: usize = env_or::<usize>("BENCH_RUNS", 15).max(1);
+    let variants = chosen_variants();
     println!(
         "sso-client middleware benchmark: {runs} rounds of {seconds} s per variant, \
          wrk -t1 -c{} on core 1, one actix worker on core 0; medians over the rounds, each ratio \
@@ -512,14 +659,7 @@ fn orchestrate() {
     // over a round, so a baseline measured a minute earlier would be compared with another
     // machine. Rounds go through every variant in turn, so noise from the rest of the machine
     // spreads over all of them instead of landing on whichever ran at the time.
-    let baseline_of = |variant: &str| {
-        let name = if variant.starts_with("axum+") {
-            "axum-bare"
-        } else {
-            "bare"
-        };
-        variants.iter().position(|v| *v == name)
-    };
+    let baseline_of = |variant: &str| variants.iter().position(|v| *v == baseline_name(variant));
     let mut figures: Vec<Vec<Figures>> = variants.iter().map(|_| Vec::new()).collect();
     let mut ratios: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
     for _ in 0..runs {
