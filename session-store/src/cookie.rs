@@ -55,6 +55,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
 use crate::key::random_bytes;
+use crate::lock;
 use crate::record::{decode, encode};
 use crate::{
     CounterStore, Error, IndexTag, Record, Result, Session, SessionKey, SessionStore, Timestamp,
@@ -510,13 +511,6 @@ impl CookieStore {
 /// The characters that key a sealed value among the opened ones (see [`TAG_CHARS`]).
 fn tag_of(value: &[u8]) -> &[u8] {
     &value[value.len().saturating_sub(TAG_CHARS)..]
-}
-
-/// A poisoned lock only means a panic elsewhere; the map is consistent at every step.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn clone_key(key: &SealingKey) -> SealingKey {

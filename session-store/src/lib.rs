@@ -67,3 +67,11 @@ pub use cookie::{CookieStore, KeyRing, Revocation, RevocationList};
 pub use redis::{RedisConfig, RedisStore};
 #[cfg(feature = "replicated")]
 pub use replicated::{Peer, ReplicatedStore, ReplicationConfig};
+
+/// Locks `mutex`, also after a panic elsewhere poisoned it: every store keeps its maps
+/// consistent at each step, so the data is still usable.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

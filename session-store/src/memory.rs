@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::lock;
 use crate::{
     CounterStore, IndexTag, OneTimeKey, OneTimeStore, Record, Result, Session, SessionIndex,
     SessionKey, SessionStore, Timestamp,
@@ -128,14 +129,6 @@ async fn reclaim_forever(inner: Weak<Inner>, every: Duration) {
             None => return,
         }
     }
-}
-
-/// A poisoned lock only means another thread panicked while holding it; every mutation below
-/// leaves the maps consistent at each step, so the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A map whose entries expire, bounded in size, with an expiry-ordered queue for reclaiming.

@@ -43,6 +43,7 @@ use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script, Server
 use self::cache::{Cache, Tracker};
 use self::connection::Connection;
 use self::decoded::Decoded;
+use crate::lock;
 use crate::record::{DEADLINE_PREFIX, deadline_in_place, encode};
 use crate::time::millis;
 use crate::{
@@ -503,12 +504,6 @@ fn needs_reconnect(error: &RedisError) -> bool {
         || error.is_timeout()
         || error.is_unrecoverable_error()
         || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Lua shared by the scripts: index maintenance.

@@ -40,7 +40,7 @@ mod wire;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -55,6 +55,7 @@ use self::state::{
     CounterState, Merged, State, TOMBSTONE_MARGIN, Value, WireSlot, from_wire, to_wire,
 };
 use self::wire::{Codec, Request, Response, WireError};
+pub(crate) use crate::lock;
 use crate::{
     CounterStore, Error, IndexTag, MemoryStore, OneTimeKey, OneTimeStore, Record, Result, Session,
     SessionIndex, SessionKey, SessionStore, Timestamp,
@@ -213,12 +214,6 @@ fn apply(state: &mut State, slots: Vec<(String, Version, Value)>) -> Result<Vec<
         }
     }
     Ok(wire)
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ReplicatedStore {

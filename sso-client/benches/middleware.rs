@@ -320,15 +320,24 @@ impl Drop for Server {
     }
 }
 
+/// The server of `variant`, on core 0.
 fn start_server(variant: &str) -> Server {
+    let mut command = Command::new("taskset");
+    command.args(["-c", "0"]);
+    launch(variant, command)
+}
+
+/// The server of `variant`, started by `command` (a program that runs the rest of its
+/// arguments) and ready to serve a signed-in request.
+fn launch(variant: &str, mut command: Command) -> Server {
     let exe = std::env::current_exe().expect("current exe");
-    let mut child = Command::new("taskset")
-        .args(["-c", "0"])
+    let mut child = command
         .arg(exe)
         .args(["--serve", variant])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
-        .expect("start the server (is taskset installed?)");
+        .unwrap_or_else(|error| panic!("start the server of {variant} with {command:?}: {error}"));
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
@@ -554,40 +563,24 @@ fn counted_run(variant: &str, requests: u32) -> f64 {
         "sso-bench-{}-{variant}-{requests}.callgrind",
         std::process::id()
     ));
-    let exe = std::env::current_exe().expect("current exe");
-    let mut child = Command::new("valgrind")
+    let mut valgrind = Command::new("valgrind");
+    valgrind
         .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out.display()))
-        .arg(exe)
-        .args(["--serve", variant])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run valgrind (scripts/bench-sdk.sh --instructions installs it)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("server output");
-    let mut words = line.split_whitespace().skip(1);
-    let port: u16 = words.next().and_then(|p| p.parse().ok()).expect("port");
-    let mut cookie = words.next().unwrap_or_default().to_owned();
-    if variant.starts_with("actix-session") {
-        let (_, headers, _) = get(port, "/set", "");
-        cookie = set_cookie(&headers).expect("actix-session sets its cookie");
-    }
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        .arg(format!("--callgrind-out-file={}", out.display()));
+    let mut server = launch(variant, valgrind);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     for _ in 0..200 + requests {
-        let body = keep_alive_get(&mut stream, &cookie);
+        let body = keep_alive_get(&mut stream, &server.cookie);
         assert!(body.starts_with(b"Hello, "), "{variant} did not say hello");
     }
     drop(stream);
     // Callgrind writes its counts when the program ends; SIGINT ends both servers cleanly.
     Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &server.child.id().to_string()])
         .status()
         .expect("kill");
-    child.wait().expect("server exit");
+    server.child.wait().expect("server exit");
     let counts = std::fs::read_to_string(&out).expect("callgrind output");
     let _ = std::fs::remove_file(&out);
     counts

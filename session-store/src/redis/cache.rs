@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::Record;
 use crate::cookie::REVOCATION_PREFIX;
+use crate::lock;
 
 /// Most records kept; the cache starts over when it is full.
 const CAPACITY: usize = 100_000;
@@ -163,12 +164,6 @@ impl Cache {
             None => self.invalidate_all(),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Where the invalidations come from: the one Redis, or the primary Sentinel names at each

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::Record;
+use crate::lock;
 use crate::record::decode;
 
 /// Most records remembered; the memory starts over when it is full. A session-sized record is
@@ -55,12 +56,6 @@ impl Decoded {
     pub(crate) fn forget(&self, redis_key: &str) {
         lock(&self.records).remove(redis_key);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
