@@ -308,6 +308,14 @@ enum Opened {
     Resealed(Record, SessionKey),
 }
 
+impl Opened {
+    fn record(&self) -> &Record {
+        match self {
+            Opened::Current(record) | Opened::Stale(record) | Opened::Resealed(record, _) => record,
+        }
+    }
+}
+
 impl CookieStore {
     /// A store for the cookie named `cookie_name`. The name is bound into every seal, so a value
     /// sealed for one cookie cannot be replayed as another.
@@ -475,6 +483,43 @@ impl CookieStore {
         })
     }
 
+    /// [`Self::accepts`] when it can be told without asking the revocation list: `None` when
+    /// the list must be asked.
+    fn accepts_now(
+        &self,
+        record: &Record,
+        now: Timestamp,
+        unrevoked_at: Option<u64>,
+    ) -> Option<bool> {
+        if !record.is_live_at(now) {
+            return Some(false);
+        }
+        let Some(revocation) = &self.inner.revocation else {
+            return Some(true);
+        };
+        let version = revocation.version()?;
+        (Some(version) == unrevoked_at).then_some(true)
+    }
+
+    /// The session of an accepted `opened` value presented as `key`, its idle deadline slid
+    /// at `now` (resealed when that moved it, or when it was sealed with a previous key).
+    fn loaded(&self, key: SessionKey, opened: Opened, now: Timestamp) -> Result<Session> {
+        let (mut record, stale, successor) = match opened {
+            Opened::Current(record) => (record, false, None),
+            Opened::Stale(record) => (record, true, None),
+            Opened::Resealed(record, successor) => (record, false, Some(successor)),
+        };
+        let sealed = match (record.slide(now) || stale, successor) {
+            (false, successor) => successor.unwrap_or(key),
+            (true, _) => {
+                let sealed = self.seal(&record)?;
+                self.remember(&key, Opened::Resealed(record.clone(), sealed.clone()));
+                sealed
+            }
+        };
+        Ok(Session::new(sealed, record))
+    }
+
     /// Whether `record` is alive at `now` and none of its tags is revoked. `remembered` is the
     /// value it was opened from and the revocation version that value was last found unrevoked
     /// at: while the list's version is still that one, the list is not asked again.
@@ -484,19 +529,15 @@ impl CookieStore {
         now: Timestamp,
         remembered: Option<(&SessionKey, Option<u64>)>,
     ) -> Result<bool> {
-        if !record.is_live_at(now) {
-            return Ok(false);
+        let unrevoked_at = remembered.and_then(|(_, unrevoked_at)| unrevoked_at);
+        if let Some(accepted) = self.accepts_now(record, now, unrevoked_at) {
+            return Ok(accepted);
         }
         let Some(revocation) = &self.inner.revocation else {
             return Ok(true);
         };
         // Read before asking: a revocation made meanwhile moves the version past this one.
         let version = revocation.version();
-        if let (Some(version), Some((_, Some(unrevoked_at)))) = (version, remembered)
-            && version == unrevoked_at
-        {
-            return Ok(true);
-        }
         let tags: Vec<&IndexTag> = record.tags().collect();
         if revocation.any_revoked(&tags).await? {
             return Ok(false);
@@ -536,26 +577,27 @@ impl SessionStore for CookieStore {
         let Some((key, opened, unrevoked_at)) = self.open(presented) else {
             return Ok(None);
         };
-        let (mut record, stale, successor) = match opened {
-            Opened::Current(record) => (record, false, None),
-            Opened::Stale(record) => (record, true, None),
-            Opened::Resealed(record, successor) => (record, false, Some(successor)),
-        };
         if !self
-            .accepts(&record, now, Some((&key, unrevoked_at)))
+            .accepts(opened.record(), now, Some((&key, unrevoked_at)))
             .await?
         {
             return Ok(None);
         }
-        let sealed = match (record.slide(now) || stale, successor) {
-            (false, successor) => successor.unwrap_or(key),
-            (true, _) => {
-                let sealed = self.seal(&record)?;
-                self.remember(&key, Opened::Resealed(record.clone(), sealed.clone()));
-                sealed
-            }
+        self.loaded(key, opened, now).map(Some)
+    }
+
+    /// Answers at once unless the revocation list must be asked: a value this store opened
+    /// before and found unrevoked at the list's current version, or any value when there is
+    /// no list.
+    fn load_presented_now(&self, presented: &[u8]) -> Option<Result<Option<Session>>> {
+        let now = Timestamp::now();
+        let Some((key, opened, unrevoked_at)) = self.open(presented) else {
+            return Some(Ok(None));
         };
-        Ok(Some(Session::new(sealed, record)))
+        if !self.accepts_now(opened.record(), now, unrevoked_at)? {
+            return Some(Ok(None));
+        }
+        Some(self.loaded(key, opened, now).map(Some))
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {
@@ -851,13 +893,40 @@ mod tests {
             "same tag characters, other value: not the remembered session"
         );
 
+        let presented = text.as_bytes();
+        assert!(
+            matches!(store.load_presented_now(presented), Some(Ok(Some(_)))),
+            "found unrevoked at this version: answered at once"
+        );
         list.revoke(
             &IndexTag::new("sid", "s-1").unwrap(),
             Duration::from_secs(600),
         )
         .await
         .unwrap();
+        assert!(
+            store.load_presented_now(presented).is_none(),
+            "the list moved on: it must be asked"
+        );
         assert!(store.load(session.key()).await.unwrap().is_none());
+        assert!(store.load_presented_now(presented).is_none());
+    }
+
+    #[tokio::test]
+    async fn without_a_revocation_list_every_value_is_answered_at_once() {
+        let store = CookieStore::new(NAME, ring("k1").0);
+        let session = store.create(record()).await.unwrap();
+        let presented = session.key().as_str().as_bytes();
+        for _ in 0..2 {
+            let at_once = store
+                .load_presented_now(presented)
+                .expect("answered at once");
+            assert_eq!(at_once.unwrap().unwrap().key(), session.key());
+        }
+        assert!(matches!(
+            store.load_presented_now(b"k1.AAAA"),
+            Some(Ok(None))
+        ));
     }
 
     /// A revocation list that counts how often it is asked, with a version set by the test.
@@ -888,22 +957,29 @@ mod tests {
         let session = store.create(record()).await.unwrap();
         let asked = || list.asked.load(SeqCst);
 
-        // No version: every load asks.
+        let presented = session.key().as_str().as_bytes();
+        let at_once = || store.load_presented_now(presented).is_some();
+
+        // No version: every load asks, none is answered at once.
         for _ in 0..3 {
             assert!(store.load(session.key()).await.unwrap().is_some());
+            assert!(!at_once());
         }
         assert_eq!(asked(), 3);
 
         list.version.store(7, SeqCst);
+        assert!(!at_once(), "never asked at version 7");
         for _ in 0..3 {
             assert!(store.load(session.key()).await.unwrap().is_some());
+            assert!(at_once());
         }
         assert_eq!(asked(), 4, "asked once at version 7, then trusted");
 
         list.version.store(8, SeqCst);
-        let presented = session.key().as_str().as_bytes();
+        assert!(!at_once(), "the version moved");
         assert!(store.load_presented(presented).await.unwrap().is_some());
         assert!(store.load_presented(presented).await.unwrap().is_some());
+        assert!(at_once());
         assert_eq!(asked(), 5, "asked again once the version moved");
     }
 

@@ -298,6 +298,13 @@ impl MemoryStore {
         }
         Some(record)
     }
+
+    /// Looks the text up as it came: a key of this store is found only if it is one.
+    fn load_presented_text(&self, presented: &[u8]) -> Option<Session> {
+        let text = std::str::from_utf8(presented).ok()?;
+        let record = self.load_record(text)?;
+        Some(Session::new(SessionKey::from_trusted_str(text), record))
+    }
 }
 
 #[async_trait]
@@ -313,13 +320,12 @@ impl SessionStore for MemoryStore {
         Ok(record.map(|record| Session::new(key.clone(), record)))
     }
 
-    /// Looks the text up as it came: a key of this store is found only if it is one.
     async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
-        let Ok(text) = std::str::from_utf8(presented) else {
-            return Ok(None);
-        };
-        let record = self.load_record(text);
-        Ok(record.map(|record| Session::new(SessionKey::from_trusted_str(text), record)))
+        Ok(self.load_presented_text(presented))
+    }
+
+    fn load_presented_now(&self, presented: &[u8]) -> Option<Result<Option<Session>>> {
+        Some(Ok(self.load_presented_text(presented)))
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {
@@ -455,6 +461,20 @@ mod tests {
     }
 
     crate::acceptance_suite!(crate::testing::MemoryHarness);
+
+    #[tokio::test]
+    async fn every_load_is_answered_at_once() {
+        let store = MemoryStore::default();
+        let session = store.create(Record::new(expiry(60_000))).await.unwrap();
+        let presented = session.key().as_str().as_bytes();
+        let at_once = store
+            .load_presented_now(presented)
+            .expect("answered at once");
+        assert_eq!(at_once.unwrap().unwrap().key(), session.key());
+        let unknown = SessionKey::generate();
+        let absent = store.load_presented_now(unknown.as_str().as_bytes());
+        assert!(matches!(absent, Some(Ok(None))));
+    }
 
     #[tokio::test]
     async fn memory_is_bounded_by_evicting_the_entry_closest_to_expiry() {

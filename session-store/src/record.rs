@@ -276,13 +276,18 @@ impl Record {
     ///
     /// Returns whether the deadline moved, i.e. whether a backend must write it back.
     pub(crate) fn slide(&mut self, now: Timestamp) -> bool {
-        let deadline = self.next_deadline(now);
-        let due = deadline.saturating_since(self.expires_at) >= self.touch_granularity()
-            && deadline > self.expires_at;
+        let due = self.would_slide(now);
         if due {
-            self.expires_at = deadline;
+            self.expires_at = self.next_deadline(now);
         }
         due
+    }
+
+    /// Whether [`Self::slide`] at `now` would move the deadline.
+    pub(crate) fn would_slide(&self, now: Timestamp) -> bool {
+        let deadline = self.next_deadline(now);
+        deadline.saturating_since(self.expires_at) >= self.touch_granularity()
+            && deadline > self.expires_at
     }
 
     /// Records activity at `now` unconditionally, as a write does.

@@ -325,6 +325,60 @@ impl ReplicatedStore {
         format!("s:{}", key.as_str())
     }
 
+    /// The session under `key` as this node holds it, when reading it moves nothing:
+    /// `Some(None)` when there is none, `None` when the load must move its deadline.
+    fn load_unmoved(&self, key: &SessionKey) -> Option<Option<Session>> {
+        let now = Timestamp::now();
+        let state = lock(&self.shared.state);
+        let Some(Value::Session(record)) = state
+            .get(&Self::session_slot(key), now)
+            .map(|slot| &slot.value)
+        else {
+            return Some(None);
+        };
+        if record.would_slide(now) {
+            return None;
+        }
+        let record = record.as_ref().clone();
+        drop(state);
+        Some(Some(Session::new(key.clone(), record)))
+    }
+
+    async fn load_key(&self, key: &SessionKey) -> Result<Option<Session>> {
+        self.caught_up().await;
+        if let Some(found) = self.load_unmoved(key) {
+            return Ok(found);
+        }
+        let now = Timestamp::now();
+        let slot_key = Self::session_slot(key);
+        let touched = {
+            let mut state = lock(&self.shared.state);
+            let Some(slot) = state.get(&slot_key, now) else {
+                return Ok(None);
+            };
+            let Value::Session(record) = &slot.value else {
+                return Ok(None);
+            };
+            let mut record = record.as_ref().clone();
+            let moved = record.slide(now);
+            let touched = if moved {
+                state.extend(&slot_key, record.expires_at());
+                state
+                    .get(&slot_key, now)
+                    .map(|slot| to_wire(&slot_key, slot))
+                    .transpose()?
+            } else {
+                None
+            };
+            (record, touched)
+        };
+        let (record, touched) = touched;
+        if let Some(slot) = touched {
+            self.shared.broadcast(vec![slot], false).await;
+        }
+        Ok(Some(Session::new(key.clone(), record)))
+    }
+
     fn tombstone(&self, state: &State, slot_key: &str, now: Timestamp) -> Value {
         let buried_until = match state.get(slot_key, now).map(|slot| &slot.value) {
             Some(Value::Session(record)) => record.absolute_expiry(),
@@ -654,35 +708,26 @@ impl SessionStore for ReplicatedStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
-        self.caught_up().await;
-        let now = Timestamp::now();
-        let slot_key = Self::session_slot(key);
-        let touched = {
-            let mut state = lock(&self.shared.state);
-            let Some(slot) = state.get(&slot_key, now) else {
-                return Ok(None);
-            };
-            let Value::Session(record) = &slot.value else {
-                return Ok(None);
-            };
-            let mut record = record.as_ref().clone();
-            let moved = record.slide(now);
-            let touched = if moved {
-                state.extend(&slot_key, record.expires_at());
-                state
-                    .get(&slot_key, now)
-                    .map(|slot| to_wire(&slot_key, slot))
-                    .transpose()?
-            } else {
-                None
-            };
-            (record, touched)
-        };
-        let (record, touched) = touched;
-        if let Some(slot) = touched {
-            self.shared.broadcast(vec![slot], false).await;
+        self.load_key(key).await
+    }
+
+    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
+        match SessionKey::parse_bytes(presented) {
+            Some(key) => self.load_key(&key).await,
+            None => Ok(None),
         }
-        Ok(Some(Session::new(key.clone(), record)))
+    }
+
+    /// Answers from this node's state once it has caught up with its peers, unless the load
+    /// must move the session's deadline (which the peers are then told).
+    fn load_presented_now(&self, presented: &[u8]) -> Option<Result<Option<Session>>> {
+        if !self.is_ready() {
+            return None;
+        }
+        let Some(key) = SessionKey::parse_bytes(presented) else {
+            return Some(Ok(None));
+        };
+        self.load_unmoved(&key).map(Ok)
     }
 
     async fn update(&self, session: &mut Session) -> Result<bool> {

@@ -172,6 +172,60 @@ pub async fn presented_keys_load_like_keys<H: Harness>() {
     }
 }
 
+/// Whether `store` answers at once ([`SessionStore::load_presented_now`]) that `key` is a live
+/// session; an error answered at once fails the check.
+fn answered_at_once<S: SessionStore>(store: &S, key: &SessionKey) -> bool {
+    match store.load_presented_now(key.as_str().as_bytes()) {
+        Some(answer) => answer.expect("a load answered at once").is_some(),
+        None => false,
+    }
+}
+
+/// A load answered at once gives what the awaited load gives: the same session after a load,
+/// and nothing for bytes that are no key of the store.
+pub async fn loads_answered_at_once_agree_with_awaited_loads<H: Harness>() {
+    let h = H::setup().await;
+    let store = h.store();
+    let session = store.create(record_with(&[])).await.unwrap();
+    let presented = session.key().as_str().as_bytes();
+    let awaited = store
+        .load_presented(presented)
+        .await
+        .unwrap()
+        .expect("the presented key loads");
+    if let Some(answer) = store.load_presented_now(presented) {
+        let at_once = answer
+            .unwrap()
+            .expect("a live session is not answered as absent");
+        assert_eq!(at_once.key(), awaited.key());
+        assert_eq!(
+            at_once.record().get::<String>("user").as_deref(),
+            Some("alice")
+        );
+    }
+    let mut longer = presented.to_vec();
+    longer.push(b'x');
+    for junk in [&b""[..], b"\xff\xfe", b"no such key", b"a b", &longer] {
+        assert!(matches!(
+            store.load_presented_now(junk),
+            None | Some(Ok(None))
+        ));
+    }
+}
+
+/// A deleted session is never answered at once, also by a store that kept a copy of it.
+pub async fn deleted_sessions_are_not_answered_at_once<H: Harness>() {
+    let h = H::setup().await;
+    let store = h.store();
+    let session = store.create(record_with(&[])).await.unwrap();
+    for _ in 0..2 {
+        assert!(store.load(session.key()).await.unwrap().is_some());
+    }
+    store.delete(session.key()).await.unwrap();
+    assert!(!answered_at_once(&store, session.key()));
+    assert!(store.load(session.key()).await.unwrap().is_none());
+}
+
 /// An update is visible to the next load, also through another handle.
 pub async fn update_is_visible_to_later_loads<H: Harness>() {
     let h = H::setup().await;
@@ -217,7 +271,10 @@ pub async fn idle_timeout_ends_an_untouched_session<H: Harness>() {
     let store = h.store();
     let expiry = Expiry::new(ms(700), Duration::from_secs(60));
     let session = store.create(Record::new(expiry)).await.unwrap();
+    // Loaded once, so a store that keeps copies has one.
+    assert!(store.load(session.key()).await.unwrap().is_some());
     sleep_ms(1_100).await;
+    assert!(!answered_at_once(&store, session.key()));
     assert!(store.load(session.key()).await.unwrap().is_none());
 }
 
@@ -569,6 +626,7 @@ macro_rules! session_suite {
             create_assigns_fresh_unguessable_keys,
             unknown_key_loads_as_none,
             presented_keys_load_like_keys,
+            loads_answered_at_once_agree_with_awaited_loads,
             update_is_visible_to_later_loads,
             idle_timeout_ends_an_untouched_session,
             loading_slides_the_idle_deadline,
@@ -583,6 +641,7 @@ macro_rules! deletion_suite {
     ($harness:ty) => {
         $crate::__suite_tests!($harness;
             delete_ends_the_session,
+            deleted_sessions_are_not_answered_at_once,
             update_never_resurrects_a_deleted_session,
         );
     };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use session_store::{Expiry, IndexTag, Record, SessionKey};
+use session_store::{Expiry, IndexTag, Record, Session, SessionKey};
 use url::Url;
 
 use crate::center::Center;
@@ -51,6 +51,15 @@ struct StoredSignedIn {
 }
 
 impl SignedInView {
+    /// The view of a loaded session's record: `None`, and a warning, when it has none.
+    fn of(session: &Session) -> Option<Arc<Self>> {
+        let view = session.record().view(Self::parse);
+        if view.is_none() {
+            tracing::warn!("local session without a readable principal; treating it as absent");
+        }
+        view
+    }
+
     fn parse(data: &serde_json::Map<String, serde_json::Value>) -> Option<Self> {
         let principal = match (data.get(SIGNED_IN_KEY), data.get(PRINCIPAL_KEY)) {
             (Some(signed_in), _) => {
@@ -151,6 +160,17 @@ pub struct LocalSession {
     pub key_changed: bool,
     /// Who is signed in.
     pub principal: Principal,
+}
+
+impl LocalSession {
+    /// The local session `session` of `principal`, loaded for the key `presented`.
+    fn of(session: Session, principal: Principal, presented: &[u8]) -> Self {
+        Self {
+            key_changed: session.key().as_str().as_bytes() != presented,
+            key: session.into_key(),
+            principal,
+        }
+    }
 }
 
 impl SsoClient {
@@ -391,8 +411,7 @@ impl SsoClient {
         let Some(mut session) = self.inner.sessions.reader.load_presented(presented).await? else {
             return Ok(None);
         };
-        let Some(view) = session.record().view(SignedInView::parse) else {
-            tracing::warn!("local session without a readable principal; treating it as absent");
+        let Some(view) = SignedInView::of(&session) else {
             return Ok(None);
         };
         // Boxed: the re-check (a call to the center) is rare, and its state would otherwise
@@ -400,12 +419,30 @@ impl SsoClient {
         if self.recheck_due(view.checked_at) && !Box::pin(self.recheck(&mut session)).await? {
             return Ok(None);
         }
-        let key_changed = session.key().as_str().as_bytes() != presented;
-        Ok(Some(LocalSession {
-            key_changed,
-            key: session.into_key(),
-            principal: view.principal.clone(),
-        }))
+        let principal = view.principal.clone();
+        Ok(Some(LocalSession::of(session, principal, presented)))
+    }
+
+    /// [`Self::load_presented`] answered at once, when it can be (see
+    /// [`SessionStore::load_presented_now`]) and no re-check with the center is due: `None`
+    /// when it must be awaited.
+    pub(crate) fn load_presented_now(
+        &self,
+        presented: &[u8],
+    ) -> Option<Result<Option<LocalSession>, Error>> {
+        let session = match self.inner.sessions.reader.load_presented_now(presented)? {
+            Ok(Some(session)) => session,
+            Ok(None) => return Some(Ok(None)),
+            Err(error) => return Some(Err(error.into())),
+        };
+        let Some(view) = SignedInView::of(&session) else {
+            return Some(Ok(None));
+        };
+        if self.recheck_due(view.checked_at) {
+            return None;
+        }
+        let principal = view.principal.clone();
+        Some(Ok(Some(LocalSession::of(session, principal, presented))))
     }
 
     fn recheck_due(&self, checked_at: u64) -> bool {

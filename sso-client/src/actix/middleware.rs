@@ -4,6 +4,7 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, ready as ready_poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -14,9 +15,12 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use super::routes::{self, BackChannelForm, LogoutForm, add_cookie};
 use super::{cookies, pages};
 
+use pin_project_lite::pin_project;
+use session_store::SessionKey;
+
 use crate::web::request::{self, SdkRoute};
 use crate::web::step_up;
-use crate::{ReturnTo, SsoClient, StepUpRequired};
+use crate::{Error, LocalSession, ReturnTo, SsoClient, StepUpRequired};
 
 /// Protects an actix-web app with single sign-on; see the crate documentation.
 ///
@@ -69,12 +73,70 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Reply<B>>>>;
+    type Future = SsoFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        Box::pin(handle(self.service.clone(), self.client.clone(), req))
+        let client = &self.client;
+        let loaded = match SdkRoute::of(&client.config().paths, req.path()) {
+            Some(_) => None,
+            None => session_cookie(req.request(), &client.config().cookie.name)
+                .and_then(|presented| client.load_presented_now(presented)),
+        };
+        // The common case, a signed-in request whose session was at hand, goes straight to
+        // the app: no boxed future, nothing to wait for but the app.
+        if let Some(Ok(Some(session))) = loaded {
+            req.extensions_mut().insert(session.principal);
+            return SsoFuture::SignedIn {
+                response: self.service.call(req),
+                client: client.clone(),
+                renewed: session.key_changed.then_some(session.key),
+            };
+        }
+        SsoFuture::Other {
+            future: Box::pin(handle(self.service.clone(), client.clone(), req, loaded)),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of a request passing through [`SsoService`].
+    #[project = SsoFutureProjection]
+    pub enum SsoFuture<F, B> {
+        /// A signed-in request whose session was loaded at once: the app's response, with the
+        /// session's renewed cookie when it has one.
+        SignedIn {
+            #[pin]
+            response: F,
+            client: SsoClient,
+            renewed: Option<SessionKey>,
+        },
+        /// Any other request.
+        Other {
+            future: Pin<Box<dyn Future<Output = Reply<B>>>>,
+        },
+    }
+}
+
+impl<F, B> Future for SsoFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Reply<B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            SsoFutureProjection::SignedIn {
+                response,
+                client,
+                renewed,
+            } => {
+                let response = ready_poll!(response.poll(cx))?;
+                Poll::Ready(Ok(signed_in(client, response, renewed.as_ref())))
+            }
+            SsoFutureProjection::Other { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -82,7 +144,14 @@ fn reply<B>(req: ServiceRequest, response: HttpResponse) -> Reply<B> {
     Ok(req.into_response(response).map_into_right_body())
 }
 
-async fn handle<S, B>(service: Rc<S>, client: SsoClient, mut req: ServiceRequest) -> Reply<B>
+/// Answers a request `call` could not send straight to the app; `loaded` is the outcome of
+/// the session's load when `call` made one.
+async fn handle<S, B>(
+    service: Rc<S>,
+    client: SsoClient,
+    mut req: ServiceRequest,
+    loaded: Option<Result<Option<LocalSession>, Error>>,
+) -> Reply<B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
@@ -118,17 +187,21 @@ where
         Some(SdkRoute::Login) | None => {}
     }
 
-    let presented = session_cookie(req.request(), &client.config().cookie.name);
-    let session = match presented {
-        Some(value) => match client.load_presented(value).await {
-            Ok(session) => session,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the local session");
-                let response = pages::internal_error(&paths.after_logout);
-                return reply(req, response);
-            }
-        },
-        None => None,
+    let loaded = match (
+        loaded,
+        session_cookie(req.request(), &client.config().cookie.name),
+    ) {
+        (Some(loaded), _) => loaded,
+        (None, Some(presented)) => client.load_presented(presented).await,
+        (None, None) => Ok(None),
+    };
+    let session = match loaded {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the local session");
+            let response = pages::internal_error(&paths.after_logout);
+            return reply(req, response);
+        }
     };
 
     if route == Some(SdkRoute::Login) {
@@ -139,14 +212,9 @@ where
 
     if let Some(session) = session {
         req.extensions_mut().insert(session.principal);
-        let mut response = step_up(&client, service.call(req).await?);
-        if session.key_changed {
-            add_cookie(
-                response.response_mut(),
-                &cookies::session(&client, session.key.as_str()),
-            );
-        }
-        return Ok(response);
+        let response = service.call(req).await?;
+        let renewed = session.key_changed.then_some(&session.key);
+        return Ok(signed_in(&client, response, renewed));
     }
 
     let stale_cookie = req.cookie(&client.config().cookie.name).is_some();
@@ -173,6 +241,23 @@ where
         add_cookie(&mut response, &cookies::session_removal(&client));
     }
     reply(req, response)
+}
+
+/// The app's `response` to a signed-in request, with the session's cookie when its key was
+/// `renewed`.
+fn signed_in<B>(
+    client: &SsoClient,
+    response: ServiceResponse<B>,
+    renewed: Option<&SessionKey>,
+) -> ServiceResponse<EitherBody<B>> {
+    let mut response = step_up(client, response);
+    if let Some(key) = renewed {
+        add_cookie(
+            response.response_mut(),
+            &cookies::session(client, key.as_str()),
+        );
+    }
+    response
 }
 
 /// The app's `response`, unless a route refused it for want of a second factor: then the

@@ -8,7 +8,7 @@ mod pages;
 mod routes;
 
 pub use extractor::Unauthenticated;
-pub use middleware::{SsoMiddleware, SsoService};
+pub use middleware::{SsoFuture, SsoMiddleware, SsoService};
 
 #[cfg(test)]
 mod recheck_tests;

@@ -6,7 +6,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use session_store::{MemoryStore, Record, SessionStore as _};
+use session_store::{KeyRing, MemoryStore, Record, SessionStore as _};
 
 use super::SsoMiddleware;
 use crate::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
@@ -262,6 +262,64 @@ fn set_cookie<B>(response: &actix_web::dev::ServiceResponse<B>, name: &str) -> C
         .find(|cookie| cookie.name() == name)
         .unwrap_or_else(|| panic!("no {name} cookie set"))
         .into_owned()
+}
+
+/// A cookie sealed with the previous key is resealed with the current one on its first
+/// request (which asks the revocation list) and on every later request still presenting it
+/// (answered at once from the store's memory): the same new value each time, sent along
+/// with the app's answer; the new value itself is not sent again.
+#[actix_web::test]
+async fn a_cookie_sealed_with_the_previous_key_is_renewed_on_every_request_presenting_it() {
+    let (old_key, new_key) = (KeyRing::generate_key(), KeyRing::generate_key());
+    let shared = MemoryStore::default();
+    let cookie_client = |ring: KeyRing| {
+        let config = SsoConfig::new(
+            unreachable_issuer(),
+            "app1",
+            Secret::new("secret"),
+            "http://app1.localhost:8081".parse().unwrap(),
+        );
+        SsoClient::new(config, LocalSessions::cookie(ring, shared.clone())).unwrap()
+    };
+    let before = cookie_client(KeyRing::new("k1", &old_key).unwrap());
+    let claims = serde_json::json!({"sub": "alice", "name": "Alice", "sid": "s-1"});
+    let (old_value, _) = before
+        .insert_session(claims.as_object().unwrap().clone(), "h.p.s", None)
+        .await
+        .unwrap();
+    let ring = KeyRing::new("k2", &new_key)
+        .unwrap()
+        .with_previous("k1", &old_key)
+        .unwrap();
+    let app = app!(cookie_client(ring));
+    let get = |value: &str| {
+        test::TestRequest::get()
+            .uri("/me")
+            .cookie(session_cookie(value))
+            .to_request()
+    };
+
+    let mut renewed = Vec::new();
+    for _ in 0..3 {
+        let response = test::call_service(&app, get(old_value.as_str())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let cookie = set_cookie(&response, "app_session");
+        assert_eq!(test::read_body(response).await, "hello Alice");
+        renewed.push(cookie.value().to_owned());
+    }
+    assert!(
+        renewed[0].starts_with("k2."),
+        "resealed with the current key"
+    );
+    assert!(renewed.iter().all(|value| *value == renewed[0]));
+
+    let response = test::call_service(&app, get(&renewed[0])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.response().cookies().next().is_none(),
+        "the current value is not sent again"
+    );
+    assert_eq!(test::read_body(response).await, "hello Alice");
 }
 
 #[actix_web::test]
