@@ -94,10 +94,12 @@ impl SessionKey {
     pub(crate) fn from_trusted(text: String) -> Self {
         Self(text.into())
     }
+}
 
-    /// [`Self::from_trusted`] for borrowed text.
-    pub(crate) fn from_trusted_str(text: &str) -> Self {
-        Self(text.into())
+/// Stores keep maps by session key and look them up by the text a client presented.
+impl std::borrow::Borrow<str> for SessionKey {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

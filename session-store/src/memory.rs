@@ -10,7 +10,9 @@
 //! Tokio runtime is present at construction) and whenever a full map needs room; if a map is
 //! still full, the entry closest to its expiry is evicted and a warning is logged.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -50,8 +52,8 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     sessions: Mutex<Sessions>,
-    one_time: Mutex<ExpiringMap<Vec<u8>>>,
-    counters: Mutex<ExpiringMap<u64>>,
+    one_time: Mutex<ExpiringMap<String, Vec<u8>>>,
+    counters: Mutex<ExpiringMap<String, u64>>,
     /// Counts increments: [`CounterStore::revocation_version`].
     increments: AtomicU64,
 }
@@ -101,7 +103,7 @@ impl MemoryStore {
     /// Stores `record` under `key` as given, for tests that need a session with a known key.
     #[cfg(any(test, feature = "testing"))]
     pub fn insert_raw(&self, key: &SessionKey, record: Record) {
-        lock(&self.inner.sessions).insert(key.as_str().to_owned(), record);
+        lock(&self.inner.sessions).insert(key.clone(), record);
     }
 }
 
@@ -132,22 +134,38 @@ async fn reclaim_forever(inner: Weak<Inner>, every: Duration) {
 }
 
 /// A map whose entries expire, bounded in size, with an expiry-ordered queue for reclaiming.
+///
+/// Keys are looked up as text. Maps whose keys come from outside (counter names) keep the
+/// standard library's keyed hasher; the session map, whose keys are 256 random bits the store
+/// generated, uses a faster one.
 #[derive(Debug)]
-struct ExpiringMap<V> {
+struct ExpiringMap<K, V, S = RandomState> {
     what: &'static str,
     capacity: usize,
-    entries: HashMap<String, (V, Timestamp)>,
-    by_expiry: BTreeSet<(Timestamp, String)>,
+    entries: HashMap<K, (V, Timestamp), S>,
+    by_expiry: BTreeSet<(Timestamp, K)>,
 }
 
-impl<V> ExpiringMap<V> {
+impl<K, V, S> ExpiringMap<K, V, S>
+where
+    K: Borrow<str> + Hash + Ord + Clone,
+    S: BuildHasher + Default,
+{
     fn new(what: &'static str, capacity: usize) -> Self {
         Self {
             what,
             capacity,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             by_expiry: BTreeSet::new(),
         }
+    }
+
+    /// The key and value under `key` unless it has expired.
+    fn get_live(&self, key: &str, now: Timestamp) -> Option<(&K, &V)> {
+        self.entries
+            .get_key_value(key)
+            .filter(|(_, (_, expires_at))| now < *expires_at)
+            .map(|(key, (value, _))| (key, value))
     }
 
     /// The value under `key` unless it has expired. Expired entries are left for
@@ -160,15 +178,9 @@ impl<V> ExpiringMap<V> {
     }
 
     /// Inserts or replaces `key`; returns the entries removed to make room.
-    fn insert(
-        &mut self,
-        key: String,
-        value: V,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Vec<(String, V)> {
+    fn insert(&mut self, key: K, value: V, expires_at: Timestamp, now: Timestamp) -> Vec<(K, V)> {
         let mut removed = Vec::new();
-        if !self.entries.contains_key(&key) && self.entries.len() >= self.capacity {
+        if !self.entries.contains_key(key.borrow()) && self.entries.len() >= self.capacity {
             removed = self.purge_expired(now);
             while self.entries.len() >= self.capacity {
                 let Some((_, oldest)) = self.by_expiry.first().cloned() else {
@@ -179,10 +191,10 @@ impl<V> ExpiringMap<V> {
                     "memory store is full; evicting the {} closest to expiry",
                     self.what
                 );
-                removed.extend(self.remove(&oldest).map(|value| (oldest, value)));
+                removed.extend(self.remove(oldest.borrow()).map(|value| (oldest, value)));
             }
         }
-        if let Some((_, old_expiry)) = self.entries.get(&key) {
+        if let Some((_, old_expiry)) = self.entries.get(key.borrow()) {
             self.by_expiry.remove(&(*old_expiry, key.clone()));
         }
         self.by_expiry.insert((expires_at, key.clone()));
@@ -191,26 +203,31 @@ impl<V> ExpiringMap<V> {
     }
 
     fn set_expiry(&mut self, key: &str, expires_at: Timestamp) {
+        let Some((stored, (_, current))) = self.entries.get_key_value(key) else {
+            return;
+        };
+        let queued = (*current, stored.clone());
+        self.by_expiry.remove(&queued);
+        self.by_expiry.insert((expires_at, queued.1));
         if let Some((_, current)) = self.entries.get_mut(key) {
-            self.by_expiry.remove(&(*current, key.to_owned()));
             *current = expires_at;
-            self.by_expiry.insert((expires_at, key.to_owned()));
         }
     }
 
     fn remove(&mut self, key: &str) -> Option<V> {
-        let (value, expires_at) = self.entries.remove(key)?;
-        self.by_expiry.remove(&(expires_at, key.to_owned()));
+        let (key, (value, expires_at)) = self.entries.remove_entry(key)?;
+        self.by_expiry.remove(&(expires_at, key));
         Some(value)
     }
 
-    fn purge_expired(&mut self, now: Timestamp) -> Vec<(String, V)> {
+    fn purge_expired(&mut self, now: Timestamp) -> Vec<(K, V)> {
         let mut removed = Vec::new();
         while let Some((expires_at, key)) = self.by_expiry.first().cloned() {
             if expires_at > now {
                 break;
             }
-            removed.extend(self.remove(&key).map(|value| (key, value)));
+            let value = self.remove(key.borrow());
+            removed.extend(value.map(|value| (key, value)));
         }
         removed
     }
@@ -219,12 +236,12 @@ impl<V> ExpiringMap<V> {
 /// Sessions plus the tag index over them; the two change together under one lock.
 #[derive(Debug)]
 struct Sessions {
-    map: ExpiringMap<Record>,
-    index: HashMap<IndexTag, HashSet<String>>,
+    map: ExpiringMap<SessionKey, Record, foldhash::fast::RandomState>,
+    index: HashMap<IndexTag, HashSet<SessionKey>>,
 }
 
 impl Sessions {
-    fn insert(&mut self, key: String, record: Record) {
+    fn insert(&mut self, key: SessionKey, record: Record) {
         let now = Timestamp::now();
         if let Some((old, _)) = self.map.entries.get(&key) {
             let stale: Vec<IndexTag> = old
@@ -233,7 +250,7 @@ impl Sessions {
                 .cloned()
                 .collect();
             for tag in &stale {
-                self.unindex(tag, &key);
+                self.unindex(tag, key.as_str());
             }
         }
         for tag in record.tags() {
@@ -260,10 +277,10 @@ impl Sessions {
         self.unindex_all(removed);
     }
 
-    fn unindex_all(&mut self, removed: Vec<(String, Record)>) {
+    fn unindex_all(&mut self, removed: Vec<(SessionKey, Record)>) {
         for (key, record) in removed {
             for tag in record.tags() {
-                self.unindex(tag, &key);
+                self.unindex(tag, key.as_str());
             }
         }
     }
@@ -286,24 +303,25 @@ impl Sessions {
 }
 
 impl MemoryStore {
-    /// The live record under `key`, its idle deadline slid.
-    fn load_record(&self, key: &str) -> Option<Record> {
+    /// The live session under `key`, its idle deadline slid.
+    fn load_key(&self, key: &str) -> Option<Session> {
         let now = Timestamp::now();
         let mut sessions = lock(&self.inner.sessions);
-        let record = sessions.map.get_live_mut(key, now)?;
-        let moved = record.slide(now);
-        let (record, expires_at) = (record.clone(), record.expires_at());
-        if moved {
-            sessions.map.set_expiry(key, expires_at);
+        let (stored, record) = sessions.map.get_live(key, now)?;
+        if !record.would_slide(now) {
+            return Some(Session::new(stored.clone(), record.clone()));
         }
-        Some(record)
+        let stored = stored.clone();
+        let record = sessions.map.get_live_mut(key, now)?;
+        record.slide(now);
+        let (record, expires_at) = (record.clone(), record.expires_at());
+        sessions.map.set_expiry(key, expires_at);
+        Some(Session::new(stored, record))
     }
 
     /// Looks the text up as it came: a key of this store is found only if it is one.
     fn load_presented_text(&self, presented: &[u8]) -> Option<Session> {
-        let text = std::str::from_utf8(presented).ok()?;
-        let record = self.load_record(text)?;
-        Some(Session::new(SessionKey::from_trusted_str(text), record))
+        self.load_key(std::str::from_utf8(presented).ok()?)
     }
 }
 
@@ -311,13 +329,12 @@ impl MemoryStore {
 impl SessionStore for MemoryStore {
     async fn create(&self, record: Record) -> Result<Session> {
         let key = SessionKey::generate();
-        lock(&self.inner.sessions).insert(key.as_str().to_owned(), record.clone());
+        lock(&self.inner.sessions).insert(key.clone(), record.clone());
         Ok(Session::new(key, record))
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
-        let record = self.load_record(key.as_str());
-        Ok(record.map(|record| Session::new(key.clone(), record)))
+        Ok(self.load_key(key.as_str()))
     }
 
     async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
@@ -339,7 +356,7 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         }
         session.record_mut().refresh(now);
-        sessions.insert(session.key().as_str().to_owned(), session.record().clone());
+        sessions.insert(session.key().clone(), session.record().clone());
         Ok(true)
     }
 
@@ -356,8 +373,8 @@ impl SessionIndex for MemoryStore {
         let sessions = lock(&self.inner.sessions);
         let keys = sessions.index.get(tag).into_iter().flatten();
         Ok(keys
-            .filter(|key| sessions.is_live(key, now))
-            .map(|key| SessionKey::from_trusted(key.clone()))
+            .filter(|key| sessions.is_live(key.as_str(), now))
+            .cloned()
             .collect())
     }
 
@@ -367,8 +384,8 @@ impl SessionIndex for MemoryStore {
         let keys = sessions.index.get(tag).cloned().unwrap_or_default();
         let mut deleted = 0;
         for key in keys {
-            let live = sessions.is_live(&key, now);
-            if sessions.remove(&key).is_some() && live {
+            let live = sessions.is_live(key.as_str(), now);
+            if sessions.remove(key.as_str()).is_some() && live {
                 deleted += 1;
             }
         }

@@ -3,12 +3,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, HttpBody as _};
 use axum::extract::Request;
 use axum::response::Response;
 use http::{Method, header};
+use pin_project_lite::pin_project;
 use session_store::SessionKey;
 use tower::{Layer, Service};
 
@@ -18,7 +19,7 @@ use crate::web::request::{self, SdkRoute};
 use crate::web::routes::{self, FORM_LIMIT, UnreadForm};
 use crate::web::step_up;
 use crate::web::{Reply, pages};
-use crate::{LoginOptions, SsoClient, StepUpRequired};
+use crate::{Error, LocalSession, LoginOptions, SsoClient, StepUpRequired};
 
 /// Protects an axum app (or any tower service taking `Request<Body>`) with single sign-on;
 /// see the crate documentation.
@@ -64,16 +65,16 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = SsoFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let client = self.client.clone();
         let route = SdkRoute::of(&client.config().paths, req.uri().path());
-        match route {
+        let future: BoxedReply<S::Error> = match route {
             Some(route) if !route.allows(req.method().as_str()) => {
                 let response = respond(&client, routes::method_not_allowed(route.allow()));
                 Box::pin(std::future::ready(Ok(response)))
@@ -95,9 +96,69 @@ where
             Some(SdkRoute::Login) | None => {
                 // The clone is not ready; the service polled ready is the one that answers.
                 let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
-                Box::pin(handle(ready, client, req, route.is_some()))
+                let mut ready = std::mem::replace(&mut self.inner, clone);
+                let loaded = match route {
+                    Some(_) => None,
+                    None => {
+                        request::session_cookie(cookie_headers(&req), &client.config().cookie.name)
+                            .and_then(|presented| client.load_presented_now(presented))
+                    }
+                };
+                // The common case, a signed-in request whose session was at hand, goes straight
+                // to the app: no boxed future, nothing to wait for but the app.
+                if let Some(Ok(Some(session))) = loaded {
+                    req.extensions_mut().insert(session.principal);
+                    return SsoFuture::SignedIn {
+                        response: ready.call(req),
+                        client,
+                        renewed: session.key_changed.then_some(session.key),
+                    };
+                }
+                Box::pin(handle(ready, client, req, route.is_some(), loaded))
             }
+        };
+        SsoFuture::Other { future }
+    }
+}
+
+type BoxedReply<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
+pin_project! {
+    /// The future of a request passing through [`SsoService`].
+    #[project = SsoFutureProjection]
+    pub enum SsoFuture<F, E> {
+        /// A signed-in request whose session was loaded at once: the app's response, with the
+        /// session's renewed cookie when it has one.
+        SignedIn {
+            #[pin]
+            response: F,
+            client: SsoClient,
+            renewed: Option<SessionKey>,
+        },
+        /// Any other request.
+        Other {
+            future: BoxedReply<E>,
+        },
+    }
+}
+
+impl<F, E> Future for SsoFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            SsoFutureProjection::SignedIn {
+                response,
+                client,
+                renewed,
+            } => {
+                let response = ready!(response.poll(cx))?;
+                Poll::Ready(Ok(signed_in(client, response, renewed.as_ref())))
+            }
+            SsoFutureProjection::Other { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -113,28 +174,32 @@ fn presented_session(client: &SsoClient, req: &Request) -> Option<SessionKey> {
     request::presented_session(cookie_headers(req), &client.config().cookie.name)
 }
 
-/// A request for the app, or for the sign-in route (`login`), which needs to know whether
-/// the visitor is signed in already.
+/// A request for the app that `call` could not send straight to it, or for the sign-in route
+/// (`login`), which needs to know whether the visitor is signed in already. `loaded` is the
+/// outcome of the session's load when `call` made one.
 async fn handle<S>(
     mut inner: S,
     client: SsoClient,
     mut req: Request,
     login: bool,
+    loaded: Option<Result<Option<LocalSession>, Error>>,
 ) -> Result<Response, S::Error>
 where
     S: Service<Request, Response = Response>,
 {
     let paths = &client.config().paths;
     let presented = request::session_cookie(cookie_headers(&req), &client.config().cookie.name);
-    let session = match presented {
-        Some(value) => match client.load_presented(value).await {
-            Ok(session) => session,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the local session");
-                return Ok(respond(&client, pages::internal_error(&paths.after_logout)));
-            }
-        },
-        None => None,
+    let loaded = match (loaded, presented) {
+        (Some(loaded), _) => loaded,
+        (None, Some(presented)) => client.load_presented(presented).await,
+        (None, None) => Ok(None),
+    };
+    let session = match loaded {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the local session");
+            return Ok(respond(&client, pages::internal_error(&paths.after_logout)));
+        }
     };
 
     if login {
@@ -147,12 +212,9 @@ where
 
     if let Some(session) = session {
         req.extensions_mut().insert(session.principal);
-        let mut response = step_up(&client, inner.call(req).await?);
-        if session.key_changed {
-            let cookie = SetCookie::Session(session.key.as_str().to_owned());
-            add_cookie(&client, response.headers_mut(), &cookie);
-        }
-        return Ok(response);
+        let response = inner.call(req).await?;
+        let renewed = session.key_changed.then_some(&session.key);
+        return Ok(signed_in(&client, response, renewed));
     }
 
     let stale_cookie =
@@ -189,6 +251,17 @@ where
         reply = reply.with_cookie(SetCookie::SessionRemoval);
     }
     Ok(respond(&client, reply))
+}
+
+/// The app's `response` to a signed-in request, with the session's cookie when its key was
+/// `renewed`.
+fn signed_in(client: &SsoClient, response: Response, renewed: Option<&SessionKey>) -> Response {
+    let mut response = step_up(client, response);
+    if let Some(key) = renewed {
+        let cookie = SetCookie::Session(key.as_str().to_owned());
+        add_cookie(client, response.headers_mut(), &cookie);
+    }
+    response
 }
 
 /// The app's `response`, unless a route refused it for want of a second factor: then the

@@ -9,4 +9,4 @@ mod layer;
 mod reply;
 
 pub use crate::web::Unauthenticated;
-pub use layer::{SsoLayer, SsoService};
+pub use layer::{SsoFuture, SsoLayer, SsoService};
