@@ -375,7 +375,8 @@ impl RedisStore {
     }
 
     fn session_key_of(&self, id: &str) -> String {
-        format!("{}s:{id}", self.inner.prefix)
+        // One allocation, no formatting machinery: this runs on every signed-in request.
+        [self.inner.prefix.as_str(), "s:", id].concat()
     }
 
     /// The session under `key` as the local cache holds it: `Some(None)` when it has lapsed,
