@@ -7,6 +7,8 @@
 mod extractor;
 mod layer;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 pub use crate::web::Unauthenticated;
 pub use layer::{SsoFuture, SsoLayer, SsoService};
