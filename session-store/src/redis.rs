@@ -391,77 +391,6 @@ impl RedisStore {
         (!record.slide(now)).then(|| Some(Session::new(key.clone(), record)))
     }
 
-    async fn load_key(&self, key: &SessionKey) -> Result<Option<Session>> {
-        let redis_key = self.session_key(key);
-        if let Some(cached) = self.load_cached(key, &redis_key) {
-            return Ok(cached);
-        }
-        let cache = self.inner.cache.as_deref();
-        let epoch = cache.map(Cache::epoch);
-        let bytes: Option<Vec<u8>> = self
-            .run(Retry::Once, |mut conn| {
-                let mut command = redis::cmd("GET");
-                command.arg(&redis_key);
-                async move { command.query_async(&mut conn).await }
-            })
-            .await?;
-        let Some(bytes) = bytes else {
-            return Ok(None);
-        };
-        let Some(mut record) = self.inner.decoded.decode(&redis_key, &bytes) else {
-            return Ok(None);
-        };
-        let now = Timestamp::now();
-        // A record written by this release carries its current deadline (touches move it in
-        // place); one written by an older release has a stale one, and only the TTL knows.
-        let in_place = deadline_in_place(&bytes, record.expires_at()).is_some();
-        if !in_place {
-            let ttl_ms: i64 = self
-                .run(Retry::Once, |mut conn| {
-                    let mut command = redis::cmd("PTTL");
-                    command.arg(&redis_key);
-                    async move { command.query_async(&mut conn).await }
-                })
-                .await?;
-            let Ok(ttl_ms) = u64::try_from(ttl_ms) else {
-                return Ok(None);
-            };
-            record.set_expires_at(now.saturating_add(Duration::from_millis(ttl_ms)));
-        } else if !record.is_live_at(now) {
-            return Ok(None);
-        }
-        if record.slide(now) {
-            let deadline = record.expires_at().as_millis();
-            let index_keys: Vec<String> = if self.inner.cluster {
-                self.cluster_touch_indexes(key, &record).await?;
-                Vec::new()
-            } else {
-                record.tags().map(|tag| self.index_key(tag)).collect()
-            };
-            let digits = deadline_in_place(&bytes, record.expires_at());
-            let touched = self
-                .run(Retry::Once, |mut conn| {
-                    let mut invocation = self.inner.scripts.touch.key(&redis_key);
-                    invocation
-                        .key(&index_keys)
-                        .arg(deadline)
-                        .arg(key.as_str())
-                        .arg(digits.as_ref().map_or(-1, |digits| digits.start as i64))
-                        .arg(DEADLINE_PREFIX);
-                    async move { invocation.invoke_async::<i64>(&mut conn).await }
-                })
-                .await?;
-            if touched == 0 {
-                return Ok(None);
-            }
-        } else if let (Some(cache), Some(epoch), true) = (cache, epoch, in_place) {
-            // Only records carrying their deadline are kept: for the others it lives in the
-            // TTL, which a copy would not follow.
-            cache.put(redis_key, record.clone(), epoch);
-        }
-        Ok(Some(Session::new(key.clone(), record)))
-    }
-
     fn index_key(&self, tag: &IndexTag) -> String {
         format!("{}t:{}", self.inner.prefix, tag.as_str())
     }
@@ -726,14 +655,74 @@ impl SessionStore for RedisStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
-        self.load_key(key).await
-    }
-
-    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
-        match SessionKey::parse_bytes(presented) {
-            Some(key) => self.load_key(&key).await,
-            None => Ok(None),
+        let redis_key = self.session_key(key);
+        if let Some(cached) = self.load_cached(key, &redis_key) {
+            return Ok(cached);
         }
+        let cache = self.inner.cache.as_deref();
+        let epoch = cache.map(Cache::epoch);
+        let bytes: Option<Vec<u8>> = self
+            .run(Retry::Once, |mut conn| {
+                let mut command = redis::cmd("GET");
+                command.arg(&redis_key);
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let Some(mut record) = self.inner.decoded.decode(&redis_key, &bytes) else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        // A record written by this release carries its current deadline (touches move it in
+        // place); one written by an older release has a stale one, and only the TTL knows.
+        let in_place = deadline_in_place(&bytes, record.expires_at()).is_some();
+        if !in_place {
+            let ttl_ms: i64 = self
+                .run(Retry::Once, |mut conn| {
+                    let mut command = redis::cmd("PTTL");
+                    command.arg(&redis_key);
+                    async move { command.query_async(&mut conn).await }
+                })
+                .await?;
+            let Ok(ttl_ms) = u64::try_from(ttl_ms) else {
+                return Ok(None);
+            };
+            record.set_expires_at(now.saturating_add(Duration::from_millis(ttl_ms)));
+        } else if !record.is_live_at(now) {
+            return Ok(None);
+        }
+        if record.slide(now) {
+            let deadline = record.expires_at().as_millis();
+            let index_keys: Vec<String> = if self.inner.cluster {
+                self.cluster_touch_indexes(key, &record).await?;
+                Vec::new()
+            } else {
+                record.tags().map(|tag| self.index_key(tag)).collect()
+            };
+            let digits = deadline_in_place(&bytes, record.expires_at());
+            let touched = self
+                .run(Retry::Once, |mut conn| {
+                    let mut invocation = self.inner.scripts.touch.key(&redis_key);
+                    invocation
+                        .key(&index_keys)
+                        .arg(deadline)
+                        .arg(key.as_str())
+                        .arg(digits.as_ref().map_or(-1, |digits| digits.start as i64))
+                        .arg(DEADLINE_PREFIX);
+                    async move { invocation.invoke_async::<i64>(&mut conn).await }
+                })
+                .await?;
+            if touched == 0 {
+                return Ok(None);
+            }
+        } else if let (Some(cache), Some(epoch), true) = (cache, epoch, in_place) {
+            // Only records carrying their deadline are kept: for the others it lives in the
+            // TTL, which a copy would not follow.
+            cache.put(redis_key, record.clone(), epoch);
+        }
+        Ok(Some(Session::new(key.clone(), record)))
     }
 
     /// Answers from the local cache, when there is one, it holds the session and the load

@@ -345,41 +345,6 @@ impl ReplicatedStore {
         Some(Some(Session::new(key.clone(), record)))
     }
 
-    async fn load_key(&self, key: &SessionKey) -> Result<Option<Session>> {
-        self.caught_up().await;
-        if let Some(found) = self.load_unmoved(key) {
-            return Ok(found);
-        }
-        let now = Timestamp::now();
-        let slot_key = Self::session_slot(key);
-        let touched = {
-            let mut state = lock(&self.shared.state);
-            let Some(slot) = state.get(&slot_key, now) else {
-                return Ok(None);
-            };
-            let Value::Session(record) = &slot.value else {
-                return Ok(None);
-            };
-            let mut record = record.as_ref().clone();
-            let moved = record.slide(now);
-            let touched = if moved {
-                state.extend(&slot_key, record.expires_at());
-                state
-                    .get(&slot_key, now)
-                    .map(|slot| to_wire(&slot_key, slot))
-                    .transpose()?
-            } else {
-                None
-            };
-            (record, touched)
-        };
-        let (record, touched) = touched;
-        if let Some(slot) = touched {
-            self.shared.broadcast(vec![slot], false).await;
-        }
-        Ok(Some(Session::new(key.clone(), record)))
-    }
-
     fn tombstone(&self, state: &State, slot_key: &str, now: Timestamp) -> Value {
         let buried_until = match state.get(slot_key, now).map(|slot| &slot.value) {
             Some(Value::Session(record)) => record.absolute_expiry(),
@@ -709,14 +674,38 @@ impl SessionStore for ReplicatedStore {
     }
 
     async fn load(&self, key: &SessionKey) -> Result<Option<Session>> {
-        self.load_key(key).await
-    }
-
-    async fn load_presented(&self, presented: &[u8]) -> Result<Option<Session>> {
-        match SessionKey::parse_bytes(presented) {
-            Some(key) => self.load_key(&key).await,
-            None => Ok(None),
+        self.caught_up().await;
+        if let Some(found) = self.load_unmoved(key) {
+            return Ok(found);
         }
+        let now = Timestamp::now();
+        let slot_key = Self::session_slot(key);
+        let touched = {
+            let mut state = lock(&self.shared.state);
+            let Some(slot) = state.get(&slot_key, now) else {
+                return Ok(None);
+            };
+            let Value::Session(record) = &slot.value else {
+                return Ok(None);
+            };
+            let mut record = record.as_ref().clone();
+            let moved = record.slide(now);
+            let touched = if moved {
+                state.extend(&slot_key, record.expires_at());
+                state
+                    .get(&slot_key, now)
+                    .map(|slot| to_wire(&slot_key, slot))
+                    .transpose()?
+            } else {
+                None
+            };
+            (record, touched)
+        };
+        let (record, touched) = touched;
+        if let Some(slot) = touched {
+            self.shared.broadcast(vec![slot], false).await;
+        }
+        Ok(Some(Session::new(key.clone(), record)))
     }
 
     /// Answers from this node's state once it has caught up with its peers, unless the load

@@ -426,6 +426,7 @@ impl SsoClient {
     /// [`Self::load_presented`] answered at once, when it can be (see
     /// [`SessionStore::load_presented_now`]) and no re-check with the center is due: `None`
     /// when it must be awaited.
+    #[cfg(any(feature = "actix", feature = "axum"))]
     pub(crate) fn load_presented_now(
         &self,
         presented: &[u8],

@@ -4,7 +4,6 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready as ready_poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -15,9 +14,9 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use super::routes::{self, BackChannelForm, LogoutForm, add_cookie};
 use super::{cookies, pages};
 
-use pin_project_lite::pin_project;
 use session_store::SessionKey;
 
+use crate::web::future::SsoFuture;
 use crate::web::request::{self, SdkRoute};
 use crate::web::step_up;
 use crate::{Error, LocalSession, ReturnTo, SsoClient, StepUpRequired};
@@ -73,7 +72,12 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = SsoFuture<S::Future, B>;
+    type Future = SsoFuture<
+        S::Future,
+        ServiceResponse<B>,
+        ServiceResponse<EitherBody<B>>,
+        Pin<Box<dyn Future<Output = Reply<B>>>>,
+    >;
 
     forward_ready!(service);
 
@@ -92,50 +96,11 @@ where
                 response: self.service.call(req),
                 client: client.clone(),
                 renewed: session.key_changed.then_some(session.key),
+                finish: signed_in,
             };
         }
         SsoFuture::Other {
             future: Box::pin(handle(self.service.clone(), client.clone(), req, loaded)),
-        }
-    }
-}
-
-pin_project! {
-    /// The future of a request passing through [`SsoService`].
-    #[project = SsoFutureProjection]
-    pub enum SsoFuture<F, B> {
-        /// A signed-in request whose session was loaded at once: the app's response, with the
-        /// session's renewed cookie when it has one.
-        SignedIn {
-            #[pin]
-            response: F,
-            client: SsoClient,
-            renewed: Option<SessionKey>,
-        },
-        /// Any other request.
-        Other {
-            future: Pin<Box<dyn Future<Output = Reply<B>>>>,
-        },
-    }
-}
-
-impl<F, B> Future for SsoFuture<F, B>
-where
-    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
-{
-    type Output = Reply<B>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            SsoFutureProjection::SignedIn {
-                response,
-                client,
-                renewed,
-            } => {
-                let response = ready_poll!(response.poll(cx))?;
-                Poll::Ready(Ok(signed_in(client, response, renewed.as_ref())))
-            }
-            SsoFutureProjection::Other { future } => future.as_mut().poll(cx),
         }
     }
 }

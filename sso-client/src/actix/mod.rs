@@ -7,8 +7,9 @@ mod middleware;
 mod pages;
 mod routes;
 
+pub use crate::web::future::SsoFuture;
 pub use extractor::Unauthenticated;
-pub use middleware::{SsoFuture, SsoMiddleware, SsoService};
+pub use middleware::{SsoMiddleware, SsoService};
 
 #[cfg(test)]
 mod recheck_tests;

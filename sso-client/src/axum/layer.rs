@@ -3,18 +3,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody as _};
 use axum::extract::Request;
 use axum::response::Response;
 use http::{Method, header};
-use pin_project_lite::pin_project;
 use session_store::SessionKey;
 use tower::{Layer, Service};
 
 use super::reply::{add_cookie, respond};
 use crate::web::cookies::SetCookie;
+use crate::web::future::SsoFuture;
 use crate::web::request::{self, SdkRoute};
 use crate::web::routes::{self, FORM_LIMIT, UnreadForm};
 use crate::web::step_up;
@@ -65,7 +65,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = SsoFuture<S::Future, S::Error>;
+    type Future = SsoFuture<S::Future, Response, Response, BoxedReply<S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -112,6 +112,7 @@ where
                         response: ready.call(req),
                         client,
                         renewed: session.key_changed.then_some(session.key),
+                        finish: signed_in,
                     };
                 }
                 Box::pin(handle(ready, client, req, route.is_some(), loaded))
@@ -122,46 +123,6 @@ where
 }
 
 type BoxedReply<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
-
-pin_project! {
-    /// The future of a request passing through [`SsoService`].
-    #[project = SsoFutureProjection]
-    pub enum SsoFuture<F, E> {
-        /// A signed-in request whose session was loaded at once: the app's response, with the
-        /// session's renewed cookie when it has one.
-        SignedIn {
-            #[pin]
-            response: F,
-            client: SsoClient,
-            renewed: Option<SessionKey>,
-        },
-        /// Any other request.
-        Other {
-            future: BoxedReply<E>,
-        },
-    }
-}
-
-impl<F, E> Future for SsoFuture<F, E>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            SsoFutureProjection::SignedIn {
-                response,
-                client,
-                renewed,
-            } => {
-                let response = ready!(response.poll(cx))?;
-                Poll::Ready(Ok(signed_in(client, response, renewed.as_ref())))
-            }
-            SsoFutureProjection::Other { future } => future.as_mut().poll(cx),
-        }
-    }
-}
 
 fn cookie_headers(req: &Request) -> impl Iterator<Item = &[u8]> {
     req.headers()

@@ -11,4 +11,5 @@ mod reply;
 mod tests;
 
 pub use crate::web::Unauthenticated;
-pub use layer::{SsoFuture, SsoLayer, SsoService};
+pub use crate::web::future::SsoFuture;
+pub use layer::{SsoLayer, SsoService};

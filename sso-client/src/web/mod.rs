@@ -3,6 +3,7 @@
 //! axum glues only read requests into these functions and write their [`Reply`] out.
 
 pub(crate) mod cookies;
+pub(crate) mod future;
 pub(crate) mod pages;
 pub(crate) mod reply;
 pub(crate) mod request;

@@ -2,7 +2,6 @@
 //! presents, whether it wants a page, and where to return after signing in.
 
 use serde::Deserialize;
-use session_store::SessionKey;
 #[cfg(feature = "axum")]
 pub(crate) use sso_common::http::cookie_value;
 
@@ -57,11 +56,12 @@ impl SdkRoute {
 }
 
 /// The session key the request presents in the cookie `name`, if it looks like one.
+#[cfg(feature = "axum")]
 pub(crate) fn presented_session<'a>(
     headers: impl IntoIterator<Item = &'a [u8]>,
     name: &str,
-) -> Option<SessionKey> {
-    session_cookie(headers, name).and_then(SessionKey::parse_bytes)
+) -> Option<session_store::SessionKey> {
+    session_cookie(headers, name).and_then(session_store::SessionKey::parse_bytes)
 }
 
 /// The value of the session cookie `name` as the request carries it, for
