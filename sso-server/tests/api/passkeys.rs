@@ -584,6 +584,42 @@ async fn removing_a_passkey_asks_for_a_second_factor_ends_other_sessions_and_kee
     assert_eq!(left.passkeys, 0);
 }
 
+/// Starting a passkey sign-in stores a ceremony: it spends the address's sign-in budget like a
+/// password attempt, and is refused with 429, `Retry-After` and a message the page shows once
+/// the budget is spent, as the password form then is.
+#[tokio::test]
+async fn passkey_sign_ins_started_from_one_address_spend_its_sign_in_budget() {
+    let app = spawn_app_with(|settings| settings.login.max_attempts_per_ip = 3).await;
+    let login = login_page(&app).await;
+    for _ in 0..3 {
+        options(&app, "/login/passkey/options", &login).await;
+    }
+    let limited = app
+        .browser
+        .post(app.url("/login/passkey/options"))
+        .form(&[("csrf_token", hidden(&login, "csrf_token"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let retry_after = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|secs| secs > 0), "{retry_after:?}");
+    let error: Value = limited.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many sign-in attempts"),
+        "{error}"
+    );
+    let password = app.submit_login(&login, "alice", PASSWORD).await;
+    assert_eq!(password.status(), 429, "one budget for both ways in");
+}
+
 #[tokio::test]
 async fn an_issuer_at_an_ip_address_has_no_passkeys_and_says_so() {
     let app = spawn_app_with(|settings| {

@@ -2,7 +2,7 @@
 //! user and verifies them: two factors), `/login/passkey/second` is the second step of a
 //! password session (see [`crate::routes::login::factor`]).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{
@@ -10,6 +10,7 @@ use super::{
 };
 use crate::audit::Event;
 use crate::error::Page;
+use crate::metrics::{self, SignIn};
 use crate::routes::login::factor::{FactorError, second_factor_passed, signed_in};
 use crate::routes::login::finish::{location, return_query, start_session};
 use crate::state::AppState;
@@ -24,6 +25,20 @@ pub async fn sign_in_options(
     async {
         if let Some(refused) = csrf_json(&req, &state, form.csrf_token.as_deref()) {
             return Ok(refused);
+        }
+        // A start stores a ceremony: it spends the address's sign-in budget like a password
+        // attempt, so that no address can fill the store with them.
+        let ip = webutil::client_ip(&req, &state.settings.login.trusted_proxies);
+        if let Err(limited) = state.throttle.admit(ip, None, None).await? {
+            tracing::warn!(%ip, "passkey sign-in limited");
+            metrics::sign_in(SignIn::Limited);
+            let (_, t) = webutil::language(&req);
+            let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(limited.retry_after.as_secs()),
+            );
+            return Ok(response);
         }
         let started = state.passkeys.begin_sign_in().await?;
         Ok(options_answer(&req, started))
