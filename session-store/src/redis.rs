@@ -374,6 +374,10 @@ impl RedisStore {
         self.session_key_of(key.as_str())
     }
 
+    fn counter_key(&self, name: &str) -> String {
+        format!("{}c:{name}", self.inner.prefix)
+    }
+
     fn session_key_of(&self, id: &str) -> String {
         // One allocation, no formatting machinery: this runs on every signed-in request.
         [self.inner.prefix.as_str(), "s:", id].concat()
@@ -844,7 +848,7 @@ impl OneTimeStore for RedisStore {
 #[async_trait]
 impl CounterStore for RedisStore {
     async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
-        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        let redis_key = self.counter_key(name);
         if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
             self.forget_cached(&redis_key);
         }
@@ -858,7 +862,7 @@ impl CounterStore for RedisStore {
     }
 
     async fn count(&self, name: &str) -> Result<u64> {
-        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        let redis_key = self.counter_key(name);
         // Revocation-list entries are read on every request of a cookie session and written
         // once in a session's life: those go through the local cache.
         let cache = self
@@ -884,13 +888,64 @@ impl CounterStore for RedisStore {
         Ok(count)
     }
 
+    /// One `MGET` for the counters the local cache does not hold (one `GET` each on a cluster,
+    /// where the names may live on different primaries).
+    async fn any_counted(&self, names: &[&str]) -> Result<bool> {
+        if self.inner.cluster {
+            for name in names {
+                if self.count(name).await? > 0 {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        let cache = self.inner.cache.as_deref();
+        let mut unknown = Vec::with_capacity(names.len());
+        for name in names {
+            let redis_key = self.counter_key(name);
+            let cached = cache
+                .filter(|_| name.starts_with(crate::cookie::REVOCATION_PREFIX))
+                .and_then(|cache| cache.count(&redis_key));
+            match cached {
+                Some(count) if count > 0 => return Ok(true),
+                Some(_) => {}
+                None => unknown.push((
+                    redis_key,
+                    name.starts_with(crate::cookie::REVOCATION_PREFIX),
+                )),
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(false);
+        }
+        let epoch = cache.map(Cache::epoch);
+        let counts: Vec<Option<u64>> = self
+            .run(Retry::Once, |mut conn| {
+                let mut command = redis::cmd("MGET");
+                for (redis_key, _) in &unknown {
+                    command.arg(redis_key);
+                }
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
+        let mut counted = false;
+        for ((redis_key, revocation), count) in unknown.into_iter().zip(counts) {
+            let count = count.unwrap_or(0);
+            counted |= count > 0;
+            if let (Some(cache), Some(epoch), true) = (cache, epoch, revocation) {
+                cache.put_count(redis_key, count, epoch);
+            }
+        }
+        Ok(counted)
+    }
+
     /// With the local cache, while it receives invalidations (they cover the revocation list).
     fn revocation_version(&self) -> Option<u64> {
         self.inner.cache.as_deref().and_then(Cache::tracked_epoch)
     }
 
     async fn reset(&self, name: &str) -> Result<()> {
-        let redis_key = format!("{}c:{name}", self.inner.prefix);
+        let redis_key = self.counter_key(name);
         if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
             self.forget_cached(&redis_key);
         }
