@@ -423,6 +423,21 @@ impl SsoClient {
         Ok(Some(LocalSession::of(session, principal, presented)))
     }
 
+    /// `loaded`, the outcome of a load made already, or else the load of the session cookie's
+    /// value `presented`.
+    #[cfg(any(feature = "actix", feature = "axum"))]
+    pub(crate) async fn load_unless_loaded(
+        &self,
+        loaded: Option<Result<Option<LocalSession>, Error>>,
+        presented: Option<&[u8]>,
+    ) -> Result<Option<LocalSession>, Error> {
+        match (loaded, presented) {
+            (Some(loaded), _) => loaded,
+            (None, Some(presented)) => self.load_presented(presented).await,
+            (None, None) => Ok(None),
+        }
+    }
+
     /// [`Self::load_presented`] answered at once, when it can be (see
     /// [`SessionStore::load_presented_now`]) and no re-check with the center is due: `None`
     /// when it must be awaited.

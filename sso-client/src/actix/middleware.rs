@@ -152,15 +152,8 @@ where
         Some(SdkRoute::Login) | None => {}
     }
 
-    let loaded = match (
-        loaded,
-        session_cookie(req.request(), &client.config().cookie.name),
-    ) {
-        (Some(loaded), _) => loaded,
-        (None, Some(presented)) => client.load_presented(presented).await,
-        (None, None) => Ok(None),
-    };
-    let session = match loaded {
+    let presented = session_cookie(req.request(), &client.config().cookie.name);
+    let session = match client.load_unless_loaded(loaded, presented).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "cannot read the local session");

@@ -6,9 +6,10 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use session_store::{KeyRing, MemoryStore, Record, SessionStore as _};
+use session_store::{MemoryStore, Record, SessionStore as _};
 
 use super::SsoMiddleware;
+use crate::web::test_support::client_after_a_key_rotation;
 use crate::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
 
 /// An issuer on a port nobody listens on: the center is down.
@@ -270,28 +271,8 @@ fn set_cookie<B>(response: &actix_web::dev::ServiceResponse<B>, name: &str) -> C
 /// with the app's answer; the new value itself is not sent again.
 #[actix_web::test]
 async fn a_cookie_sealed_with_the_previous_key_is_renewed_on_every_request_presenting_it() {
-    let (old_key, new_key) = (KeyRing::generate_key(), KeyRing::generate_key());
-    let shared = MemoryStore::default();
-    let cookie_client = |ring: KeyRing| {
-        let config = SsoConfig::new(
-            unreachable_issuer(),
-            "app1",
-            Secret::new("secret"),
-            "http://app1.localhost:8081".parse().unwrap(),
-        );
-        SsoClient::new(config, LocalSessions::cookie(ring, shared.clone())).unwrap()
-    };
-    let before = cookie_client(KeyRing::new("k1", &old_key).unwrap());
-    let claims = serde_json::json!({"sub": "alice", "name": "Alice", "sid": "s-1"});
-    let (old_value, _) = before
-        .insert_session(claims.as_object().unwrap().clone(), "h.p.s", None)
-        .await
-        .unwrap();
-    let ring = KeyRing::new("k2", &new_key)
-        .unwrap()
-        .with_previous("k1", &old_key)
-        .unwrap();
-    let app = app!(cookie_client(ring));
+    let (client, old_value) = client_after_a_key_rotation().await;
+    let app = app!(client);
     let get = |value: &str| {
         test::TestRequest::get()
             .uri("/me")

@@ -150,12 +150,7 @@ where
 {
     let paths = &client.config().paths;
     let presented = request::session_cookie(cookie_headers(&req), &client.config().cookie.name);
-    let loaded = match (loaded, presented) {
-        (Some(loaded), _) => loaded,
-        (None, Some(presented)) => client.load_presented(presented).await,
-        (None, None) => Ok(None),
-    };
-    let session = match loaded {
+    let session = match client.load_unless_loaded(loaded, presented).await {
         Ok(session) => session,
         Err(error) => {
             tracing::error!(%error, "cannot read the local session");

@@ -2,10 +2,10 @@
 
 use axum::Router;
 use axum::routing::get;
-use session_store::{KeyRing, MemoryStore};
 
 use super::SsoLayer;
-use crate::{LocalSessions, Principal, Secret, SsoClient, SsoConfig};
+use crate::web::test_support::client_after_a_key_rotation;
+use crate::{Principal, SsoClient};
 
 async fn me(user: Principal) -> String {
     format!("hello {}", user.display_name())
@@ -22,36 +22,14 @@ async fn serve(client: SsoClient) -> String {
     url
 }
 
-fn cookie_client(ring: KeyRing, shared: &MemoryStore) -> SsoClient {
-    // An issuer nobody answers at: nothing here needs the center.
-    let config = SsoConfig::new(
-        "http://127.0.0.1:9",
-        "app1",
-        Secret::new("secret"),
-        "http://app1.localhost:8081".parse().unwrap(),
-    );
-    SsoClient::new(config, LocalSessions::cookie(ring, shared.clone())).unwrap()
-}
-
 /// A cookie sealed with the previous key is resealed with the current one on its first
 /// request (which asks the revocation list) and on every later request still presenting it
 /// (answered at once from the store's memory): the same new value each time; the new value
 /// itself is not sent again.
 #[tokio::test]
 async fn a_cookie_sealed_with_the_previous_key_is_renewed_on_every_request_presenting_it() {
-    let (old_key, new_key) = (KeyRing::generate_key(), KeyRing::generate_key());
-    let shared = MemoryStore::default();
-    let before = cookie_client(KeyRing::new("k1", &old_key).unwrap(), &shared);
-    let claims = serde_json::json!({"sub": "alice", "name": "Alice", "sid": "s-1"});
-    let (old_value, _) = before
-        .insert_session(claims.as_object().unwrap().clone(), "h.p.s", None)
-        .await
-        .unwrap();
-    let ring = KeyRing::new("k2", &new_key)
-        .unwrap()
-        .with_previous("k1", &old_key)
-        .unwrap();
-    let url = serve(cookie_client(ring, &shared)).await;
+    let (client, old_value) = client_after_a_key_rotation().await;
+    let url = serve(client).await;
     let http = reqwest::Client::new();
     let get = |value: String| {
         http.get(format!("{url}/me"))

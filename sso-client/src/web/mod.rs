@@ -11,6 +11,8 @@ pub(crate) mod routes;
 pub(crate) mod step_up;
 #[cfg(all(test, feature = "actix", feature = "axum"))]
 mod step_up_tests;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub(crate) use reply::Reply;
 

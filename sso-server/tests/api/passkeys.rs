@@ -62,15 +62,20 @@ impl Authenticator {
     }
 }
 
-/// `POST path` with the CSRF token of `page`: the options and the ceremony.
-async fn options(center: &Center, path: &str, page: &str) -> (String, Value) {
-    let response = center
+/// `POST path` with the CSRF token of `page`: a request for a ceremony's options.
+async fn ask_options(center: &Center, path: &str, page: &str) -> reqwest::Response {
+    center
         .browser
         .post(center.url(path))
         .form(&[("csrf_token", hidden(page, "csrf_token"))])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `POST path` with the CSRF token of `page`: the options and the ceremony.
+async fn options(center: &Center, path: &str, page: &str) -> (String, Value) {
+    let response = ask_options(center, path, page).await;
     assert_eq!(response.status(), 200, "{path}");
     let mut options: Value = response.json().await.unwrap();
     let ceremony = options["ceremony"].as_str().unwrap().to_owned();
@@ -594,13 +599,7 @@ async fn passkey_sign_ins_started_from_one_address_spend_its_sign_in_budget() {
     for _ in 0..3 {
         options(&app, "/login/passkey/options", &login).await;
     }
-    let limited = app
-        .browser
-        .post(app.url("/login/passkey/options"))
-        .form(&[("csrf_token", hidden(&login, "csrf_token"))])
-        .send()
-        .await
-        .unwrap();
+    let limited = ask_options(&app, "/login/passkey/options", &login).await;
     assert_eq!(limited.status(), 429);
     let retry_after = limited
         .headers()
@@ -628,13 +627,7 @@ async fn an_issuer_at_an_ip_address_has_no_passkeys_and_says_so() {
     .await;
     assert!(!app.state.passkeys.available());
     let login = page(&app, "/login").await;
-    let response = app
-        .browser
-        .post(app.url("/login/passkey/options"))
-        .form(&[("csrf_token", hidden(&login, "csrf_token"))])
-        .send()
-        .await
-        .unwrap();
+    let response = ask_options(&app, "/login/passkey/options", &login).await;
     assert_eq!(response.status(), 404);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"], "Passkeys are not available on this server.");
