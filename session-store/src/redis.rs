@@ -378,6 +378,15 @@ impl RedisStore {
         format!("{}c:{name}", self.inner.prefix)
     }
 
+    /// The local cache, for a counter it keeps: revocation-list entries, read on every request
+    /// of a cookie session and written once in a session's life.
+    fn counter_cache(&self, name: &str) -> Option<&Cache> {
+        self.inner
+            .cache
+            .as_deref()
+            .filter(|_| name.starts_with(crate::cookie::REVOCATION_PREFIX))
+    }
+
     fn session_key_of(&self, id: &str) -> String {
         // One allocation, no formatting machinery: this runs on every signed-in request.
         [self.inner.prefix.as_str(), "s:", id].concat()
@@ -863,13 +872,7 @@ impl CounterStore for RedisStore {
 
     async fn count(&self, name: &str) -> Result<u64> {
         let redis_key = self.counter_key(name);
-        // Revocation-list entries are read on every request of a cookie session and written
-        // once in a session's life: those go through the local cache.
-        let cache = self
-            .inner
-            .cache
-            .as_deref()
-            .filter(|_| name.starts_with(crate::cookie::REVOCATION_PREFIX));
+        let cache = self.counter_cache(name);
         if let Some(count) = cache.and_then(|cache| cache.count(&redis_key)) {
             return Ok(count);
         }
@@ -899,26 +902,19 @@ impl CounterStore for RedisStore {
             }
             return Ok(false);
         }
-        let cache = self.inner.cache.as_deref();
         let mut unknown = Vec::with_capacity(names.len());
         for name in names {
-            let redis_key = self.counter_key(name);
-            let cached = cache
-                .filter(|_| name.starts_with(crate::cookie::REVOCATION_PREFIX))
-                .and_then(|cache| cache.count(&redis_key));
-            match cached {
+            let (redis_key, cache) = (self.counter_key(name), self.counter_cache(name));
+            match cache.and_then(|cache| cache.count(&redis_key)) {
                 Some(count) if count > 0 => return Ok(true),
                 Some(_) => {}
-                None => unknown.push((
-                    redis_key,
-                    name.starts_with(crate::cookie::REVOCATION_PREFIX),
-                )),
+                None => unknown.push((redis_key, cache)),
             }
         }
         if unknown.is_empty() {
             return Ok(false);
         }
-        let epoch = cache.map(Cache::epoch);
+        let epoch = self.inner.cache.as_deref().map(Cache::epoch);
         let counts: Vec<Option<u64>> = self
             .run(Retry::Once, |mut conn| {
                 let mut command = redis::cmd("MGET");
@@ -929,10 +925,10 @@ impl CounterStore for RedisStore {
             })
             .await?;
         let mut counted = false;
-        for ((redis_key, revocation), count) in unknown.into_iter().zip(counts) {
+        for ((redis_key, cache), count) in unknown.into_iter().zip(counts) {
             let count = count.unwrap_or(0);
             counted |= count > 0;
-            if let (Some(cache), Some(epoch), true) = (cache, epoch, revocation) {
+            if let (Some(cache), Some(epoch)) = (cache, epoch) {
                 cache.put_count(redis_key, count, epoch);
             }
         }
