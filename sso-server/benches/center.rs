@@ -16,6 +16,9 @@
 //! client in this process, sharing the cores with the center; the client-credentials grants
 //! are measured a second time with `wrk` as the load (when installed), whose own cost per
 //! request is a fraction of the in-process client's.
+//!
+//! `BENCH_ONLY=grants,refresh` (comma-separated: `logins`, `silent`, `exchanges`, `checks`,
+//! `slo`, `refresh`, `grants`) runs only those phases, e.g. to profile one of them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -638,63 +641,81 @@ async fn slo_fan_out(bench: &Arc<Bench>, receivers: usize) -> Duration {
     start.elapsed()
 }
 
+/// Whether the phase `name` runs: every phase unless `BENCH_ONLY` names others.
+fn wanted(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| {
+        only.split(',').any(|phase| phase.trim() == name)
+    })
+}
+
 #[tokio::main]
 async fn main() {
     let (bench, _dir) = Bench::start().await;
     let bench = Arc::new(bench);
     report("sso-server benchmark (in-process, SQLite, memory store, argon2id m=19456 t=2 p=1)");
 
-    // The hashing limit is measured right before and right after the logins, and their mean
-    // is the baseline, so a drift in the machine's speed does not skew the ratio.
-    let before = argon2_rate(&bench.state).await;
-    let (logins, p99_silent, samples) = logins_with_silent_sso(&bench).await;
-    let after = argon2_rate(&bench.state).await;
-    let hashes = f64::midpoint(before, after);
-    report(&format!(
-        "argon2id hashes/s (all cores):         {hashes:>9.1}  (before {before:.1}, after {after:.1})"
-    ));
-    report(&format!(
-        "logins/s via POST /login:              {logins:>9.1}  ({:.0}% of the hashing limit)",
-        100.0 * logins / hashes
-    ));
-    report(&format!(
-        "  silent /authorize p99 meanwhile:     {:>9.2} ms  ({samples} samples)",
-        p99_silent.as_secs_f64() * 1e3
-    ));
-
-    let silent = silent_sso_rate(&bench).await;
-    report(&format!(
-        "silent-SSO /authorize req/s:           {silent:>9.1}"
-    ));
-
-    let exchanges = exchange_rate(&bench).await;
-    report(&format!(
-        "code exchanges/s at /token:            {exchanges:>9.1}"
-    ));
-
-    let userinfo = token_check_rate(&bench, false).await;
-    report(&format!(
-        "access-token checks/s at /userinfo:    {userinfo:>9.1}"
-    ));
-    let introspections = token_check_rate(&bench, true).await;
-    report(&format!(
-        "introspections/s at /introspect:       {introspections:>9.1}  ({:.2}x /userinfo)",
-        introspections / userinfo
-    ));
-
-    let fan_out = slo_fan_out(&bench, 100).await;
-    report(&format!(
-        "single logout to 100 clients:          {:>9.1} ms",
-        fan_out.as_secs_f64() * 1e3
-    ));
+    if wanted("logins") {
+        // The hashing limit is measured right before and right after the logins, and their mean
+        // is the baseline, so a drift in the machine's speed does not skew the ratio.
+        let before = argon2_rate(&bench.state).await;
+        let (logins, p99_silent, samples) = logins_with_silent_sso(&bench).await;
+        let after = argon2_rate(&bench.state).await;
+        let hashes = f64::midpoint(before, after);
+        report(&format!(
+            "argon2id hashes/s (all cores):         {hashes:>9.1}  (before {before:.1}, after {after:.1})"
+        ));
+        report(&format!(
+            "logins/s via POST /login:              {logins:>9.1}  ({:.0}% of the hashing limit)",
+            100.0 * logins / hashes
+        ));
+        report(&format!(
+            "  silent /authorize p99 meanwhile:     {:>9.2} ms  ({samples} samples)",
+            p99_silent.as_secs_f64() * 1e3
+        ));
+    }
+    if wanted("silent") {
+        let silent = silent_sso_rate(&bench).await;
+        report(&format!(
+            "silent-SSO /authorize req/s:           {silent:>9.1}"
+        ));
+    }
+    if wanted("exchanges") {
+        let exchanges = exchange_rate(&bench).await;
+        report(&format!(
+            "code exchanges/s at /token:            {exchanges:>9.1}"
+        ));
+    }
+    if wanted("checks") {
+        let userinfo = token_check_rate(&bench, false).await;
+        report(&format!(
+            "access-token checks/s at /userinfo:    {userinfo:>9.1}"
+        ));
+        let introspections = token_check_rate(&bench, true).await;
+        report(&format!(
+            "introspections/s at /introspect:       {introspections:>9.1}  ({:.2}x /userinfo)",
+            introspections / userinfo
+        ));
+    }
+    if wanted("slo") {
+        let fan_out = slo_fan_out(&bench, 100).await;
+        report(&format!(
+            "single logout to 100 clients:          {:>9.1} ms",
+            fan_out.as_secs_f64() * 1e3
+        ));
+    }
 
     // Keycloak sizes its clusters at 120 of either per second per vCPU.
     let keycloak = 120.0 * std::thread::available_parallelism().map_or(2, usize::from) as f64;
-    let refreshes = refresh_rate(&bench).await;
-    report(&format!(
-        "refreshes/s at /token (opaque, no id): {refreshes:>9.1}  ({:.0}x Keycloak's sizing)",
-        refreshes / keycloak
-    ));
+    if wanted("refresh") {
+        let refreshes = refresh_rate(&bench).await;
+        report(&format!(
+            "refreshes/s at /token (opaque, no id): {refreshes:>9.1}  ({:.0}x Keycloak's sizing)",
+            refreshes / keycloak
+        ));
+    }
+    if !wanted("grants") {
+        return;
+    }
     let service = |format, alg| {
         TokenPolicy::new(
             vec![GrantType::ClientCredentials],

@@ -12,11 +12,7 @@ pub fn random_id() -> String {
 
 /// The SHA-256 digest of `text`, lowercase hex.
 pub fn sha256_hex(text: &str) -> String {
-    digest::digest(&digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(digest::digest(&digest::SHA256, text.as_bytes()))
 }
 
 #[cfg(test)]
