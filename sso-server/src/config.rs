@@ -370,8 +370,8 @@ pub struct LoginSettings {
     /// that signed in as the user before); a browser that spends it counts as one without.
     /// Default 5.
     pub max_failures_per_device: u64,
-    /// Attempts allowed from one IP address, whatever the username (a passkey sign-in started
-    /// is one). Default 50.
+    /// Attempts allowed from one IP address, whatever the username (a passkey ceremony started,
+    /// sign-in, second step or registration, is one). Default 50.
     pub max_attempts_per_ip: u64,
     /// Default 900 (15 minutes).
     pub window_secs: u64,

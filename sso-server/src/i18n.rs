@@ -67,6 +67,8 @@ pub struct PasskeyTexts {
     pub bad_name: &'static str,
     pub unavailable: &'static str,
     pub not_yours: &'static str,
+    /// A registration refused because the address started too many passkey ceremonies.
+    pub too_many_started: &'static str,
 }
 
 /// The texts of the account page.
@@ -204,6 +206,7 @@ const ENGLISH: Texts = Texts {
         bad_name: "Give the passkey a name of at most 64 characters.",
         unavailable: "Passkeys are not available on this server.",
         not_yours: "No such passkey among yours.",
+        too_many_started: "Too many passkey requests from this network. Please wait a few minutes and try again.",
     },
 };
 
@@ -300,6 +303,7 @@ const SIMPLIFIED_CHINESE: Texts = Texts {
         bad_name: "请为通行密钥起一个不超过 64 个字符的名称。",
         unavailable: "此服务器不支持通行密钥。",
         not_yours: "您的通行密钥中没有这一个。",
+        too_many_started: "来自此网络的通行密钥请求过多，请稍等几分钟后再试。",
     },
 };
 

@@ -4,7 +4,7 @@
 //! # The budgets
 //! Each window (`login.window_secs`) allows:
 //! - `max_attempts_per_ip` attempts from one address, whatever the username (credential
-//!   stuffing), passkey sign-ins started included;
+//!   stuffing), passkey ceremonies started included (sign-ins, second steps, registrations);
 //! - for one username, from browsers without its device cookie (see [`device`]):
 //!   `max_failures_per_user_address` from any one address, and `max_failures_per_user` from
 //!   all addresses together, the ceiling on guesses no attacker can pass;

@@ -600,23 +600,46 @@ async fn passkey_sign_ins_started_from_one_address_spend_its_sign_in_budget() {
         options(&app, "/login/passkey/options", &login).await;
     }
     let limited = ask_options(&app, "/login/passkey/options", &login).await;
-    assert_eq!(limited.status(), 429);
-    let retry_after = limited
+    let error = limited_error(limited).await;
+    assert!(error.starts_with("Too many sign-in attempts"), "{error}");
+    let password = app.submit_login(&login, "alice", PASSWORD).await;
+    assert_eq!(password.status(), 429, "one budget for both ways in");
+}
+
+/// The JSON error of a ceremony refused for its address's spent budget.
+async fn limited_error(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 429);
+    let retry_after = response
         .headers()
         .get("retry-after")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     assert!(retry_after.is_some_and(|secs| secs > 0), "{retry_after:?}");
-    let error: Value = limited.json().await.unwrap();
-    assert!(
-        error["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("Too many sign-in attempts"),
-        "{error}"
-    );
-    let password = app.submit_login(&login, "alice", PASSWORD).await;
-    assert_eq!(password.status(), 429, "one budget for both ways in");
+    let error: Value = response.json().await.unwrap();
+    error["error"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn passkey_registrations_and_second_steps_started_spend_the_address_budget_too() {
+    let app = spawn_app_with(|settings| settings.login.max_attempts_per_ip = 5).await;
+    app2_requires_mfa(&app).await;
+    app.login_app1("alice").await; // 1: the password
+    let mut authenticator = Authenticator::new();
+    register(&app, &mut authenticator, "Key").await; // 2
+    let other = Center::attach(app.address.clone());
+    other.login_app1("alice").await; // 3
+    let response = other.get_authorize(&AuthRequest::app2()).await;
+    let step = page(&other, &location(&response)).await;
+    options(&other, "/login/passkey/second/options", &step).await; // 4
+    let account = page(&app, "/account/passkeys").await;
+    options(&app, "/account/passkeys/options", &account).await; // 5
+
+    let second = ask_options(&other, "/login/passkey/second/options", &step).await;
+    let error = limited_error(second).await;
+    assert!(error.starts_with("Too many sign-in attempts"), "{error}");
+    let registration = ask_options(&app, "/account/passkeys/options", &account).await;
+    let error = limited_error(registration).await;
+    assert!(error.starts_with("Too many passkey requests"), "{error}");
 }
 
 #[tokio::test]

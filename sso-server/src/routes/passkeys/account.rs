@@ -7,7 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{OptionsForm, audit_user, csrf_json, csrf_page, json_error, options_answer, refusal};
+use super::{
+    OptionsForm, audit_user, csrf_json, csrf_page, json_error, options_answer, refusal,
+    spend_address_budget,
+};
 use crate::audit::Event;
 use crate::csrf::Binding;
 use crate::error::Page;
@@ -177,6 +180,10 @@ pub async fn options(
                 return Ok(json_error(StatusCode::FORBIDDEN, t.form_expired));
             }
         };
+        let limited = spend_address_budget(&req, &state, |t| t.passkeys.too_many_started).await?;
+        if let Some(limited) = limited {
+            return Ok(limited);
+        }
         let started = state.passkeys.begin_registration(&user).await?;
         Ok(options_answer(&req, started))
     }

@@ -2,11 +2,12 @@
 //! user and verifies them: two factors), `/login/passkey/second` is the second step of a
 //! password session (see [`crate::routes::login::factor`]).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{
     AnswerForm, OptionsForm, audit, csrf_json, csrf_page, json_error, options_answer, refused_page,
+    spend_address_budget,
 };
 use crate::audit::Event;
 use crate::error::Page;
@@ -26,19 +27,9 @@ pub async fn sign_in_options(
         if let Some(refused) = csrf_json(&req, &state, form.csrf_token.as_deref()) {
             return Ok(refused);
         }
-        // A start stores a ceremony: it spends the address's sign-in budget like a password
-        // attempt, so that no address can fill the store with them.
-        let ip = webutil::client_ip(&req, &state.settings.login.trusted_proxies);
-        if let Err(limited) = state.throttle.admit(ip, None, None).await? {
-            tracing::warn!(%ip, "passkey sign-in limited");
+        if let Some(limited) = spend_address_budget(&req, &state, |t| t.too_many_attempts).await? {
             metrics::sign_in(SignIn::Limited);
-            let (_, t) = webutil::language(&req);
-            let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, t.too_many_attempts);
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(limited.retry_after.as_secs()),
-            );
-            return Ok(response);
+            return Ok(limited);
         }
         let started = state.passkeys.begin_sign_in().await?;
         Ok(options_answer(&req, started))
@@ -114,6 +105,10 @@ pub async fn second_options(
             let (_, t) = webutil::language(&req);
             return Ok(json_error(StatusCode::UNAUTHORIZED, t.form_expired));
         };
+        if let Some(limited) = spend_address_budget(&req, &state, |t| t.too_many_attempts).await? {
+            metrics::sign_in(SignIn::Limited);
+            return Ok(limited);
+        }
         let started = state.passkeys.begin_second_factor(&user.id).await?;
         Ok(options_answer(&req, started))
     }

@@ -9,14 +9,14 @@
 pub mod account;
 pub mod login;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::audit::{Entry, Event};
 use crate::csrf::Binding;
 use crate::factors::passkeys::{Refusal, Started};
-use crate::i18n::PasskeyTexts;
+use crate::i18n::{PasskeyTexts, Texts};
 use crate::routes::{GET_POST, POST, resource};
 use crate::state::AppState;
 use crate::users::User;
@@ -111,6 +111,31 @@ fn options_answer(req: &HttpRequest, started: Result<Started, Refusal>) -> HttpR
             json_error(status, text)
         }
     }
+}
+
+/// Charges a ceremony about to start to its address's sign-in budget (a ceremony is stored
+/// until it is answered or expires, so no address may start them without bound, signed in or
+/// not): `Some(429)` with `Retry-After` and the text `message` picks when the budget is spent.
+///
+/// # Errors
+/// When the store fails.
+async fn spend_address_budget(
+    req: &HttpRequest,
+    state: &AppState,
+    message: fn(&'static Texts) -> &'static str,
+) -> anyhow::Result<Option<HttpResponse>> {
+    let ip = webutil::client_ip(req, &state.settings.login.trusted_proxies);
+    let Err(limited) = state.throttle.admit(ip, None, None).await? else {
+        return Ok(None);
+    };
+    tracing::warn!(%ip, path = req.path(), "passkey ceremony limited");
+    let (_, t) = webutil::language(req);
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, message(t));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(limited.retry_after.as_secs()),
+    );
+    Ok(Some(response))
 }
 
 /// Whether the form's CSRF token is right; the JSON refusal otherwise.
