@@ -149,6 +149,14 @@ impl SignedIn {
             .requested_acr_values()
             .filter(|values| !self.principal.meets_acr_values(values))
     }
+
+    /// The `max_age` the sign-in asked for when the authentication the center reported at
+    /// `now` (seconds since the epoch) is older than that, allowing for clock skew, or has no
+    /// `auth_time` (OpenID Connect Core 1.0 §3.1.3.7: the client checks it).
+    pub fn unmet_max_age(&self, now: u64) -> Option<u64> {
+        self.options
+            .unmet_max_age(&self.principal, now, LEEWAY_SECS)
+    }
 }
 
 /// A live local session.

@@ -104,12 +104,22 @@ impl LoginOptions {
             .acr_values
             .as_deref()
             .is_none_or(|values| principal.meets_acr_values(values));
-        let recent = self.max_age.is_none_or(|max_age| {
-            principal
-                .auth_time()
-                .is_some_and(|auth_time| now.saturating_sub(auth_time) <= max_age)
-        });
-        acr_met && recent && !self.prompt_login
+        acr_met && self.unmet_max_age(principal, now, 0).is_none() && !self.prompt_login
+    }
+
+    /// The `max_age` asked for when `principal` authenticated longer ago than that at `now`,
+    /// give or take `leeway` seconds (or says no time at all).
+    pub(crate) fn unmet_max_age(
+        &self,
+        principal: &crate::Principal,
+        now: u64,
+        leeway: u64,
+    ) -> Option<u64> {
+        self.max_age.filter(|max_age| {
+            principal.auth_time().is_none_or(|auth_time| {
+                now.saturating_sub(auth_time) > max_age.saturating_add(leeway)
+            })
+        })
     }
 
     /// The authorization request's parameters for these options.
@@ -204,6 +214,29 @@ mod tests {
         assert!(!recent.met_by(&password, now));
         assert!(!recent.met_by(&old, now), "no auth_time is not recent");
         assert!(!LoginOptions::default().prompt_login().met_by(&totp, now));
+    }
+
+    #[test]
+    fn an_authentication_older_than_max_age_is_unmet_past_the_leeway() {
+        let now = 1_800_000_000;
+        let at = |auth_time: u64| principal(json!({"sub": "u", "auth_time": auth_time}));
+        let recent = LoginOptions::default().max_age(300);
+        assert_eq!(recent.unmet_max_age(&at(now - 300), now, 0), None);
+        assert_eq!(recent.unmet_max_age(&at(now - 301), now, 0), Some(300));
+        assert_eq!(recent.unmet_max_age(&at(now - 360), now, 60), None);
+        assert_eq!(recent.unmet_max_age(&at(now - 361), now, 60), Some(300));
+        assert_eq!(
+            recent.unmet_max_age(&at(now + 30), now, 0),
+            None,
+            "a clock ahead"
+        );
+        let without = principal(json!({"sub": "u"}));
+        assert_eq!(recent.unmet_max_age(&without, now, 60), Some(300));
+        assert_eq!(
+            LoginOptions::default().unmet_max_age(&without, now, 0),
+            None,
+            "nothing asked"
+        );
     }
 
     #[test]

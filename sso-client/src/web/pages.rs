@@ -102,6 +102,22 @@ pub(crate) fn second_factor_required(home_href: &str) -> Reply {
     )
 }
 
+/// `403`, for a sign-in whose authentication is older than the page asked for (a center that
+/// ignored `max_age`); `again_href` signs in afresh.
+pub(crate) fn recent_sign_in_required(again_href: &str) -> Reply {
+    page(
+        403,
+        &Page {
+            title: "Recent sign-in required",
+            message: "This page is only shown after a recent sign-in. The sign-in service \
+                      reported an earlier one, so the page stays closed. You are still signed \
+                      in to the rest of the site; sign in again to open it.",
+            action_href: again_href,
+            action_label: "Sign in again",
+        },
+    )
+}
+
 /// `403` with a JSON body, for API requests whose session lacks the second factor their
 /// route requires (RFC 9470's error code).
 pub(crate) fn insufficient_authentication_json(acr_values: &str) -> Reply {

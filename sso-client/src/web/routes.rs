@@ -141,6 +141,18 @@ pub(crate) async fn callback(
                     "signed in without the authentication level asked for"
                 );
                 pages::second_factor_required(home(client)).with_cookie(session)
+            } else if let Some(max_age) =
+                signed_in.unmet_max_age(jsonwebtoken::get_current_timestamp())
+            {
+                tracing::warn!(
+                    sub = signed_in.principal.sub(),
+                    max_age,
+                    auth_time = signed_in.principal.auth_time(),
+                    "signed in with an authentication older than max_age"
+                );
+                let again = signed_in.options.clone().prompt_login();
+                let again = login_href(client, &signed_in.return_to, &again);
+                pages::recent_sign_in_required(&again).with_cookie(session)
             } else {
                 Reply::redirect(303, signed_in.return_to.as_str()).with_cookie(session)
             }

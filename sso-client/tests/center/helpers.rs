@@ -324,11 +324,22 @@ pub(crate) async fn login_until_callback(
         "a protected page sends the browser to the center"
     );
     let authorize = location(&response);
+    password_at_center(browser, center, &authorize, &app.url).await
+}
+
+/// Opens the authorization request `authorize`, signs alice in with her password at the
+/// center's login form, and returns the callback URL the center sends the browser back to.
+pub(crate) async fn password_at_center(
+    browser: &reqwest::Client,
+    center: &Center,
+    authorize: &str,
+    app_url: &str,
+) -> String {
     assert!(
         authorize.starts_with(&format!("{}/authorize?", center.url)),
         "{authorize}"
     );
-    let page = browser.get(&authorize).send().await.unwrap();
+    let page = browser.get(authorize).send().await.unwrap();
     assert_eq!(page.status(), 200, "the center shows its login form");
     let html = page.text().await.unwrap();
     let submitted = browser
@@ -343,7 +354,7 @@ pub(crate) async fn login_until_callback(
         .await
         .unwrap();
     assert_eq!(submitted.status(), 303, "the password is accepted");
-    follow_to_app(browser, center, submitted, &app.url).await
+    follow_to_app(browser, center, submitted, app_url).await
 }
 
 /// Delivers the callback and returns where the app sends the browser next.

@@ -64,6 +64,17 @@ async fn start_axum_app(center: &Center, id: &str) -> TestApp {
     TestApp { url, client }
 }
 
+/// A center and an app of it on `app_of` ("actix" or "axum").
+async fn center_and_app(app_of: &str) -> (Center, TestApp) {
+    let center = start_center().await;
+    let app = if app_of == "axum" {
+        start_axum_app(&center, "axum1").await
+    } else {
+        start_app(&center, "app1").await
+    };
+    (center, app)
+}
+
 /// `GET {app}/sensitive` as JSON: status and body.
 async fn sensitive_json(browser: &reqwest::Client, app: &TestApp) -> (u16, Value) {
     let response = browser
@@ -112,12 +123,7 @@ async fn step_up_at_center(
 }
 
 async fn a_password_session_steps_up_with_its_totp_code(app_of: &str) {
-    let center = start_center().await;
-    let app = if app_of == "axum" {
-        start_axum_app(&center, "axum1").await
-    } else {
-        start_app(&center, "app1").await
-    };
+    let (center, app) = center_and_app(app_of).await;
     let authenticator = enroll_totp(&center).await;
     let browser = browser();
 
@@ -188,12 +194,7 @@ async fn a_password_session_steps_up_with_its_totp_code_on_axum() {
 }
 
 async fn a_user_without_a_second_factor_gets_a_403_page_not_a_loop(app_of: &str) {
-    let center = start_center().await;
-    let app = if app_of == "axum" {
-        start_axum_app(&center, "axum1").await
-    } else {
-        start_app(&center, "app1").await
-    };
+    let (center, app) = center_and_app(app_of).await;
     let browser = browser();
     sign_in(&browser, &center, &app).await;
 
@@ -220,4 +221,47 @@ async fn a_user_without_a_second_factor_gets_a_403_page_not_a_loop_on_actix() {
 #[tokio::test]
 async fn a_user_without_a_second_factor_gets_a_403_page_not_a_loop_on_axum() {
     a_user_without_a_second_factor_gets_a_403_page_not_a_loop("axum").await;
+}
+
+async fn a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands(app_of: &str) {
+    let (center, app) = center_and_app(app_of).await;
+    let browser = browser();
+    let first = sign_in(&browser, &center, &app).await;
+    let first_auth = first["claims"]["auth_time"].as_u64().unwrap();
+    // Past the second of the first sign-in: `max_age=0` is then unmet.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    let login = browser
+        .get(format!("{}/auth/login?return_to=%2Fme&max_age=0", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        302,
+        "{app_of}: to the center, signed in or not"
+    );
+    let authorize = location(&login);
+    assert!(authorize.contains("&max_age=0"), "{authorize}");
+    let callback = password_at_center(&browser, &center, &authorize, &app.url).await;
+    // The SDK checks the new auth_time against max_age (with its clock leeway): the center's
+    // fresh authentication passes, and the browser goes where it wanted to.
+    let landed = deliver_callback(&browser, &callback).await;
+    assert_eq!(landed.status(), 303, "{app_of}");
+    assert_eq!(location(&landed), "/me");
+    let me = whoami(&browser, &app).await.expect("signed in");
+    assert!(
+        me["claims"]["auth_time"].as_u64().unwrap() > first_auth,
+        "{app_of}: a new authentication: {me}"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands_on_actix() {
+    a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands("actix").await;
+}
+
+#[tokio::test]
+async fn a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands_on_axum() {
+    a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands("axum").await;
 }
