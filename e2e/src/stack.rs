@@ -3,7 +3,6 @@
 //! reached under its own `*.localhost` name; and, for the forward-auth tests, app3 behind nginx
 //! ([`crate::app3`]).
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -205,8 +204,7 @@ struct Center {
 /// A port that was free a moment ago. The center must know its own URL (the issuer) before it
 /// binds, so its port is chosen first.
 pub(crate) fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-    Ok(listener.local_addr()?.port())
+    Ok(sso_common::ports::free_port())
 }
 
 /// Starts the center with the demo user and [`ADMIN`]; with `app3`, also protecting `app3.localhost` (behind

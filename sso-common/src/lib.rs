@@ -11,6 +11,7 @@
 //! - [`html`] (feature `testing`): reading server-rendered forms in tests and benchmarks.
 //! - `nginx` (feature `testing`): a throwaway nginx with the forward-auth snippets, and app3.
 //! - `scrape` (feature `testing`): a metrics endpoint scraped and parsed, for tests.
+//! - `ports` (feature `testing`): free ports for servers that tests and benchmarks start.
 
 pub mod config;
 #[cfg(any(test, feature = "testing"))]
@@ -19,6 +20,8 @@ pub mod http;
 pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod nginx;
+#[cfg(any(test, feature = "testing"))]
+pub mod ports;
 mod resolve;
 #[cfg(feature = "testing")]
 pub mod scrape;

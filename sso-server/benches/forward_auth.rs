@@ -297,10 +297,7 @@ fn report(line: &str) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    sso_common::ports::free_port()
 }
 
 /// A variable of the environment as a number, or `default`.

@@ -1,4 +1,3 @@
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, HttpServer, web};
@@ -19,11 +18,7 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A free port, released for a server to bind next.
 pub(crate) fn reserve_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    sso_common::ports::free_port()
 }
 
 /// The real center, with user `alice` ("Alice Liddell").

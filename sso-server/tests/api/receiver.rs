@@ -26,11 +26,7 @@ struct Form {
 
 /// A free port, released for a receiver to start on later.
 pub(crate) fn reserve_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    sso_common::ports::free_port()
 }
 
 pub(crate) fn uri_for(port: u16) -> String {

@@ -10,11 +10,7 @@ use url::Url;
 
 /// A free port, released for a server to bind next.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    sso_common::ports::free_port()
 }
 
 /// Starts the real center on a free port, with in-memory sessions and its database in `dir`,
