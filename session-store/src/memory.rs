@@ -54,7 +54,7 @@ struct Inner {
     sessions: Mutex<Sessions>,
     one_time: Mutex<ExpiringMap<String, Vec<u8>>>,
     counters: Mutex<ExpiringMap<String, u64>>,
-    /// Counts increments: [`CounterStore::revocation_version`].
+    /// Counts increments of revocation-list entries: [`CounterStore::revocation_version`].
     increments: AtomicU64,
 }
 
@@ -425,7 +425,10 @@ impl CounterStore for MemoryStore {
         let now = Timestamp::now();
         let mut counters = lock(&self.inner.counters);
         // Under the lock: a reader of the version that then checks counters sees this one.
-        self.inner.increments.fetch_add(1, Ordering::Release);
+        // Other counters (sign-in budgets, say) cannot revoke anything: they leave it be.
+        if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
+            self.inner.increments.fetch_add(1, Ordering::Release);
+        }
         if let Some(count) = counters.get_live_mut(name, now) {
             *count = count.saturating_add(1);
             return Ok(*count);
@@ -491,6 +494,25 @@ mod tests {
         let unknown = SessionKey::generate();
         let absent = store.load_presented_now(unknown.as_str().as_bytes());
         assert!(matches!(absent, Some(Ok(None))));
+    }
+
+    #[tokio::test]
+    async fn only_revocation_entries_move_the_revocation_version() {
+        let store = MemoryStore::default();
+        let before = store.revocation_version();
+        store
+            .increment("login:ip:10.0.0.1", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(store.revocation_version(), before, "a sign-in budget");
+        store
+            .increment(
+                &format!("{}sid:s-1", crate::cookie::REVOCATION_PREFIX),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        assert_ne!(store.revocation_version(), before, "a revocation");
     }
 
     #[tokio::test]
