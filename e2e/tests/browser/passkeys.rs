@@ -3,7 +3,8 @@
 //! `/account/passkeys`, signs out everywhere, then signs in at app1 with "Sign in with a
 //! passkey" (no username, no password) and reaches app2 without any prompt; app1's sensitive
 //! page (which requires a second factor) opens without a step-up. Then a password sign-in
-//! gives the passkey as its second step, and a refused verification reads as a message.
+//! gives the passkey as its second step, and a refused verification and a spent address budget
+//! read as messages.
 //! Screenshots go to `target/screenshots/passkeys/`.
 
 use e2e::browser::Browser;
@@ -167,6 +168,43 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
                 .wait_for_text("#passkey-add [data-passkey-error]", "cancelled")
                 .await?;
             browser.photograph("passkeys", "cancelled").await?;
+            let kept = browser.virtual_credentials(&authenticator).await?;
+            anyhow::ensure!(kept.len() == 1, "nothing added: {}", kept.len());
+            Ok(())
+        })
+        .await;
+
+    browser
+        .step("a-spent-address-budget-reads-clearly", async {
+            // Every ceremony started spends the address's sign-in budget (50 by default):
+            // spend what is left, as a script would, then add a passkey by hand.
+            let spent = browser
+                .eval(
+                    "const token = document.querySelector('#passkey-add [name=csrf_token]').value;
+                     for (let i = 0; i < 60; i++) {
+                       const request = new XMLHttpRequest();
+                       request.open('POST', '/account/passkeys/options', false);
+                       request.setRequestHeader('Content-Type',
+                                                'application/x-www-form-urlencoded');
+                       request.send('csrf_token=' + encodeURIComponent(token));
+                       if (request.status === 429) { return i; }
+                     }
+                     return -1;",
+                )
+                .await?;
+            anyhow::ensure!(
+                spent.as_i64().is_some_and(|n| n >= 0),
+                "never limited: {spent}"
+            );
+            browser.fill("input#passkey-name", "One too many").await?;
+            browser.click("#passkey-add button[type=submit]").await?;
+            browser
+                .wait_for_text(
+                    "#passkey-add [data-passkey-error]",
+                    "Too many passkey requests from this network",
+                )
+                .await?;
+            browser.photograph("passkeys", "limited").await?;
             let kept = browser.virtual_credentials(&authenticator).await?;
             anyhow::ensure!(kept.len() == 1, "nothing added: {}", kept.len());
             Ok(())
