@@ -9,14 +9,15 @@
 //! `/introspect`, the time to deliver single logout to 100 clients, refreshes/s at `/token`
 //! (opaque access token, no new id token: each chain rotates its own family), and
 //! client-credentials grants/s with an opaque token and with a JWT access token signed with
-//! RS256 and with EdDSA, against the signing limit of each algorithm measured in the same run
-//! (signatures/s of an access token's claims on all cores, right before and right after the
-//! grants) and against the opaque grants, which sign nothing: an HTTP grant cannot be faster
-//! than those, whatever the algorithm; and against one signature plus one opaque grant, about
-//! the most a JWT grant can reach on cores it shares with its HTTP. Every load comes from an HTTP
-//! client in this process, sharing the cores with the center; the client-credentials grants
-//! are measured a second time with `wrk` as the load (when installed), whose own cost per
-//! request is a fraction of the in-process client's.
+//! RS256 and with EdDSA. The JWT grants are set against the signing limit of each algorithm
+//! measured in the same run (signatures/s of an access token's claims on all cores, right
+//! before and right after the grants), against the opaque grants (which sign nothing), against
+//! one signature plus one opaque grant (about the most a grant that signs on the cores serving
+//! its HTTP can reach), and against one signature plus a bare actix-web answer to the same
+//! requests (which no grant over HTTP can pass). Every load comes from an HTTP client in this
+//! process, sharing the cores with the center; the client-credentials grants are measured a
+//! second time with `wrk` as the load (when installed), whose own cost per request is a
+//! fraction of the in-process client's.
 //!
 //! `BENCH_ONLY=grants,refresh` (comma-separated: `logins`, `silent`, `exchanges`, `checks`,
 //! `slo`, `refresh`, `grants`) runs only those phases, e.g. to profile one of them.
@@ -518,6 +519,11 @@ async fn client_credentials_rate(bench: &Arc<Bench>, client: &'static str) -> f6
 /// cost per request would count against the center on these same cores; `None` when wrk is
 /// not installed (`scripts/bench-sdk.sh` installs it).
 async fn client_credentials_rate_wrk(bench: &Arc<Bench>, client: &str) -> Option<f64> {
+    grants_rate_wrk(&format!("{}/token", bench.base), client).await
+}
+
+/// Client-credentials requests per second for `client` at `url`, driven by `wrk`.
+async fn grants_rate_wrk(url: &str, client: &str) -> Option<f64> {
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client}:{SECRET}"));
     let script = tempfile::NamedTempFile::new().expect("wrk script");
@@ -536,7 +542,7 @@ async fn client_credentials_rate_wrk(bench: &Arc<Bench>, client: &str) -> Option
         .arg(format!("-d{}s", PHASE.as_secs()))
         .arg("-s")
         .arg(script.path())
-        .arg(format!("{}/token", bench.base))
+        .arg(url)
         .output()
         .await
         .ok()?;
@@ -548,6 +554,34 @@ async fn client_credentials_rate_wrk(bench: &Arc<Bench>, client: &str) -> Option
     text.lines()
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|value| value.trim().parse().ok())
+}
+
+/// The same requests as the grants, driven the same way, answered by a bare actix-web server
+/// with as many workers as the center and a fixed token response: what HTTP alone allows on
+/// these cores, the ceiling of any grant.
+async fn bare_http_rate() -> Option<f64> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let server = HttpServer::new(|| {
+        App::new().route(
+            "/token",
+            // Reading the form, as a grant does (a body left unread closes the connection).
+            web::post().to(|_form: web::Bytes| async {
+                HttpResponse::Ok().content_type("application/json").body(
+                    r#"{"access_token":"5Yq2n0T4kQ9bW8vX1cZ7aR3eU6hJ0mLp","token_type":"Bearer","expires_in":600,"scope":"reports.read"}"#,
+                )
+            }),
+        )
+    })
+    .workers(workers)
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let url = format!("http://127.0.0.1:{}/token", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let rate = grants_rate_wrk(&url, "svc-opaque").await;
+    handle.stop(true).await;
+    rate
 }
 
 /// Signatures per second of an access token's claims with `alg`, on all cores: the ceiling of
@@ -755,6 +789,12 @@ async fn main() {
             opaque / keycloak
         ));
     }
+    let bare = bare_http_rate().await;
+    if let Some(bare) = bare {
+        report(&format!(
+            "bare actix-web, same requests (wrk):   {bare:>9.1}  (HTTP alone: no grant is faster)"
+        ));
+    }
     for (id, alg, name) in [
         ("svc-rs256", Algorithm::RS256, "RS256"),
         ("svc-eddsa", Algorithm::EdDSA, "EdDSA"),
@@ -790,6 +830,14 @@ async fn main() {
                     "  one signature + one opaque grant:    {bound:>9.1}  (the JWT grants: {:.0}%)",
                     100.0 * granted / bound
                 ));
+                if let Some(bare) = bare {
+                    let ceiling = 1.0 / (1.0 / limit + 1.0 / bare);
+                    report(&format!(
+                        "  one signature + bare HTTP:           {ceiling:>9.1}  ({:.0}% of the \
+                         signing limit: no JWT grant over HTTP here can pass it)",
+                        100.0 * ceiling / limit
+                    ));
+                }
             }
             None => report("  the same, load from wrk:             (wrk is not installed)"),
         }
