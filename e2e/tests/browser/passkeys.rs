@@ -8,7 +8,17 @@
 //! Screenshots go to `target/screenshots/passkeys/`.
 
 use e2e::browser::Browser;
-use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Stack, USERNAME};
+use e2e::stack::{Backend, DISPLAY_NAME, PASSWORD, Site, Stack, USERNAME};
+
+/// Signs out everywhere at the center's `/logout`, and waits for the answer: a page opened
+/// before it arrives would be replaced by it.
+async fn sign_out(browser: &Browser, center: &Site) -> anyhow::Result<()> {
+    browser.goto(&center.page("/logout")).await?;
+    browser
+        .click("form[action='/logout'] button[type=submit]")
+        .await?;
+    browser.wait_for_text("h1", "Signed out").await
+}
 
 #[tokio::test]
 async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_app() {
@@ -60,10 +70,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
 
     browser
         .step("sign-out", async {
-            browser.goto(&center.page("/logout")).await?;
-            browser
-                .click("form[action='/logout'] button[type=submit]")
-                .await?;
+            sign_out(&browser, center).await?;
             browser.goto(&center.page("/account/passkeys")).await?;
             browser
                 .wait_for_login_form(|url| center.is_at(url, "/login"))
@@ -123,10 +130,7 @@ async fn a_passkey_added_at_the_account_signs_in_without_a_password_for_every_ap
 
     browser
         .step("second-step-by-passkey", async {
-            browser.goto(&center.page("/logout")).await?;
-            browser
-                .click("form[action='/logout'] button[type=submit]")
-                .await?;
+            sign_out(&browser, center).await?;
             browser.goto(&center.page("/login")).await?;
             browser
                 .wait_for_login_form(|url| center.is_at(url, "/login"))
