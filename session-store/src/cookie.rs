@@ -57,6 +57,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use crate::key::random_bytes;
 use crate::lock;
 use crate::record::{decode, encode};
+use crate::store::REVOCATION_PREFIX;
 use crate::{
     CounterStore, Error, IndexTag, Record, Result, Session, SessionKey, SessionStore, Timestamp,
 };
@@ -229,9 +230,6 @@ impl<C: CounterStore> RevocationList<C> {
             .map(drop)
     }
 }
-
-/// Where a [`RevocationList`] keeps its entries among the counters of its store.
-pub(crate) const REVOCATION_PREFIX: &str = "revoked:";
 
 fn revocation_name(tag: &IndexTag) -> String {
     // Sized up front: checked for every tag of every cookie session on every request.

@@ -426,7 +426,7 @@ impl CounterStore for MemoryStore {
         let mut counters = lock(&self.inner.counters);
         // Under the lock: a reader of the version that then checks counters sees this one.
         // Other counters (sign-in budgets, say) cannot revoke anything: they leave it be.
-        if name.starts_with(crate::cookie::REVOCATION_PREFIX) {
+        if name.starts_with(crate::store::REVOCATION_PREFIX) {
             self.inner.increments.fetch_add(1, Ordering::Release);
         }
         if let Some(count) = counters.get_live_mut(name, now) {
@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(store.revocation_version(), before, "a sign-in budget");
         store
             .increment(
-                &format!("{}sid:s-1", crate::cookie::REVOCATION_PREFIX),
+                &format!("{}sid:s-1", crate::store::REVOCATION_PREFIX),
                 Duration::from_secs(60),
             )
             .await

@@ -5,6 +5,10 @@ use async_trait::async_trait;
 
 use crate::{IndexTag, OneTimeKey, Record, Result, Session, SessionKey};
 
+/// Where a revocation list (the cookie store's `RevocationList`) keeps its entries among the
+/// counters of its store: the stores tell revocations from other counters by it.
+pub(crate) const REVOCATION_PREFIX: &str = "revoked:";
+
 /// Sessions with idle and absolute expiry.
 #[async_trait]
 pub trait SessionStore: Send + Sync + Debug {

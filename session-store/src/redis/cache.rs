@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Record;
-use crate::cookie::REVOCATION_PREFIX;
 use crate::lock;
+use crate::store::REVOCATION_PREFIX;
 
 /// Most records kept; the cache starts over when it is full.
 const CAPACITY: usize = 100_000;
