@@ -47,6 +47,8 @@ mod time;
 
 #[cfg(feature = "cookie")]
 pub mod cookie;
+#[cfg(any(test, feature = "testing"))]
+pub mod ports;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "replicated")]

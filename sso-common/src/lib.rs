@@ -20,8 +20,11 @@ pub mod http;
 pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod nginx;
-#[cfg(any(test, feature = "testing"))]
-pub mod ports;
+/// Free ports for servers that tests and benchmarks start (feature `testing`).
+#[cfg(feature = "testing")]
+pub mod ports {
+    pub use session_store::ports::free_port;
+}
 mod resolve;
 #[cfg(feature = "testing")]
 pub mod scrape;

@@ -2,7 +2,7 @@
 //! each test in its own key prefix, plus failure tests against Redis processes started here.
 
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -102,12 +102,9 @@ async fn every_operation_fails(store: &RedisStore, bound: Duration) -> Vec<Error
     errors
 }
 
+/// A port for a Redis this test starts (see [`crate::ports`]).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crate::ports::free_port()
 }
 
 #[tokio::test]
