@@ -27,7 +27,7 @@ impl App3 {
     /// # Errors
     /// When python3 or nginx is missing or either does not open its port within 20 s.
     pub fn start(center_port: u16) -> anyhow::Result<Self> {
-        let (app_port, nginx_port) = (free_port()?, free_port()?);
+        let (app_port, nginx_port) = (free_port(), free_port());
         let app = nginx::app3(app_port).context("python3 must be installed to run app3")?;
         nginx::wait_for_port(app_port)?;
         let snippets = nginx::snippets();

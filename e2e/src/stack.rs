@@ -201,16 +201,13 @@ struct Center {
     state: sso_server::state::AppState,
 }
 
-/// A port that was free a moment ago. The center must know its own URL (the issuer) before it
-/// binds, so its port is chosen first.
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(sso_common::ports::free_port())
-}
+// The center must know its own URL (the issuer) before it binds, so its port is chosen first.
+pub(crate) use sso_common::ports::free_port;
 
 /// Starts the center with the demo user and [`ADMIN`]; with `app3`, also protecting `app3.localhost` (behind
 /// an nginx on 127.0.0.1) and adding [`OUTSIDER`].
 async fn start_center(app3: bool) -> anyhow::Result<(Center, tempfile::TempDir)> {
-    let port = free_port()?;
+    let port = free_port();
     let origin: Url = format!("http://sso.localhost:{port}").parse()?;
     let mut settings = sso_server::config::Settings {
         issuer: origin.clone(),

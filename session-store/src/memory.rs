@@ -426,7 +426,7 @@ impl CounterStore for MemoryStore {
         let mut counters = lock(&self.inner.counters);
         // Under the lock: a reader of the version that then checks counters sees this one.
         // Other counters (sign-in budgets, say) cannot revoke anything: they leave it be.
-        if name.starts_with(crate::store::REVOCATION_PREFIX) {
+        if crate::store::is_revocation_entry(name) {
             self.inner.increments.fetch_add(1, Ordering::Release);
         }
         if let Some(count) = counters.get_live_mut(name, now) {
@@ -484,16 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_load_is_answered_at_once() {
-        let store = MemoryStore::default();
-        let session = store.create(Record::new(expiry(60_000))).await.unwrap();
-        let presented = session.key().as_str().as_bytes();
-        let at_once = store
-            .load_presented_now(presented)
-            .expect("answered at once");
-        assert_eq!(at_once.unwrap().unwrap().key(), session.key());
-        let unknown = SessionKey::generate();
-        let absent = store.load_presented_now(unknown.as_str().as_bytes());
-        assert!(matches!(absent, Some(Ok(None))));
+        crate::testing::answers_loads_at_once(&MemoryStore::default()).await;
     }
 
     #[tokio::test]

@@ -384,7 +384,7 @@ impl RedisStore {
         self.inner
             .cache
             .as_deref()
-            .filter(|_| name.starts_with(crate::store::REVOCATION_PREFIX))
+            .filter(|_| crate::store::is_revocation_entry(name))
     }
 
     fn session_key_of(&self, id: &str) -> String {
@@ -858,7 +858,7 @@ impl OneTimeStore for RedisStore {
 impl CounterStore for RedisStore {
     async fn increment(&self, name: &str, window: Duration) -> Result<u64> {
         let redis_key = self.counter_key(name);
-        if name.starts_with(crate::store::REVOCATION_PREFIX) {
+        if crate::store::is_revocation_entry(name) {
             self.forget_cached(&redis_key);
         }
         let window_ms = millis(window).max(1);
@@ -942,7 +942,7 @@ impl CounterStore for RedisStore {
 
     async fn reset(&self, name: &str) -> Result<()> {
         let redis_key = self.counter_key(name);
-        if name.starts_with(crate::store::REVOCATION_PREFIX) {
+        if crate::store::is_revocation_entry(name) {
             self.forget_cached(&redis_key);
         }
         self.run(Retry::Once, |mut conn| {

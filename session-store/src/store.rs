@@ -9,6 +9,11 @@ use crate::{IndexTag, OneTimeKey, Record, Result, Session, SessionKey};
 /// counters of its store: the stores tell revocations from other counters by it.
 pub(crate) const REVOCATION_PREFIX: &str = "revoked:";
 
+/// Whether the counter `name` is a revocation-list entry (see [`REVOCATION_PREFIX`]).
+pub(crate) fn is_revocation_entry(name: &str) -> bool {
+    name.starts_with(REVOCATION_PREFIX)
+}
+
 /// Sessions with idle and absolute expiry.
 #[async_trait]
 pub trait SessionStore: Send + Sync + Debug {

@@ -213,6 +213,21 @@ pub async fn loads_answered_at_once_agree_with_awaited_loads<H: Harness>() {
     }
 }
 
+/// For a store that promises to: a session it just made, and a key it never made, are both
+/// answered at once (the session, and no session).
+pub async fn answers_loads_at_once<S: SessionStore>(store: &S) {
+    let expiry = Expiry::new(Duration::from_secs(60), Duration::from_secs(600));
+    let session = store.create(Record::new(expiry)).await.unwrap();
+    let presented = session.key().as_str().as_bytes();
+    let at_once = store
+        .load_presented_now(presented)
+        .expect("answered at once");
+    assert_eq!(at_once.unwrap().unwrap().key(), session.key());
+    let unknown = SessionKey::generate();
+    let absent = store.load_presented_now(unknown.as_str().as_bytes());
+    assert!(matches!(absent, Some(Ok(None))));
+}
+
 /// A deleted session is never answered at once, also by a store that kept a copy of it.
 pub async fn deleted_sessions_are_not_answered_at_once<H: Harness>() {
     let h = H::setup().await;

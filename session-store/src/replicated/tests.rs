@@ -45,16 +45,7 @@ async fn a_caught_up_node_answers_loads_at_once() {
         assert!(started.elapsed() < Duration::from_secs(5), "never ready");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let expiry = Expiry::new(Duration::from_secs(60), Duration::from_secs(600));
-    let session = node.create(Record::new(expiry)).await.unwrap();
-    let presented = session.key().as_str().as_bytes();
-    let at_once = node
-        .load_presented_now(presented)
-        .expect("answered at once");
-    assert_eq!(at_once.unwrap().unwrap().key(), session.key());
-    let unknown = SessionKey::generate();
-    let absent = node.load_presented_now(unknown.as_str().as_bytes());
-    assert!(matches!(absent, Some(Ok(None))));
+    crate::testing::answers_loads_at_once(&node).await;
 }
 
 /// A TCP proxy between two nodes that the test can cut and heal.

@@ -86,6 +86,23 @@ async fn sensitive_json(browser: &reqwest::Client, app: &TestApp) -> (u16, Value
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// Opens the SDK's sign-in route `url` as a signed-in user; returns the authorization request
+/// it sends the browser to at the center.
+async fn sign_in_route(browser: &reqwest::Client, center: &Center, url: &str) -> String {
+    let login = browser.get(url).send().await.unwrap();
+    assert_eq!(
+        login.status(),
+        302,
+        "the signed-in user is sent to the center"
+    );
+    let authorize = location(&login);
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", center.url)),
+        "{authorize}"
+    );
+    authorize
+}
+
 /// Opens `/sensitive` as a page and follows the SDK's step-up to the center; returns the
 /// center's answer to the authorization request (with `acr_values` asking for two factors).
 async fn step_up_at_center(
@@ -100,21 +117,7 @@ async fn step_up_at_center(
         .unwrap();
     assert_eq!(page.status(), 303);
     assert_eq!(location(&page), STEP_UP);
-    let login = browser
-        .get(format!("{}{STEP_UP}", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        login.status(),
-        302,
-        "the signed-in user is sent to the center"
-    );
-    let authorize = location(&login);
-    assert!(
-        authorize.starts_with(&format!("{}/authorize?", center.url)),
-        "{authorize}"
-    );
+    let authorize = sign_in_route(browser, center, &format!("{}{STEP_UP}", app.url)).await;
     assert!(
         authorize.contains("&acr_values=urn%3Asso%3Aacr%3Amfa"),
         "{authorize}"
@@ -231,18 +234,9 @@ async fn a_sign_in_asking_for_a_recent_authentication_signs_in_again_and_lands(a
     // Past the second of the first sign-in: `max_age=0` is then unmet.
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
 
-    let login = browser
-        .get(format!("{}/auth/login?return_to=%2Fme&max_age=0", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        login.status(),
-        302,
-        "{app_of}: to the center, signed in or not"
-    );
-    let authorize = location(&login);
-    assert!(authorize.contains("&max_age=0"), "{authorize}");
+    let login = format!("{}/auth/login?return_to=%2Fme&max_age=0", app.url);
+    let authorize = sign_in_route(&browser, &center, &login).await;
+    assert!(authorize.contains("&max_age=0"), "{app_of}: {authorize}");
     let callback = password_at_center(&browser, &center, &authorize, &app.url).await;
     // The SDK checks the new auth_time against max_age (with its clock leeway): the center's
     // fresh authentication passes, and the browser goes where it wanted to.
